@@ -1,0 +1,78 @@
+"""Per-tenant configuration, stored in the table (``TENANT#t`` / ``CONFIG``) and edited via the API.
+
+Vendor base URLs are deliberately *not* tenant settings: letting an API caller point a connection
+at any host would send that tenant's credentials there. They come from the deployment settings.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from crmsync.models import ConnectionKind, Environment, Side, SyncMode
+from crmsync.policy import FieldPolicy
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
+
+
+class AccountingDefaults(BaseModel):
+    """Refs e-conomic requires on every new customer (customer group, payment terms, VAT zone, currency)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_group: int = Field(default=1, ge=1)
+    payment_terms: int = Field(default=1, ge=1)
+    vat_zone: int = Field(default=1, ge=1)
+    currency: str = Field(default="DKK", min_length=3, max_length=3)
+    layout: int | None = None
+
+
+class ConnectionConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    connection_id: str = Field(pattern=ID_PATTERN)
+    kind: ConnectionKind
+    accounting_defaults: AccountingDefaults | None = None
+    hubspot_portal_id: int | None = Field(
+        default=None, description="when set, HubSpot webhooks from another portal are rejected"
+    )
+
+    @property
+    def side(self) -> Side:
+        return self.kind.side
+
+
+class TenantConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tenant_id: str = Field(pattern=ID_PATTERN)
+    sync_mode: SyncMode = SyncMode.MANUAL
+    environment: Environment = Environment.TEST
+    connections: list[ConnectionConfig] = Field(min_length=1)
+    field_policy: FieldPolicy = Field(default_factory=FieldPolicy)
+    lookback_seconds: int = Field(default=600, ge=0, le=86400)
+    version: int = 0
+
+    @model_validator(mode="after")
+    def _one_crm(self) -> TenantConfig:
+        ids = [c.connection_id for c in self.connections]
+        if len(ids) != len(set(ids)):
+            raise ValueError("connection ids must be unique")
+        if sum(1 for c in self.connections if c.side is Side.CRM) > 1:
+            raise ValueError("a tenant has at most one CRM connection")
+        for conn in self.connections:
+            if conn.kind is ConnectionKind.ECONOMIC and conn.accounting_defaults is None:
+                conn.accounting_defaults = AccountingDefaults()
+        return self
+
+    def connection(self, connection_id: str) -> ConnectionConfig:
+        for conn in self.connections:
+            if conn.connection_id == connection_id:
+                return conn
+        raise KeyError(connection_id)
+
+    def targets(self, source_side: Side) -> list[ConnectionConfig]:
+        return [c for c in self.connections if c.side is not source_side]
+
+    def secret_name(self, prefix: str, connection_id: str) -> str:
+        """One secret per tenant connection and environment: ``crmsync/<tenant>/<connection>/<env>``."""
+        return f"{prefix}{self.tenant_id}/{connection_id}/{self.environment.value}"

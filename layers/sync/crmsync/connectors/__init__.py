@@ -1,0 +1,1 @@
+"""Vendor connectors: each speaks one vendor's real API over httpx and talks canonical fields."""

@@ -1,0 +1,147 @@
+"""The contract between the sync layer and a vendor connector.
+
+A connector turns vendor records into canonical ``SourceRecord``s and canonical ``WriteItem``s into
+vendor calls. It never decides *what* to sync (that is the engine) and never touches DynamoDB.
+Errors are typed so the caller can tell "retry later" from "the vendor refuses this record".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+from crmsync.models import Fields, ObjectType, Side
+
+
+class SourceRecord(BaseModel):
+    """One vendor record seen through canonical field names."""
+
+    object_type: ObjectType
+    external_id: str
+    fields: Fields
+    parent_external_id: str | None = Field(
+        default=None, description="contacts: the external id of their customer on the same side"
+    )
+    modified_at: datetime | None = None
+    version: str | None = Field(default=None, description="vendor concurrency token, if any")
+    deleted: bool = False
+
+
+class WriteItem(BaseModel):
+    """A create (``external_id`` is None) or a partial update of canonical fields."""
+
+    record_id: str
+    external_id: str | None = None
+    fields: Fields
+    parent_external_id: str | None = None
+    version: str | None = None
+
+
+class WriteResult(BaseModel):
+    """Outcome of one ``WriteItem``. ``record`` is the vendor's state after the write, if returned."""
+
+    record_id: str
+    ok: bool
+    external_id: str | None = None
+    record: SourceRecord | None = None
+    error: str | None = None
+    error_code: str | None = None
+    retryable: bool = False
+    request_id: str | None = None
+
+
+class VendorError(Exception):
+    """Base for vendor failures; ``retryable`` tells the caller whether waiting may help."""
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+
+
+class AuthError(VendorError):
+    """401/403: credentials wrong or missing scope; no retry helps."""
+
+
+class NotFoundError(VendorError):
+    """404 for a single resource."""
+
+
+class ValidationError(VendorError):
+    """The vendor refuses this payload (400/422): park it with the reason."""
+
+
+class ConflictError(VendorError):
+    """409: concurrent change (e-conomic objectVersion) or duplicate; re-read and retry."""
+
+    retryable = True
+
+
+class RateLimitedError(VendorError):
+    """429: honour ``retry_after`` seconds."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class TransientError(VendorError):
+    """5xx, timeouts, connection errors."""
+
+    retryable = True
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """What the sync layer needs from a vendor. One instance per tenant connection."""
+
+    connection_id: str
+    side: Side
+
+    def supported_fields(self, object_type: ObjectType) -> frozenset[str]:
+        """Canonical fields this vendor stores for the object type (others are never sent)."""
+        ...
+
+    def ensure_setup(self) -> None:
+        """Idempotently create what the connector needs on the vendor (e.g. custom properties)."""
+        ...
+
+    def get(self, object_type: ObjectType, external_id: str) -> SourceRecord | None:
+        """Current state of one record; ``None`` when it does not exist (deleted)."""
+        ...
+
+    def get_many(self, object_type: ObjectType, external_ids: list[str]) -> dict[str, SourceRecord]:
+        """Batch read where the vendor has one; missing ids are absent from the result."""
+        ...
+
+    def contacts_of(self, customer_external_id: str) -> list[SourceRecord]:
+        """The contact persons attached to one customer on this side."""
+        ...
+
+    def changed_since(self, object_type: ObjectType, since: datetime) -> Iterator[SourceRecord]:
+        """Records modified at or after ``since`` (inclusive), oldest first, all pages."""
+        ...
+
+    def list_all(self, object_type: ObjectType) -> Iterator[SourceRecord]:
+        """Every record of the type, in the vendor's largest pages."""
+        ...
+
+    def write(self, object_type: ObjectType, items: list[WriteItem]) -> list[WriteResult]:
+        """Create/update records, batched where the vendor allows; one result per item, same order."""
+        ...

@@ -1,0 +1,103 @@
+"""One HTTP session per vendor connection: retries, Retry-After, call accounting.
+
+httpx retries only failed connects, and none of the project's dependencies retries on 429 with
+``Retry-After``, so this small wrapper does it: bounded attempts, exponential backoff with full
+jitter, the vendor's ``Retry-After`` honoured (capped so a Lambda never sleeps past its budget),
+and 4xx other than 429/423 never retried. Error bodies are turned into typed errors by the
+vendor-specific ``error_mapper``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from crmsync.connectors.base import RateLimitedError, TransientError, VendorError
+
+RETRY_STATUSES = frozenset({423, 429, 500, 502, 503, 504, 521, 522, 523, 524})
+
+ErrorMapper = Callable[[httpx.Response], VendorError]
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 4
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+    max_retry_after: float = 20.0
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+
+    def backoff(self, attempt: int) -> float:
+        return self.rng.uniform(0, min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    raw = response.headers.get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None
+
+
+class VendorHttp:
+    """A thin httpx wrapper shared by the connectors (one per connection)."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        error_mapper: ErrorMapper,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.client = client
+        self.error_mapper = error_mapper
+        self.retry = retry or RetryPolicy()
+        self.calls: Counter[str] = Counter()
+        self.last_response: httpx.Response | None = None
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        ok: tuple[int, ...] = (200, 201, 204, 207),
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send with retries; return the response when its status is in ``ok``, else raise."""
+        attempt = 0
+        while True:
+            self.calls[method.upper()] += 1
+            try:
+                response = self.client.request(method, url, **kwargs)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                if attempt + 1 >= self.retry.attempts:
+                    raise TransientError(f"{method} {url}: {type(exc).__name__}") from exc
+                self.retry.sleep(self.retry.backoff(attempt))
+                attempt += 1
+                continue
+            self.last_response = response
+            if response.status_code in ok:
+                return response
+            if response.status_code in RETRY_STATUSES and attempt + 1 < self.retry.attempts:
+                wait = retry_after_seconds(response)
+                if wait is None:
+                    wait = self.retry.backoff(attempt)
+                self.retry.sleep(min(wait, self.retry.max_retry_after))
+                attempt += 1
+                continue
+            error = self.error_mapper(response)
+            if response.status_code == 429 and not isinstance(error, RateLimitedError):
+                error = RateLimitedError(error.message, retry_after=retry_after_seconds(response))
+            raise error

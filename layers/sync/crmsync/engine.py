@@ -1,0 +1,266 @@
+"""The pure sync engine: 3-way reconcile of a source view and push planning. No I/O here.
+
+Reconcile compares what a side shows now with that side's *base* (what crmsync last saw on or
+wrote to it) and with the record (crmsync's merged truth):
+
+- a field equal to its base did not change on that side: nothing to do (this is how the echo of
+  crmsync's own write becomes a no-op, and why a replayed or duplicated signal is harmless);
+- a field that changed on that side and that the side may set (field policy) is applied, unless
+  the record also moved away from that base meanwhile (the other side changed it too): that is a
+  conflict, settled by the field's rule, and the losing value is kept in a ``Conflict``;
+- a field the side may not set is left alone; the push then restores the owner's value there.
+
+Push planning compares the record with a target's base: only fields that flow to the target and
+differ from what the target last had are written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from crmsync.connectors.base import SourceRecord
+from crmsync.models import (
+    Base,
+    Conflict,
+    Fields,
+    FieldValue,
+    ObjectType,
+    Record,
+    Side,
+    SyncMode,
+)
+from crmsync.policy import ConflictRule, FieldPolicy
+
+
+class Decision(StrEnum):
+    CREATED = "created"
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"
+    ECHO = "echo"
+    CONFLICT = "conflict"
+    IGNORED = "ignored"
+
+
+@dataclass
+class ReconcileOutcome:
+    decision: Decision
+    record: Record
+    applied: Fields = field(default_factory=dict)
+    conflicts: list[Conflict] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+    overridden: list[str] = field(default_factory=list)
+    """Fields the source changed but does not own; the owner's value will be pushed back."""
+
+
+def _winner_is_source(
+    rule: ConflictRule,
+    side: Side,
+    source_time: datetime | None,
+    record_time: datetime | None,
+) -> bool:
+    if rule is ConflictRule.CRM_WINS:
+        return side is Side.CRM
+    if rule is ConflictRule.ACCOUNTING_WINS:
+        return side is Side.ACCOUNTING
+    # LATEST: by the sides' own modification times; the incoming edit wins ties and unknowns,
+    # because it is the one a person just made.
+    if source_time is None or record_time is None:
+        return True
+    return source_time >= record_time
+
+
+def reconcile(
+    record: Record,
+    source: SourceRecord,
+    *,
+    connection_id: str,
+    side: Side,
+    policy: FieldPolicy,
+    now: datetime,
+    base_override: Base | None = None,
+    written_by_us: bool = False,
+) -> ReconcileOutcome:
+    """Fold one source view into ``record`` (a copy is returned; the input is not mutated)."""
+    rec = record.model_copy(deep=True)
+    base = base_override or rec.bases.get(connection_id)
+    source_time = source.modified_at or now
+    outcome = ReconcileOutcome(decision=Decision.UNCHANGED, record=rec)
+    is_new = rec.version == 0 and not rec.fields
+
+    for name, value in source.fields.items():
+        if base is not None and name in base.fields and base.fields[name] == value:
+            continue  # unchanged on this side since crmsync last saw it
+        current = rec.fields.get(name)
+        if is_new:
+            _apply(rec, name, value, connection_id, source_time)
+            outcome.applied[name] = value
+            continue
+        if not policy.flows_from(rec.object_type, name, side):
+            if current != value:
+                outcome.overridden.append(name)
+            continue
+        if current == value:
+            continue  # both sides already agree
+        base_value = base.fields.get(name) if base is not None else None
+        record_moved = base is not None and name in base.fields and current != base_value
+        if not record_moved:
+            _apply(rec, name, value, connection_id, source_time)
+            outcome.applied[name] = value
+            continue
+        # Both sides changed since this side's base, to different values: a real conflict.
+        field_rule = policy.rule(rec.object_type, name)
+        record_time = rec.field_times.get(name)
+        crm_value, acc_value = (value, current) if side is Side.CRM else (current, value)
+        crm_time, acc_time = (source_time, record_time) if side is Side.CRM else (record_time, source_time)
+        if field_rule.rule is ConflictRule.MANUAL:
+            outcome.held.append(name)
+            winner, losing = "held", None
+        elif _winner_is_source(field_rule.rule, side, source_time, record_time):
+            _apply(rec, name, value, connection_id, source_time)
+            outcome.applied[name] = value
+            winner, losing = side.value, current
+        else:
+            winner, losing = side.other.value, value
+        outcome.conflicts.append(
+            Conflict(
+                tenant_id=rec.tenant_id,
+                record_id=rec.record_id,
+                field=name,
+                crm_value=crm_value,
+                accounting_value=acc_value,
+                crm_time=crm_time,
+                accounting_time=acc_time,
+                rule=field_rule.rule.value,
+                winner=winner,
+                losing_value=losing,
+            )
+        )
+
+    previous = rec.bases.get(connection_id)
+    rec.bases[connection_id] = Base(
+        fields=dict(source.fields),
+        version=source.version,
+        modified_at=source.modified_at,
+        written_by_us=written_by_us
+        or (previous is not None and previous.written_by_us and base_matches(previous, source.fields)),
+        deleted=source.deleted,
+        updated_at=now,
+    )
+    if is_new:
+        outcome.decision = Decision.CREATED
+    elif outcome.conflicts:
+        outcome.decision = Decision.CONFLICT
+    elif outcome.applied:
+        outcome.decision = Decision.APPLIED
+    elif outcome.overridden:
+        outcome.decision = Decision.IGNORED
+    elif previous is not None and previous.written_by_us:
+        outcome.decision = Decision.ECHO
+    if outcome.applied:
+        rec.updated_at = now
+    return outcome
+
+
+def base_matches(base: Base, fields: Fields) -> bool:
+    return all(base.fields.get(k) == v for k, v in fields.items())
+
+
+def _apply(rec: Record, name: str, value: FieldValue, connection_id: str, when: datetime) -> None:
+    rec.fields[name] = value
+    rec.field_sources[name] = connection_id
+    rec.field_times[name] = when
+
+
+class PushAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+
+
+@dataclass(frozen=True)
+class PushPlan:
+    action: PushAction
+    fields: Fields
+
+
+def plan_push(
+    record: Record,
+    *,
+    connection_id: str,
+    side: Side,
+    supported: frozenset[str],
+    policy: FieldPolicy,
+    mode: SyncMode,
+) -> PushPlan | None:
+    """What to write to one target connection, or ``None`` when it already has it all."""
+    if mode is SyncMode.OFF:
+        return None
+    receivable = [
+        name
+        for name in sorted(supported)
+        if policy.flows_to(record.object_type, name, side) and name in record.fields
+    ]
+    if connection_id not in record.links:
+        if mode is not SyncMode.AUTOMATIC:
+            return None
+        create_fields = {n: record.fields[n] for n in receivable if record.fields[n] is not None}
+        if record.object_type is ObjectType.CUSTOMER and not create_fields.get("name"):
+            return None  # nothing worth creating yet (both vendors require a name)
+        return PushPlan(PushAction.CREATE, create_fields)
+    base = record.bases.get(connection_id)
+    diffs: Fields = {}
+    for name in receivable:
+        value = record.fields[name]
+        if base is not None and name in base.fields:
+            if base.fields[name] != value:
+                diffs[name] = value
+        elif value is not None:
+            diffs[name] = value
+    return PushPlan(PushAction.UPDATE, diffs) if diffs else None
+
+
+def after_write(
+    record: Record,
+    *,
+    connection_id: str,
+    side: Side,
+    written: Fields,
+    vendor_state: SourceRecord | None,
+    external_id: str,
+    policy: FieldPolicy,
+    now: datetime,
+) -> ReconcileOutcome:
+    """Record a successful write: the target's new base, its link, and vendor-assigned values.
+
+    The base becomes what the vendor now holds (its returned state, or the old base plus what was
+    written), flagged as written by crmsync, so the echo of this write is recognised. Values the
+    vendor assigned itself (e.g. e-conomic's customer number on create) flow back into the record.
+    """
+    old = record.bases.get(connection_id)
+    pseudo = Base(fields={**(old.fields if old else {}), **written})
+    # A write response may echo only some fields (HubSpot returns what was written): a value it
+    # leaves out (None) is taken as unchanged, so a partial echo never blanks the base.
+    merged = dict(pseudo.fields)
+    if vendor_state is not None:
+        merged.update({k: v for k, v in vendor_state.fields.items() if v is not None or k in written})
+    state = SourceRecord(
+        object_type=record.object_type,
+        external_id=external_id,
+        fields=merged,
+        modified_at=vendor_state.modified_at if vendor_state else None,
+        version=vendor_state.version if vendor_state else None,
+    )
+    rec = record.model_copy(deep=True)
+    rec.links[connection_id] = external_id
+    outcome = reconcile(
+        rec,
+        state,
+        connection_id=connection_id,
+        side=side,
+        policy=policy,
+        now=now,
+        base_override=pseudo,
+        written_by_us=True,
+    )
+    return outcome

@@ -1,0 +1,125 @@
+"""Webhook ingestion: verify, turn into signals, enqueue. Fast, and nothing invalid gets through.
+
+A delivery is answered 2xx only once its signals are on the queue; if enqueueing fails the answer
+is 503, so the vendor retries instead of the change being lost. HubSpot redeliveries are processed
+once: a delivery goes through Powertools Idempotency keyed by its events' identities (their fields
+without ``attemptNumber``), kept 25 hours because HubSpot retries for 24. One idempotency record per
+delivery (not per event) keeps ingestion at two DynamoDB writes per POST; should HubSpot regroup
+retried events into a different batch, the extra signals are harmless: the worker re-reads the
+record and finds nothing new. e-conomic deliveries carry no id; a duplicate simply re-reads the
+customer and changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from crmsync.config import ConnectionConfig
+from crmsync.models import ConnectionKind, Signal
+from crmsync.service import SyncContext, UnknownTenant
+from crmsync.webhooks import (
+    WebhookRejected,
+    economic_signals,
+    hubspot_events,
+    verify_hubspot,
+)
+
+EnqueueOnce = Callable[[str, list[Signal]], Any]
+
+
+def _connection_secret(
+    ctx: SyncContext, tenant_id: str, connection_id: str, kind: ConnectionKind
+) -> tuple[ConnectionConfig, dict[str, Any]]:
+    try:
+        config = ctx.config(tenant_id)
+        conn = config.connection(connection_id)
+    except (UnknownTenant, KeyError) as exc:
+        # Same answer as a bad secret: the endpoint does not reveal which tenants exist.
+        raise WebhookRejected(401, "unknown tenant/connection or wrong credentials") from exc
+    if conn.kind is not kind:
+        raise WebhookRejected(401, "unknown tenant/connection or wrong credentials")
+    return conn, ctx.connectors.secret(config, connection_id)
+
+
+def economic_webhook(
+    ctx: SyncContext, tenant_id: str, connection_id: str, query: dict[str, str]
+) -> dict[str, Any]:
+    _, secret = _connection_secret(ctx, tenant_id, connection_id, ConnectionKind.ECONOMIC)
+    signals = economic_signals(
+        tenant_id=tenant_id,
+        connection_id=connection_id,
+        query=query,
+        expected_key=str(secret.get("webhook_secret", "")),
+    )
+    assert ctx.queue is not None
+    ctx.queue.send(signals)
+    return {"accepted": len(signals)}
+
+
+def hubspot_webhook(
+    ctx: SyncContext,
+    tenant_id: str,
+    connection_id: str,
+    *,
+    method: str,
+    uri: str,
+    body: str,
+    headers: dict[str, str],
+    now_ms: int,
+    enqueue_once: EnqueueOnce,
+) -> dict[str, Any]:
+    conn, secret = _connection_secret(ctx, tenant_id, connection_id, ConnectionKind.HUBSPOT)
+    verify_hubspot(
+        client_secret=str(secret.get("client_secret", "")),
+        method=method,
+        uri=uri,
+        body=body,
+        headers=headers,
+        now_ms=now_ms,
+    )
+    events = hubspot_events(body, portal_id=conn.hubspot_portal_id)
+    if not events:
+        return {"events": 0, "signals": 0}
+    objects = sorted({(event.object_type, event.object_id) for event in events})
+    signals = [
+        Signal(
+            tenant_id=tenant_id,
+            connection_id=connection_id,
+            object_type=object_type,
+            external_id=object_id,
+            source="webhook",
+        )
+        for object_type, object_id in objects
+    ]
+    identity = "|".join(sorted(event.key for event in events))
+    key = hashlib.sha256(f"{tenant_id}|{connection_id}|{identity}".encode()).hexdigest()
+    enqueue_once(key, signals)
+    return {"events": len(events), "signals": len(signals)}
+
+
+def make_enqueue_once(ctx: SyncContext, idempotency_table: str, boto3_client: Any = None) -> EnqueueOnce:
+    """Wrap "send this signal" in Powertools Idempotency so a redelivered group is sent once."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    persistence = DynamoDBPersistenceLayer(table_name=idempotency_table, boto3_client=boto3_client)
+    config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=25 * 3600)
+
+    @idempotent_function(  # type: ignore[misc]  # Powertools' decorator factory is untyped
+        data_keyword_argument="delivery", config=config, persistence_store=persistence
+    )
+    def send_delivery(delivery: dict[str, Any]) -> dict[str, Any]:
+        assert ctx.queue is not None
+        sent = ctx.queue.send(Signal.model_validate(s) for s in delivery["signals"])
+        return {"enqueued": sent}
+
+    def enqueue_once(key: str, signals: list[Signal]) -> Any:
+        return send_delivery(delivery={"key": key, "signals": [s.model_dump(mode="json") for s in signals]})
+
+    enqueue_once.config = config  # type: ignore[attr-defined]
+    return enqueue_once

@@ -1,0 +1,201 @@
+"""Canonical models: the shapes every part of crmsync agrees on.
+
+Field values are normalised scalars (``str``, ``bool`` or ``None``): an empty string and a
+missing value are the same thing (``None``), so ``""`` vs ``null`` never looks like a change.
+Numbers that are identifiers (customer numbers, group numbers) are kept as strings so that both
+vendors' representations compare equal.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FieldValue = str | bool | None
+Fields = dict[str, FieldValue]
+
+
+class Side(StrEnum):
+    CRM = "crm"
+    ACCOUNTING = "accounting"
+
+    @property
+    def other(self) -> Side:
+        return Side.ACCOUNTING if self is Side.CRM else Side.CRM
+
+
+class ObjectType(StrEnum):
+    CUSTOMER = "customer"
+    CONTACT = "contact"
+
+
+class SyncMode(StrEnum):
+    OFF = "off"
+    MANUAL = "manual"
+    AUTOMATIC = "automatic"
+
+
+class ConnectionKind(StrEnum):
+    ECONOMIC = "economic"
+    HUBSPOT = "hubspot"
+
+    @property
+    def side(self) -> Side:
+        return Side.ACCOUNTING if self is ConnectionKind.ECONOMIC else Side.CRM
+
+
+class Environment(StrEnum):
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+CUSTOMER_FIELDS: tuple[str, ...] = (
+    "name",
+    "customer_number",
+    "corporate_id",
+    "vat_number",
+    "email",
+    "phone",
+    "website",
+    "address",
+    "zip",
+    "city",
+    "country",
+    "currency",
+    "customer_group",
+    "payment_terms",
+    "vat_zone",
+    "barred",
+)
+"""Canonical customer fields (CRM company / account <-> accounting customer)."""
+
+CONTACT_FIELDS: tuple[str, ...] = ("name", "email", "phone", "title", "notes", "customer")
+"""Canonical contact fields. ``customer`` holds the crmsync record id of the contact's customer."""
+
+FIELDS_BY_TYPE: dict[ObjectType, tuple[str, ...]] = {
+    ObjectType.CUSTOMER: CUSTOMER_FIELDS,
+    ObjectType.CONTACT: CONTACT_FIELDS,
+}
+
+
+def normalize(value: Any) -> FieldValue:
+    """Fold a vendor value into a canonical scalar (empty -> None, numbers -> str)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    text = str(value).strip()
+    return text or None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CustomerFields(BaseModel):
+    """Validated view of canonical customer fields (used at API boundaries)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    customer_number: str | None = None
+    corporate_id: str | None = None
+    vat_number: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    website: str | None = None
+    address: str | None = None
+    zip: str | None = None
+    city: str | None = None
+    country: str | None = None
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    customer_group: str | None = None
+    payment_terms: str | None = None
+    vat_zone: str | None = None
+    barred: bool | None = None
+
+
+class ContactFields(BaseModel):
+    """Validated view of canonical contact fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    title: str | None = None
+    notes: str | None = None
+    customer: str | None = None
+
+
+class Signal(BaseModel):
+    """Something may have changed: the only thing entry points produce.
+
+    The worker re-reads the source record, so a signal carries no field values it must trust.
+    ``hint`` carries vendor extras (e-conomic ``old_number`` on renumbering, HubSpot event type).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant_id: str
+    connection_id: str
+    object_type: ObjectType
+    external_id: str
+    source: str = Field(description="webhook | pull | api | replay")
+    hint: dict[str, str] = Field(default_factory=dict)
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class Base(BaseModel):
+    """What crmsync last saw on (or wrote to) one connection for one record.
+
+    The 3-way compare is: incoming source view vs this base vs the record.
+    """
+
+    fields: Fields = Field(default_factory=dict)
+    version: str | None = None
+    modified_at: datetime | None = None
+    written_by_us: bool = False
+    deleted: bool = False
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Record(BaseModel):
+    """crmsync's canonical view of one customer or contact of a tenant."""
+
+    tenant_id: str
+    record_id: str
+    object_type: ObjectType
+    fields: Fields = Field(default_factory=dict)
+    field_sources: dict[str, str] = Field(
+        default_factory=dict, description="per field: the connection the current value came from"
+    )
+    field_times: dict[str, datetime] = Field(
+        default_factory=dict, description="per field: the source's modification time of the value"
+    )
+    links: dict[str, str] = Field(default_factory=dict, description="connection id -> external id")
+    bases: dict[str, Base] = Field(default_factory=dict, description="connection id -> base")
+    version: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Conflict(BaseModel):
+    """A field changed on both sides since their bases, to different values."""
+
+    tenant_id: str
+    record_id: str
+    field: str
+    crm_value: FieldValue
+    accounting_value: FieldValue
+    crm_time: datetime | None = None
+    accounting_time: datetime | None = None
+    rule: str
+    winner: str
+    losing_value: FieldValue
+    detected_at: datetime = Field(default_factory=utcnow)

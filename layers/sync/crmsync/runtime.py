@@ -1,0 +1,51 @@
+"""Composition root: builds the ``SyncContext`` of a Lambda container from its settings.
+
+Handlers call ``context()``; it is built once per container (boto3 clients are created lazily here,
+never at import time, so tests can point them at moto first).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import boto3
+from botocore.config import Config
+
+from crmsync.connectors.registry import ConnectorProvider
+from crmsync.ingest import EnqueueOnce, make_enqueue_once
+from crmsync.service import SyncContext
+from crmsync.settings import CredentialStore, Settings, settings
+from crmsync.signal_queue import SignalQueue
+from crmsync.store import SyncStore
+
+_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=10)
+
+
+def build_context(cfg: Settings) -> SyncContext:
+    session = boto3.session.Session()
+    store = SyncStore(session.client("dynamodb", config=_BOTO_CONFIG), cfg.table_name)
+    queue = (
+        SignalQueue(session.client("sqs", config=_BOTO_CONFIG), cfg.signals_queue_url)
+        if cfg.signals_queue_url
+        else None
+    )
+    credentials = CredentialStore(session.client("secretsmanager", config=_BOTO_CONFIG), cfg.secrets_max_age)
+    return SyncContext(store=store, connectors=ConnectorProvider(cfg, credentials), queue=queue)
+
+
+@lru_cache(maxsize=1)
+def context() -> SyncContext:
+    return build_context(settings())
+
+
+@lru_cache(maxsize=1)
+def enqueue_once() -> EnqueueOnce:
+    """The webhook de-duplicator (Powertools Idempotency on the idempotency table), built on first use."""
+    return make_enqueue_once(context(), settings().idempotency_table_name)
+
+
+def reset() -> None:
+    """Forget the cached context and settings (tests and the local stack change the environment)."""
+    context.cache_clear()
+    enqueue_once.cache_clear()
+    settings.cache_clear()

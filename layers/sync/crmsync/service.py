@@ -1,0 +1,533 @@
+"""The sync service: the one place that turns signals into record changes and records into vendor writes.
+
+Every entry point ends here: webhooks and scheduled pulls only enqueue ``Signal``s, the worker calls
+``handle_signal`` and the stream consumer calls ``push_records``. The engine decides; this module
+does the I/O around it (connectors, store) and retries optimistic-lock conflicts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from crmsync.config import TenantConfig
+from crmsync.connectors.base import Connector, SourceRecord, VendorError, WriteItem, WriteResult
+from crmsync.connectors.registry import ConnectorProvider
+from crmsync.engine import Decision, PushAction, after_write, plan_push, reconcile
+from crmsync.models import Base, ObjectType, Record, Side, Signal, SyncMode, utcnow
+from crmsync.signal_queue import SignalQueue
+from crmsync.store import LinkTaken, SyncStore, VersionConflict, new_record_id
+
+logger = Logger(child=True)
+
+MAX_LOCK_RETRIES = 6
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class UnknownTenant(Exception):
+    pass
+
+
+@dataclass
+class SyncContext:
+    """Everything the service needs, built once per Lambda container by ``crmsync.runtime``."""
+
+    store: SyncStore
+    connectors: ConnectorProvider
+    queue: SignalQueue | None = None
+    clock: Callable[[], datetime] = utcnow
+    decisions: Counter[str] = field(default_factory=Counter)
+    _configs: dict[str, TenantConfig] = field(default_factory=dict)
+    _prefetched: dict[tuple[str, str, str, str], SourceRecord | None] = field(default_factory=dict)
+
+    def config(self, tenant_id: str) -> TenantConfig:
+        config = self._configs.get(tenant_id) or self.store.get_config(tenant_id)
+        if config is None:
+            raise UnknownTenant(tenant_id)
+        self._configs[tenant_id] = config
+        return config
+
+    def forget_configs(self) -> None:
+        """Configs are cached for one invocation only, so a config change applies on the next one."""
+        self._configs.clear()
+        self._prefetched.clear()
+
+    def read_source(self, connector: Connector, signal: Signal) -> SourceRecord | None:
+        """The source record, from this invocation's batch read if there was one (used once)."""
+        key = (signal.tenant_id, signal.connection_id, signal.object_type.value, signal.external_id)
+        if key in self._prefetched:
+            return self._prefetched.pop(key)
+        return connector.get(signal.object_type, signal.external_id)
+
+
+@dataclass
+class SignalOutcome:
+    decision: str
+    record_id: str | None = None
+    applied: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# Signals -> records
+# --------------------------------------------------------------------------------------------
+
+
+def handle_signal(ctx: SyncContext, signal: Signal) -> SignalOutcome:
+    """Re-read the source record, reconcile it into crmsync's record and save (version-checked)."""
+    config = ctx.config(signal.tenant_id)
+    if config.sync_mode is SyncMode.OFF:
+        return SignalOutcome(decision="filtered")
+    connector = ctx.connectors.get(config, signal.connection_id)
+    for _ in range(MAX_LOCK_RETRIES):
+        try:
+            outcome = _reconcile_once(ctx, config, connector, signal)
+        except (VersionConflict, LinkTaken):
+            continue  # somebody else wrote first: read again and decide again
+        ctx.decisions[outcome.decision] += 1
+        return outcome
+    raise VersionConflict(f"gave up after {MAX_LOCK_RETRIES} optimistic-lock retries")
+
+
+def parse_signals(bodies: Iterable[str]) -> list[Signal]:
+    """Valid signals among message bodies (an invalid one fails on its own in the record handler)."""
+    out = []
+    for body in bodies:
+        try:
+            out.append(Signal.model_validate_json(body))
+        except ValueError:
+            continue
+    return out
+
+
+def prefetch(ctx: SyncContext, signals: list[Signal]) -> None:
+    """Batch-read the source records of a batch of signals (HubSpot reads 100 per call).
+
+    A failed batch read is not an error: each signal then reads its record on its own.
+    """
+    groups: dict[tuple[str, str, ObjectType], set[str]] = defaultdict(set)
+    for s in signals:
+        groups[(s.tenant_id, s.connection_id, s.object_type)].add(s.external_id)
+    for (tenant, conn, obj), ids in groups.items():
+        if len(ids) < 2:
+            continue
+        try:
+            config = ctx.config(tenant)
+            found = ctx.connectors.get(config, conn).get_many(obj, sorted(ids))
+        except (UnknownTenant, KeyError, VendorError):
+            continue
+        for ext in ids:
+            ctx._prefetched[(tenant, conn, obj.value, ext)] = found.get(ext)
+
+
+def _reconcile_once(
+    ctx: SyncContext, config: TenantConfig, connector: Connector, signal: Signal
+) -> SignalOutcome:
+    store, tenant, conn = ctx.store, signal.tenant_id, signal.connection_id
+    obj, ext = signal.object_type, signal.external_id
+    now = ctx.clock()
+    new_links: dict[str, str] = {}
+    removed_links: dict[str, str] = {}
+
+    record_id = store.find_link(tenant, conn, obj, ext)
+    old_number = signal.hint.get("old_number")
+    if record_id is None and old_number:
+        # e-conomic renumbered the customer: move the link, keep the record.
+        record_id = store.find_link(tenant, conn, obj, old_number)
+        if record_id is not None:
+            removed_links[conn] = old_number
+            new_links[conn] = ext
+    record = store.get_record(tenant, record_id) if record_id else None
+
+    source = ctx.read_source(connector, signal)
+    if source is None:
+        if record is None:
+            return SignalOutcome(decision="unknown_deleted")
+        base = record.bases.get(conn) or Base()
+        if base.deleted:
+            return SignalOutcome(decision=Decision.UNCHANGED, record_id=record.record_id)
+        # A tombstone: the other side is never deleted automatically (a partial read must not
+        # turn into a mass delete); the journal shows it.
+        record.bases[conn] = base.model_copy(update={"deleted": True, "updated_at": now})
+        store.save_record(record)
+        store.journal(
+            tenant,
+            record.record_id,
+            {"at": now, "signal": signal.source, "decision": "source_deleted", "connection": conn},
+        )
+        return SignalOutcome(decision="source_deleted", record_id=record.record_id)
+
+    source = _resolve_parent(ctx, config, connector, conn, source, signal)
+    side = config.connection(conn).side
+    if record is None:
+        # No record yet, or a link claimed by a write that crashed before the record landed:
+        # complete that record (same id) rather than creating a second one.
+        record = Record(tenant_id=tenant, record_id=record_id or new_record_id(obj), object_type=obj)
+        new_links[conn] = ext
+    if new_links:
+        record.links[conn] = ext
+    outcome = reconcile(record, source, connection_id=conn, side=side, policy=config.field_policy, now=now)
+    previous_base = record.bases.get(conn)
+    base_moved = (
+        previous_base is None
+        or previous_base.fields != source.fields
+        or previous_base.version != source.version
+    )
+    if outcome.applied or outcome.conflicts or new_links or removed_links or base_moved:
+        store.save_record(outcome.record, new_links=new_links, removed_links=removed_links)
+    for conflict in outcome.conflicts:
+        store.put_conflict(conflict)
+    if outcome.decision not in (Decision.UNCHANGED, Decision.ECHO) or new_links:
+        store.journal(
+            tenant,
+            record.record_id,
+            {
+                "at": now,
+                "signal": signal.source,
+                "connection": conn,
+                "decision": outcome.decision.value,
+                "applied": sorted(outcome.applied),
+                "conflicts": [c.field for c in outcome.conflicts],
+                "overridden": outcome.overridden,
+                "renumbered_from": removed_links.get(conn),
+            },
+        )
+    logger.debug("reconciled", extra={"record_id": record.record_id, "decision": outcome.decision.value})
+    return SignalOutcome(
+        decision=outcome.decision.value,
+        record_id=record.record_id,
+        applied=sorted(outcome.applied),
+        conflicts=[c.field for c in outcome.conflicts],
+    )
+
+
+def _resolve_parent(
+    ctx: SyncContext,
+    config: TenantConfig,
+    connector: Connector,
+    conn: str,
+    source: SourceRecord,
+    signal: Signal,
+) -> SourceRecord:
+    """Contacts carry their customer as crmsync's record id, so both sides compare equal."""
+    if source.object_type is not ObjectType.CONTACT:
+        return source
+    parent_rid = None
+    if source.parent_external_id:
+        parent_rid = ctx.store.find_link(
+            signal.tenant_id, conn, ObjectType.CUSTOMER, source.parent_external_id
+        )
+        if parent_rid is None:
+            # The customer is not known yet: reconcile it first, so the contact lands attached.
+            handle_signal(
+                ctx,
+                Signal(
+                    tenant_id=signal.tenant_id,
+                    connection_id=conn,
+                    object_type=ObjectType.CUSTOMER,
+                    external_id=source.parent_external_id,
+                    source=signal.source,
+                ),
+            )
+            parent_rid = ctx.store.find_link(
+                signal.tenant_id, conn, ObjectType.CUSTOMER, source.parent_external_id
+            )
+    fields = dict(source.fields)
+    fields["customer"] = parent_rid
+    return source.model_copy(update={"fields": fields})
+
+
+# --------------------------------------------------------------------------------------------
+# Records -> vendors
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PushReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    parked: int = 0
+    failed: list[str] = field(default_factory=list)
+    """Record ids whose write failed in a way worth retrying (the stream retries them)."""
+
+
+def push_records(ctx: SyncContext, records: Iterable[Record]) -> PushReport:
+    """Write changed records to every other connection of their tenant, batched per vendor call.
+
+    ``records`` are stream images; several images of one record collapse to the newest. Customers
+    go before contacts, so a new contact can be attached to its (possibly just created) customer.
+    """
+    report = PushReport()
+    latest: dict[tuple[str, str], Record] = {}
+    for rec in records:
+        key = (rec.tenant_id, rec.record_id)
+        if key not in latest or latest[key].version <= rec.version:
+            latest[key] = rec
+    by_tenant: dict[str, list[Record]] = defaultdict(list)
+    for (tenant, _), rec in latest.items():
+        by_tenant[tenant].append(rec)
+    for tenant, recs in by_tenant.items():
+        try:
+            config = ctx.config(tenant)
+        except UnknownTenant:
+            continue
+        for obj in (ObjectType.CUSTOMER, ObjectType.CONTACT):
+            group = [r for r in recs if r.object_type is obj]
+            for target in config.connections:
+                if group:
+                    _push_group(ctx, config, target.connection_id, obj, group, report)
+    return report
+
+
+def _push_group(
+    ctx: SyncContext,
+    config: TenantConfig,
+    conn: str,
+    obj: ObjectType,
+    records: list[Record],
+    report: PushReport,
+) -> None:
+    connector = ctx.connectors.get(config, conn)
+    side = config.connection(conn).side
+    supported = connector.supported_fields(obj)
+    if obj is ObjectType.CONTACT:
+        supported = supported | {"customer"}  # the association, carried as the parent's record id
+    items: list[WriteItem] = []
+    by_id: dict[str, Record] = {}
+    for rec in records:
+        plan = plan_push(
+            rec,
+            connection_id=conn,
+            side=side,
+            supported=supported,
+            policy=config.field_policy,
+            mode=config.sync_mode,
+        )
+        if plan is None:
+            report.unchanged += 1
+            continue
+        fields = dict(plan.fields)
+        parent_ext = None
+        if obj is ObjectType.CONTACT and (plan.action is PushAction.CREATE or "customer" in fields):
+            parent_rid = rec.fields.get("customer")
+            parent_ext = _parent_on_target(
+                ctx, config, conn, parent_rid if isinstance(parent_rid, str) else None
+            )
+            if parent_ext is None and plan.action is PushAction.CREATE:
+                if parent_rid:
+                    report.failed.append(rec.record_id)  # its customer is not there yet: retry later
+                else:
+                    report.unchanged += 1  # no customer at all: nothing to attach it to on this side
+                continue
+        fields.pop("customer", None)
+        if not fields and parent_ext is None:
+            report.unchanged += 1
+            continue
+        by_id[rec.record_id] = rec
+        items.append(
+            WriteItem(
+                record_id=rec.record_id,
+                external_id=rec.links.get(conn) if plan.action is PushAction.UPDATE else None,
+                fields=fields,
+                parent_external_id=parent_ext,
+                version=(rec.bases[conn].version if conn in rec.bases else None),
+            )
+        )
+    if not items:
+        return
+    results = connector.write(obj, items)
+    for item, result in zip(items, results, strict=True):
+        rec = by_id[item.record_id]
+        if result.ok and result.external_id:
+            _store_write(ctx, config, conn, side, rec, item, result)
+            if item.external_id is None:
+                report.created += 1
+            else:
+                report.updated += 1
+        elif result.retryable:
+            report.failed.append(rec.record_id)
+        else:
+            report.parked += 1
+            ctx.store.park(
+                config.tenant_id,
+                {
+                    "record_id": rec.record_id,
+                    "connection": conn,
+                    "object_type": obj.value,
+                    "action": "create" if item.external_id is None else "update",
+                    "reason": result.error,
+                    "error_code": result.error_code,
+                    "request_id": result.request_id,
+                    "fields": sorted(item.fields),
+                    "at": ctx.clock(),
+                },
+            )
+            ctx.store.journal(
+                config.tenant_id,
+                rec.record_id,
+                {"at": ctx.clock(), "decision": "parked", "connection": conn, "reason": result.error},
+            )
+
+
+def _parent_on_target(
+    ctx: SyncContext, config: TenantConfig, conn: str, parent_rid: str | None
+) -> str | None:
+    if not parent_rid:
+        return None
+    parent = ctx.store.get_record(config.tenant_id, parent_rid)
+    if parent is None:
+        return None
+    if conn not in parent.links:
+        # Bring the customer over first (idempotent: upsert by record id / Idempotency-Key).
+        # If that fails the contact is reported failed by the caller and retried with its stream batch.
+        _push_group(ctx, config, conn, ObjectType.CUSTOMER, [parent], PushReport())
+        parent = ctx.store.get_record(config.tenant_id, parent_rid)
+    return parent.links.get(conn) if parent else None
+
+
+def _store_write(
+    ctx: SyncContext,
+    config: TenantConfig,
+    conn: str,
+    side: Side,
+    rec: Record,
+    item: WriteItem,
+    result: WriteResult,
+) -> None:
+    """Save the target's new base and link; on a lock conflict re-read and merge again."""
+    assert result.external_id is not None
+    written = dict(item.fields)
+    if rec.object_type is ObjectType.CONTACT:
+        written["customer"] = rec.fields.get("customer")
+    state = result.record
+    if state is not None and rec.object_type is ObjectType.CONTACT:
+        fields = dict(state.fields)
+        fields["customer"] = rec.fields.get("customer")
+        state = state.model_copy(update={"fields": fields})
+    current: Record | None = rec
+    for _ in range(MAX_LOCK_RETRIES):
+        if current is None:
+            return
+        outcome = after_write(
+            current,
+            connection_id=conn,
+            side=side,
+            written=written,
+            vendor_state=state,
+            external_id=result.external_id,
+            policy=config.field_policy,
+            now=ctx.clock(),
+        )
+        new_link = {conn: result.external_id} if current.links.get(conn) != result.external_id else {}
+        try:
+            ctx.store.save_record(outcome.record, new_links=new_link)
+        except VersionConflict:
+            current = ctx.store.get_record(config.tenant_id, rec.record_id)
+            continue
+        ctx.store.journal(
+            config.tenant_id,
+            rec.record_id,
+            {
+                "at": ctx.clock(),
+                "decision": "written",
+                "connection": conn,
+                "action": "create" if item.external_id is None else "update",
+                "fields": sorted(item.fields),
+                "request_id": result.request_id,
+            },
+        )
+        return
+    raise VersionConflict(rec.record_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Scheduled pull
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PullReport:
+    enqueued: int = 0
+    checkpoints: dict[str, str] = field(default_factory=dict)
+
+
+def pull(ctx: SyncContext, tenants: list[str] | None = None) -> PullReport:
+    """Enqueue a signal for every record changed since each checkpoint minus the lookback.
+
+    The checkpoint moves only after every signal of that connection and type was enqueued, and to
+    the newest modification time the vendor reported (its clock, not ours).
+    """
+    assert ctx.queue is not None
+    report = PullReport()
+    for tenant in tenants or ctx.store.list_tenants():
+        config = ctx.config(tenant)
+        if config.sync_mode is SyncMode.OFF:
+            continue
+        for conn in config.connections:
+            connector = ctx.connectors.get(config, conn.connection_id)
+            for obj in (ObjectType.CUSTOMER, ObjectType.CONTACT):
+                cursor = ctx.store.get_checkpoint(tenant, conn.connection_id, obj)
+                since = (cursor - timedelta(seconds=config.lookback_seconds)) if cursor else EPOCH
+                signals: list[Signal] = []
+                newest = cursor
+                for src in connector.changed_since(obj, since):
+                    signals.append(
+                        Signal(
+                            tenant_id=tenant,
+                            connection_id=conn.connection_id,
+                            object_type=obj,
+                            external_id=src.external_id,
+                            source="pull",
+                        )
+                    )
+                    if src.modified_at and (newest is None or src.modified_at > newest):
+                        newest = src.modified_at
+                ctx.queue.send(signals)  # raises EnqueueError: the checkpoint then stays where it was
+                report.enqueued += len(signals)
+                if newest is not None:
+                    ctx.store.put_checkpoint(tenant, conn.connection_id, obj, newest, len(signals))
+                    report.checkpoints[f"{tenant}/{conn.connection_id}/{obj.value}"] = newest.isoformat()
+    return report
+
+
+# --------------------------------------------------------------------------------------------
+# Webhook ingestion helpers
+# --------------------------------------------------------------------------------------------
+
+
+def dedupe_signals(signals: Iterable[Signal]) -> list[Signal]:
+    """One signal per record per delivery: the worker re-reads the record anyway."""
+    seen: dict[tuple[str, str, str, str], Signal] = {}
+    for s in signals:
+        seen.setdefault((s.tenant_id, s.connection_id, s.object_type.value, s.external_id), s)
+    return list(seen.values())
+
+
+def sync_now(ctx: SyncContext, tenant_id: str, record_id: str) -> dict[str, Any]:
+    """Re-read every linked side of one record now (the API's "sync this record")."""
+    record = ctx.store.get_record(tenant_id, record_id)
+    if record is None:
+        raise KeyError(record_id)
+    results: dict[str, Any] = {}
+    for conn, ext in sorted(record.links.items()):
+        try:
+            out = handle_signal(
+                ctx,
+                Signal(
+                    tenant_id=tenant_id,
+                    connection_id=conn,
+                    object_type=record.object_type,
+                    external_id=ext,
+                    source="api",
+                ),
+            )
+            results[conn] = {"decision": out.decision, "applied": out.applied, "conflicts": out.conflicts}
+        except VendorError as exc:
+            results[conn] = {"decision": "error", "error": exc.message}
+    return results

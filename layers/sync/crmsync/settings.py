@@ -1,0 +1,73 @@
+"""Deployment settings and credentials: the only module that reads the environment.
+
+Handlers call ``Settings.from_env()`` once per cold start and pass the values down; the domain
+code receives plain arguments. Credentials come from Secrets Manager through Powertools
+Parameters (cached ``max_age`` seconds), one JSON secret per tenant connection and environment.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    table_name: str
+    idempotency_table_name: str = ""
+    signals_queue_url: str = ""
+    secret_prefix: str = "crmsync/"  # noqa: S105 - a name prefix, not a secret
+    stage: str = "test"
+    economic_rest_url: str = "https://restapi.e-conomic.com"
+    economic_customers_api_url: str = "https://apis.e-conomic.com/customersapi/v3.1.0"
+    hubspot_api_url: str = "https://api.hubapi.com"
+    secrets_max_age: int = Field(default=300, ge=0)
+    http_timeout: float = 20.0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {
+            "table_name": env.get("TABLE_NAME", ""),
+            "idempotency_table_name": env.get("IDEMPOTENCY_TABLE_NAME", ""),
+            "signals_queue_url": env.get("SIGNALS_QUEUE_URL", ""),
+            "secret_prefix": env.get("SECRET_PREFIX", "crmsync/"),
+            "stage": env.get("STAGE", "test"),
+        }
+        # Vendor endpoints are overridable only by the deployment (local stack, sandbox), never by a tenant.
+        for key, var in (
+            ("economic_rest_url", "ECONOMIC_REST_URL"),
+            ("economic_customers_api_url", "ECONOMIC_CUSTOMERS_API_URL"),
+            ("hubspot_api_url", "HUBSPOT_API_URL"),
+            ("secrets_max_age", "SECRETS_MAX_AGE"),
+        ):
+            if env.get(var):
+                values[key] = env[var]
+        return cls.model_validate(values)
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+class CredentialStore:
+    """Reads one connection's JSON secret through a Powertools ``SecretsProvider`` (cached ``max_age``).
+
+    The provider is owned by the container's context rather than Powertools' module-wide default,
+    so its boto3 client is built lazily and is replaced together with the rest of the context.
+    """
+
+    def __init__(self, boto3_client: Any, max_age: int = 300) -> None:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        self._provider = SecretsProvider(boto3_client=boto3_client)
+        self.max_age = max_age
+
+    def __call__(self, secret_name: str) -> dict[str, Any]:
+        value = self._provider.get(secret_name, transform="json", max_age=self.max_age)
+        if not isinstance(value, dict):
+            raise ValueError(f"secret {secret_name} is not a JSON object")
+        return value

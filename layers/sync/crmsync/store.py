@@ -1,0 +1,356 @@
+"""All DynamoDB access (one table). Nothing outside this module sees boto3 types.
+
+Item layout (every key starts with the tenant, so no query can cross tenants):
+
+| item        | PK            | SK                                        |
+|-------------|---------------|-------------------------------------------|
+| config      | TENANT#t      | CONFIG                                    |
+| record      | TENANT#t      | REC#<object>#<record id>                  |
+| link        | TENANT#t      | LINK#<connection>#<object>#<external id>  |
+| checkpoint  | TENANT#t      | CKPT#<connection>#<object>                |
+| conflict    | TENANT#t      | CONFLICT#<record id>#<field>              |
+| journal     | TENANT#t      | LOG#<record id>#<time>#<n>  (TTL)         |
+| parked      | TENANT#t      | PARKED#<time>#<id>                        |
+| tenant list | TENANTS       | TENANT#t                                  |
+| api token   | TOKEN#<hash>  | TOKEN                                     |
+
+Records carry an integer ``version`` written with a condition (optimistic locking); links are
+created with ``attribute_not_exists`` so one external record can only ever link to one record.
+Model payloads are stored as one JSON attribute ``data``: the table never needs to query inside
+them, and the stream consumer decodes the same JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from crmsync.config import TenantConfig
+from crmsync.models import Conflict, ObjectType, Record, utcnow
+
+JOURNAL_TTL = timedelta(days=30)
+
+
+class StoreError(Exception):
+    """A storage failure the caller should retry (throttling, network)."""
+
+
+class VersionConflict(Exception):
+    """The item changed since it was read: re-read and decide again."""
+
+
+class LinkTaken(Exception):
+    """The external record is already linked to another record."""
+
+    def __init__(self, record_id: str | None) -> None:
+        super().__init__(f"already linked to {record_id}")
+        self.record_id = record_id
+
+
+def tenant_pk(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}"
+
+
+def record_sk(object_type: ObjectType | str, record_id: str) -> str:
+    return f"REC#{ObjectType(object_type).value}#{record_id}"
+
+
+def link_sk(connection_id: str, object_type: ObjectType, external_id: str) -> str:
+    return f"LINK#{connection_id}#{object_type.value}#{external_id}"
+
+
+def new_record_id(object_type: ObjectType) -> str:
+    prefix = "cus" if object_type is ObjectType.CUSTOMER else "con"
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def object_type_of(record_id: str) -> ObjectType:
+    if record_id.startswith("cus_"):
+        return ObjectType.CUSTOMER
+    if record_id.startswith("con_"):
+        return ObjectType.CONTACT
+    raise ValueError(f"not a record id: {record_id!r}")
+
+
+def record_from_image(data_json: str, version: int) -> Record:
+    record = Record.model_validate_json(data_json)
+    record.version = version
+    return record
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+class SyncStore:
+    """The data-access layer over the sync table. ``client`` is a boto3 DynamoDB client."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._db = client
+        self.table = table_name
+        self.ops = 0
+
+    # -- low level -------------------------------------------------------------------------------
+    def _call(self, op: str, **kwargs: Any) -> Any:
+        self.ops += 1
+        try:
+            return getattr(self._db, op)(TableName=self.table, **kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ConditionalCheckFailedException":
+                raise VersionConflict(str(exc)) from exc
+            raise StoreError(f"{op}: {code}") from exc
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item = self._call("get_item", Key={"PK": _s(pk), "SK": _s(sk)}, ConsistentRead=True).get("Item")
+        return item  # type: ignore[no-any-return]
+
+    def _query(self, pk: str, prefix: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :sk)",
+            "ExpressionAttributeValues": {":pk": _s(pk), ":sk": _s(prefix)},
+        }
+        if limit:
+            kwargs["Limit"] = limit
+        while True:
+            page = self._call("query", **kwargs)
+            yield from page.get("Items", [])
+            last = page.get("LastEvaluatedKey")
+            if not last or limit:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    # -- tenants -------------------------------------------------------------------------------
+    def get_config(self, tenant_id: str) -> TenantConfig | None:
+        item = self._get(tenant_pk(tenant_id), "CONFIG")
+        if item is None:
+            return None
+        config = TenantConfig.model_validate_json(item["data"]["S"])
+        config.version = int(item["version"]["N"])
+        return config
+
+    def put_config(self, config: TenantConfig) -> TenantConfig:
+        """Conditional on the version read (0 = new tenant)."""
+        new_version = config.version + 1
+        stored = config.model_copy(update={"version": new_version})
+        condition = "attribute_not_exists(PK)" if config.version == 0 else "version = :v"
+        values = {} if config.version == 0 else {":v": _n(config.version)}
+        self.ops += 1
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {
+                                "PK": _s(tenant_pk(config.tenant_id)),
+                                "SK": _s("CONFIG"),
+                                "data": _s(stored.model_dump_json()),
+                                "version": _n(new_version),
+                            },
+                            "ConditionExpression": condition,
+                            **({"ExpressionAttributeValues": values} if values else {}),
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {"PK": _s("TENANTS"), "SK": _s(tenant_pk(config.tenant_id))},
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                raise VersionConflict("config changed") from exc
+            raise StoreError(str(exc)) from exc
+        return stored
+
+    def list_tenants(self) -> list[str]:
+        return [item["SK"]["S"].removeprefix("TENANT#") for item in self._query("TENANTS", "TENANT#")]
+
+    # -- API tokens ----------------------------------------------------------------------------
+    def put_token(self, token_hash: str, tenant_id: str) -> None:
+        self._call(
+            "put_item",
+            Item={"PK": _s(f"TOKEN#{token_hash}"), "SK": _s("TOKEN"), "tenant_id": _s(tenant_id)},
+        )
+
+    def token_tenant(self, token_hash: str) -> str | None:
+        item = self._get(f"TOKEN#{token_hash}", "TOKEN")
+        return item["tenant_id"]["S"] if item else None
+
+    # -- records and links ---------------------------------------------------------------------
+    def get_record(self, tenant_id: str, record_id: str) -> Record | None:
+        item = self._get(tenant_pk(tenant_id), record_sk(object_type_of(record_id), record_id))
+        if item is None:
+            return None
+        return record_from_image(item["data"]["S"], int(item["version"]["N"]))
+
+    def find_link(
+        self, tenant_id: str, connection_id: str, object_type: ObjectType, external_id: str
+    ) -> str | None:
+        item = self._get(tenant_pk(tenant_id), link_sk(connection_id, object_type, external_id))
+        return item["record_id"]["S"] if item else None
+
+    def _record_put(self, record: Record) -> dict[str, Any]:
+        new_version = record.version + 1
+        stored = record.model_copy(update={"version": new_version})
+        item = {
+            "PK": _s(tenant_pk(record.tenant_id)),
+            "SK": _s(record_sk(record.object_type, record.record_id)),
+            "data": _s(stored.model_dump_json(exclude={"version"})),
+            "version": _n(new_version),
+            "object_type": _s(record.object_type.value),
+            "updated_at": _s(utcnow().isoformat()),
+        }
+        put: dict[str, Any] = {"TableName": self.table, "Item": item}
+        if record.version == 0:
+            put["ConditionExpression"] = "attribute_not_exists(PK)"
+        else:
+            put["ConditionExpression"] = "version = :v"
+            put["ExpressionAttributeValues"] = {":v": _n(record.version)}
+        return put
+
+    def save_record(
+        self,
+        record: Record,
+        *,
+        new_links: dict[str, str] | None = None,
+        removed_links: dict[str, str] | None = None,
+    ) -> Record:
+        """Write the record (version-checked) and its link changes.
+
+        ``new_links`` / ``removed_links`` map connection id -> external id. Links are claimed
+        *before* the record is written and released *after* it, each with its own condition, so a
+        crash in between leaves a link pointing at a record that the next signal completes (see
+        ``SyncService``), never a record whose external id another record can claim. This avoids
+        DynamoDB transactions (twice the write cost) on the hot path. Raises ``VersionConflict``
+        when the record moved and ``LinkTaken`` when an external id belongs to another record.
+        """
+        for conn, ext in (new_links or {}).items():
+            self.claim_link(record.tenant_id, conn, record.object_type, ext, record.record_id)
+        self.ops += 1
+        try:
+            self._db.put_item(**self._record_put(record))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise VersionConflict(record.record_id) from exc
+            raise StoreError(f"save_record: {exc.response.get('Error', {}).get('Code')}") from exc
+        for conn, ext in (removed_links or {}).items():
+            self.release_link(record.tenant_id, conn, record.object_type, ext, record.record_id)
+        return record.model_copy(update={"version": record.version + 1})
+
+    def claim_link(
+        self, tenant_id: str, connection_id: str, object_type: ObjectType, ext: str, rid: str
+    ) -> None:
+        """Link an external record to ``rid``; idempotent for the same record, ``LinkTaken`` otherwise."""
+        try:
+            self._call(
+                "put_item",
+                Item={
+                    "PK": _s(tenant_pk(tenant_id)),
+                    "SK": _s(link_sk(connection_id, object_type, ext)),
+                    "record_id": _s(rid),
+                },
+                ConditionExpression="attribute_not_exists(PK) OR record_id = :rid",
+                ExpressionAttributeValues={":rid": _s(rid)},
+            )
+        except VersionConflict as exc:
+            raise LinkTaken(self.find_link(tenant_id, connection_id, object_type, ext)) from exc
+
+    def release_link(
+        self, tenant_id: str, connection_id: str, object_type: ObjectType, ext: str, rid: str
+    ) -> None:
+        """Remove a link only if it still points at ``rid``."""
+        with contextlib.suppress(VersionConflict):  # re-linked to another record meanwhile: not ours
+            self._call(
+                "delete_item",
+                Key={"PK": _s(tenant_pk(tenant_id)), "SK": _s(link_sk(connection_id, object_type, ext))},
+                ConditionExpression="attribute_not_exists(PK) OR record_id = :rid",
+                ExpressionAttributeValues={":rid": _s(rid)},
+            )
+
+    def records(self, tenant_id: str, object_type: ObjectType) -> Iterator[Record]:
+        for item in self._query(tenant_pk(tenant_id), f"REC#{object_type.value}#"):
+            yield record_from_image(item["data"]["S"], int(item["version"]["N"]))
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def get_checkpoint(self, tenant_id: str, connection_id: str, object_type: ObjectType) -> datetime | None:
+        item = self._get(tenant_pk(tenant_id), f"CKPT#{connection_id}#{object_type.value}")
+        return datetime.fromisoformat(item["cursor"]["S"]) if item else None
+
+    def put_checkpoint(
+        self, tenant_id: str, connection_id: str, object_type: ObjectType, cursor: datetime, seen: int
+    ) -> None:
+        self._call(
+            "put_item",
+            Item={
+                "PK": _s(tenant_pk(tenant_id)),
+                "SK": _s(f"CKPT#{connection_id}#{object_type.value}"),
+                "cursor": _s(cursor.isoformat()),
+                "last_success": _s(utcnow().isoformat()),
+                "last_seen": _n(seen),
+            },
+        )
+
+    # -- conflicts, journal --------------------------------------------------------------------
+    def put_conflict(self, conflict: Conflict) -> None:
+        self._call(
+            "put_item",
+            Item={
+                "PK": _s(tenant_pk(conflict.tenant_id)),
+                "SK": _s(f"CONFLICT#{conflict.record_id}#{conflict.field}"),
+                "data": _s(conflict.model_dump_json()),
+            },
+        )
+
+    def conflicts(self, tenant_id: str, record_id: str | None = None) -> list[Conflict]:
+        prefix = f"CONFLICT#{record_id}#" if record_id else "CONFLICT#"
+        return [
+            Conflict.model_validate_json(i["data"]["S"]) for i in self._query(tenant_pk(tenant_id), prefix)
+        ]
+
+    def journal(self, tenant_id: str, record_id: str, entry: dict[str, Any]) -> None:
+        now = utcnow()
+        self._call(
+            "put_item",
+            Item={
+                "PK": _s(tenant_pk(tenant_id)),
+                "SK": _s(f"LOG#{record_id}#{now.isoformat()}#{uuid.uuid4().hex[:8]}"),
+                "data": _s(json.dumps(entry, default=str)),
+                "ttl": _n(int((now + JOURNAL_TTL).timestamp())),
+            },
+        )
+
+    def timeline(self, tenant_id: str, record_id: str) -> list[dict[str, Any]]:
+        return [json.loads(i["data"]["S"]) for i in self._query(tenant_pk(tenant_id), f"LOG#{record_id}#")]
+
+    # -- parked --------------------------------------------------------------------------------
+    def park(self, tenant_id: str, entry: dict[str, Any]) -> str:
+        parked_id = f"{utcnow().isoformat()}#{uuid.uuid4().hex[:12]}"
+        self._call(
+            "put_item",
+            Item={
+                "PK": _s(tenant_pk(tenant_id)),
+                "SK": _s(f"PARKED#{parked_id}"),
+                "data": _s(json.dumps(entry, default=str)),
+            },
+        )
+        return parked_id
+
+    def parked(self, tenant_id: str) -> list[dict[str, Any]]:
+        return [
+            {"id": i["SK"]["S"].removeprefix("PARKED#"), **json.loads(i["data"]["S"])}
+            for i in self._query(tenant_pk(tenant_id), "PARKED#")
+        ]

@@ -1,0 +1,1 @@
+"""Local stack: fakes and helpers for running crmsync without AWS or vendors."""

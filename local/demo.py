@@ -1,0 +1,169 @@
+"""``make demo``: crmsync end to end on this machine, then a summary. Exits 0 only if every step held.
+
+1. starts the local stack (moto server, e-conomic and HubSpot fakes, gateway, pump);
+2. seeds e-conomic with 200 customers with contact persons;
+3. transfers them all to HubSpot (the first scheduled pull), with a progress bar;
+4. a bookkeeper edits a customer in e-conomic: the webhook carries it to HubSpot;
+5. a salesperson edits the company in HubSpot: the webhook carries it to e-conomic;
+6. shows that the echo of each write came back and changed nothing;
+7. prints records, vendor calls and echoes suppressed.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from crmsync import runtime
+from crmsync.models import ObjectType, SyncMode
+from local.stack import LocalStack
+
+TENANT = "demo"
+CUSTOMERS = 200
+CONTACTS_PER_CUSTOMER = 2
+
+
+class DemoFailure(Exception):
+    pass
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise DemoFailure(message)
+
+
+def _vendor_calls(stack: LocalStack) -> tuple[int, int]:
+    return stack.economic.stats()["total"], stack.hubspot.stats()["total"]
+
+
+def main() -> int:
+    console = Console()
+    started = time.monotonic()
+    console.rule("[bold]crmsync local demo")
+    with LocalStack(hubspot_rate_limit_per_10s=100) as stack:
+        console.print(f"local stack up: AWS (moto) {stack.aws_endpoint}, API {stack.gateway_url}")
+        numbers = stack.economic.seed(CUSTOMERS, contacts_per_customer=CONTACTS_PER_CUSTOMER, seed=7)
+        console.print(
+            f"e-conomic seeded: {len(numbers)} customers, {len(numbers) * CONTACTS_PER_CUSTOMER} contacts"
+        )
+        token = stack.add_tenant(TENANT, mode=SyncMode.AUTOMATIC)
+
+        # 3. transfer everything to HubSpot
+        total = CUSTOMERS * (1 + CONTACTS_PER_CUSTOMER)
+        with Progress(
+            TextColumn("transfer e-conomic -> HubSpot"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("transfer", total=total)
+
+            def update() -> None:
+                done = len(stack.hubspot.records("companies")) + len(stack.hubspot.records("contacts"))
+                progress.update(task, completed=done)
+
+            pulled = stack.run_pull()
+            stack.run_until_idle(timeout=600, on_round=update)
+            update()
+        companies = stack.hubspot.records("companies")
+        contacts = stack.hubspot.records("contacts")
+        check(
+            len(companies) == CUSTOMERS, f"expected {CUSTOMERS} companies in HubSpot, found {len(companies)}"
+        )
+        check(len(contacts) == CUSTOMERS * CONTACTS_PER_CUSTOMER, f"expected contacts, found {len(contacts)}")
+        by_number = {c["properties"].get("crmsync_customer_number"): c for c in companies}
+        check(
+            all(str(n) in by_number for n in numbers), "every company carries its e-conomic customer number"
+        )
+        attached = sum(1 for c in contacts if c.get("associations", {}).get("companies"))
+        check(attached == len(contacts), f"{len(contacts) - attached} contacts not attached to their company")
+        console.print(
+            f"[green]transferred[/] {len(companies)} companies and {len(contacts)} contacts "
+            f"({pulled['enqueued']} signals from the first pull), every contact attached to its company"
+        )
+
+        # 4. bookkeeper edits in e-conomic
+        number = numbers[0]
+        company = by_number[str(number)]
+        calls_before = _vendor_calls(stack)
+        stack.economic.update_customer(number, city="Svendborg", telephoneAndFaxNumber="+45 62 21 00 00")
+        stack.run_until_idle()
+        hs_company = stack.hubspot.record("companies", company["id"])
+        assert hs_company is not None
+        check(hs_company["properties"].get("city") == "Svendborg", "e-conomic edit did not reach HubSpot")
+        console.print(f"[green]e-conomic -> HubSpot[/] customer {number}: city is now 'Svendborg' in HubSpot")
+
+        # 5. salesperson edits in HubSpot
+        stack.hubspot.edit("companies", company["id"], {"website": "https://svendborg-demo.example"})
+        stack.run_until_idle()
+        eco = stack.economic.get_customer(number)
+        assert eco is not None
+        check(eco.get("website") == "https://svendborg-demo.example", "HubSpot edit did not reach e-conomic")
+        check(eco.get("city") == "Svendborg", "a field crmsync did not change was lost")
+        console.print(f"[green]HubSpot -> e-conomic[/] company {company['id']}: website updated in e-conomic")
+
+        # 6. echoes: each write above came back as a webhook and changed nothing
+        decisions = dict(runtime.context().decisions)
+        calls_after = _vendor_calls(stack)
+        stack.run_until_idle()
+        check(_vendor_calls(stack) == calls_after, "the stack kept writing after it settled (an update loop)")
+        echoes = decisions.get("echo", 0)
+        check(echoes > 0, "no echo was seen")
+
+        # a second pull finds nothing new to write
+        writes_before = stack.economic.stats()["writes"], stack.hubspot.stats()["writes"]
+        stack.run_pull()
+        stack.run_until_idle()
+        writes_after = stack.economic.stats()["writes"], stack.hubspot.stats()["writes"]
+        check(
+            writes_after == writes_before,
+            f"an unchanged pull wrote to a vendor: {writes_before} -> {writes_after}",
+        )
+
+        records = sum(1 for _ in stack.store.records(TENANT, ObjectType.CUSTOMER)) + sum(
+            1 for _ in stack.store.records(TENANT, ObjectType.CONTACT)
+        )
+        api = stack.http.get(
+            f"/tenants/{TENANT}/records/{by_number_record(stack, number)}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        check(api.status_code == 200, f"API record view failed: {api.status_code}")
+
+        eco_stats, hs_stats = stack.economic.stats(), stack.hubspot.stats()
+        table = Table(title="crmsync demo summary")
+        table.add_column("what")
+        table.add_column("value", justify="right")
+        table.add_row("records (customers + contacts)", str(records))
+        table.add_row("e-conomic API calls (reads / writes)", f"{eco_stats['reads']} / {eco_stats['writes']}")
+        table.add_row("HubSpot API calls (reads / writes)", f"{hs_stats['reads']} / {hs_stats['writes']}")
+        table.add_row("HubSpot calls per transferred record", f"{hs_stats['total'] / total:.3f}")
+        table.add_row("signals processed", str(stack.stats.signals))
+        table.add_row("echoes suppressed (0 writes each)", str(echoes))
+        table.add_row("edits e2e: calls for the e-conomic edit", str(sum(calls_after) - sum(calls_before)))
+        table.add_row("elapsed", f"{time.monotonic() - started:.1f} s")
+        console.print(table)
+        console.print(
+            f"SUMMARY records={records} economic_calls={eco_stats['total']} hubspot_calls={hs_stats['total']} "
+            f"echoes_suppressed={echoes} signals={stack.stats.signals}"
+        )
+    return 0
+
+
+def by_number_record(stack: LocalStack, number: int) -> str:
+    rid = stack.store.find_link(TENANT, "eco", ObjectType.CUSTOMER, str(number))
+    check(rid is not None, "no record linked to the customer")
+    assert rid is not None
+    return rid
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except DemoFailure as failure:
+        Console(stderr=True).print(f"[red]demo failed:[/] {failure}")
+        sys.exit(1)

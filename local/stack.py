@@ -1,0 +1,459 @@
+"""The local stack: crmsync running end to end on one machine, without Docker or AWS.
+
+- moto's server plays AWS (DynamoDB + Streams, SQS, Secrets Manager); the tables and queues are
+  created from ``template.yaml`` itself (``local.template_resources``), so nothing drifts.
+- the e-conomic and HubSpot fakes serve the vendors' APIs on localhost and send real webhooks.
+- a gateway serves the template's HTTP API routes and calls the handlers in-process with API
+  Gateway (payload 2.0) events;
+- a pump plays the Lambda event-source mappings: it drains the signals queue into ``sync_worker``
+  (honouring partial batch failures), reads the table's stream into ``push_on_change`` (with the
+  template's filter and batch size) and fires ``scheduled_pull`` on request.
+
+``run_until_idle`` pumps until webhooks, queue and stream are all quiet, which makes end-to-end
+tests deterministic; the same handlers run unchanged on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import httpx
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from crmsync import runtime
+from crmsync.api import issue_token
+from crmsync.config import AccountingDefaults, ConnectionConfig, TenantConfig
+from crmsync.models import ConnectionKind, SyncMode
+from crmsync.store import SyncStore
+from local.fakes.economic import EconomicFake
+from local.fakes.hubspot import HubSpotFake
+from local.lambda_runtime import FakeLambdaContext, http_event, load_handler, sqs_event, stream_event
+from local.template_resources import (
+    FunctionSpec,
+    LocalResources,
+    create_resources,
+    function_specs,
+    match_route,
+)
+
+REGION = "eu-west-1"
+ECONOMIC_APP_SECRET = "local-app-secret"
+ECONOMIC_GRANT = "local-grant-token"
+HUBSPOT_TOKEN = "pat-local-token"
+HUBSPOT_CLIENT_SECRET = "local-hubspot-client-secret"
+
+
+ECONOMIC_CONNECTION = "eco"
+HUBSPOT_CONNECTION = "hs"
+
+
+def provision_tenant(
+    store: SyncStore,
+    secrets_client: Any,
+    tenant_id: str,
+    *,
+    mode: SyncMode,
+    hubspot: HubSpotFake,
+    webhook_secret: str,
+) -> str:
+    """Create a tenant with one e-conomic and one HubSpot connection: secrets, config, API token."""
+    config = TenantConfig(
+        tenant_id=tenant_id,
+        sync_mode=mode,
+        connections=[
+            ConnectionConfig(
+                connection_id=ECONOMIC_CONNECTION,
+                kind=ConnectionKind.ECONOMIC,
+                accounting_defaults=AccountingDefaults(),
+            ),
+            ConnectionConfig(
+                connection_id=HUBSPOT_CONNECTION,
+                kind=ConnectionKind.HUBSPOT,
+                hubspot_portal_id=hubspot.portal_id,
+            ),
+        ],
+    )
+    prefix = os.environ.get("SECRET_PREFIX", "crmsync/")
+    secrets = {
+        ECONOMIC_CONNECTION: {
+            "app_secret_token": ECONOMIC_APP_SECRET,
+            "agreement_grant_token": ECONOMIC_GRANT,
+            "webhook_secret": webhook_secret,
+        },
+        HUBSPOT_CONNECTION: {"access_token": HUBSPOT_TOKEN, "client_secret": hubspot.client_secret},
+    }
+    for conn, value in secrets.items():
+        secrets_client.create_secret(Name=config.secret_name(prefix, conn), SecretString=json.dumps(value))
+    store.put_config(config)
+    return issue_token(store, tenant_id)
+
+
+class MotoServerProcess:
+    """moto's server in its own process: AWS calls then run on the second core, not under our GIL."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> str:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter running moto
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError("moto server exited during start-up")
+            try:
+                httpx.get(f"{url}/moto-api/", timeout=1)
+                return url
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise TimeoutError("moto server did not start")
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+            self._proc = None
+
+
+@dataclass
+class PumpStats:
+    worker_invocations: int = 0
+    signals: int = 0
+    signal_failures: int = 0
+    push_invocations: int = 0
+    stream_records: int = 0
+    push_failures: int = 0
+    pulls: int = 0
+    decisions: dict[str, int] = field(default_factory=dict)
+
+
+class LocalStack:
+    """Start with ``with LocalStack() as stack:``; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        hubspot_rate_limit_per_10s: int | None = None,
+        economic_rate_limit: tuple[int, float] = (1_000_000, 60.0),
+        log_level: str = "WARNING",
+    ) -> None:
+        self.log_level = log_level
+        self.economic = EconomicFake(
+            app_secret_token=ECONOMIC_APP_SECRET,
+            agreement_grant_token=ECONOMIC_GRANT,
+            rate_limit=economic_rate_limit,
+        )
+        self.hubspot = HubSpotFake(
+            HUBSPOT_TOKEN,
+            client_secret=HUBSPOT_CLIENT_SECRET,
+            rate_limit_per_10s=hubspot_rate_limit_per_10s,
+            search_rate_limit_per_s=None if hubspot_rate_limit_per_10s is None else 5,
+        )
+        self.stats = PumpStats()
+        self._moto: MotoServerProcess | None = None
+        self._gateway: BaseWSGIServer | None = None
+        self._locks: dict[str, threading.Lock] = {}
+        self._iterators: dict[str, str] = {}
+        self._saved_env: dict[str, str | None] = {}
+        self.specs: dict[str, FunctionSpec] = {}
+        self.resources: LocalResources | None = None
+        self.gateway_url = ""
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log lines from the local servers
+        # Keep-alive between boto3/httpx and the local servers (werkzeug defaults to HTTP/1.0, one TCP
+        # connection per call), which halves the per-call latency of moto's server.
+        WSGIRequestHandler.protocol_version = "HTTP/1.1"
+        self._moto = MotoServerProcess()
+        self.aws_endpoint = self._moto.start()
+        self._set_env(
+            {
+                "AWS_ENDPOINT_URL": self.aws_endpoint,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": self.log_level,
+                "POWERTOOLS_DEV": "0",
+            }
+        )
+        session = boto3.session.Session()
+        self.dynamodb = session.client("dynamodb")
+        self.sqs = session.client("sqs")
+        self.streams = session.client("dynamodbstreams")
+        self.secrets = session.client("secretsmanager")
+        self.resources = create_resources(self.dynamodb, self.sqs)
+        self.specs = function_specs()
+        _, eco_url = self.economic.serve()
+        _, hs_url = self.hubspot.serve()
+        self._gateway = make_server("127.0.0.1", 0, self._gateway_app, threaded=True)
+        threading.Thread(target=self._gateway.serve_forever, name="gateway", daemon=True).start()
+        self.gateway_url = f"http://127.0.0.1:{self._gateway.server_port}"
+        self._set_env(
+            {
+                **self.resources.env(),
+                "ECONOMIC_REST_URL": eco_url,
+                "ECONOMIC_CUSTOMERS_API_URL": f"{eco_url}/customersapi/v3.1.0",
+                "HUBSPOT_API_URL": hs_url,
+                "SECRETS_MAX_AGE": "5",
+            }
+        )
+        runtime.reset()
+        self.store = SyncStore(self.dynamodb, self.resources.sync_table_name)
+        self.http = httpx.Client(base_url=self.gateway_url, timeout=30)
+
+    def stop(self) -> None:
+        for closer in (self.economic.shutdown, self.hubspot.shutdown):
+            closer()
+        if self._gateway is not None:
+            self._gateway.shutdown()
+            self._gateway.server_close()
+        if self._moto is not None:
+            self._moto.stop()
+        runtime.reset()
+        for key, value in self._saved_env.items():
+            if key.startswith("POWERTOOLS_"):
+                continue  # a late metrics flush must stay disabled (Powertools keeps unflushed metrics)
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    # -- tenants -------------------------------------------------------------------------------
+    def add_tenant(
+        self,
+        tenant_id: str,
+        *,
+        mode: SyncMode = SyncMode.AUTOMATIC,
+        webhook_secret: str = "local-webhook-key",
+    ) -> str:
+        """Provision a tenant against the fakes and point their webhooks at the gateway; returns an API token."""
+        token = provision_tenant(
+            self.store,
+            self.secrets,
+            tenant_id,
+            mode=mode,
+            hubspot=self.hubspot,
+            webhook_secret=webhook_secret,
+        )
+        self.economic.set_webhook(
+            f"{self.gateway_url}/webhooks/economic/{tenant_id}/{ECONOMIC_CONNECTION}"
+            f"?key={webhook_secret}&old=[OLDNUMBER]&new=[NEWNUMBER]"
+        )
+        self.hubspot.target_url = f"{self.gateway_url}/webhooks/hubspot/{tenant_id}/{HUBSPOT_CONNECTION}"
+        return token
+
+    def set_mode(self, tenant_id: str, mode: SyncMode) -> None:
+        config = self.store.get_config(tenant_id)
+        assert config is not None
+        self.store.put_config(config.model_copy(update={"sync_mode": mode}))
+
+    # -- gateway -------------------------------------------------------------------------------
+    def _lock(self, name: str) -> threading.Lock:
+        return self._locks.setdefault(name, threading.Lock())
+
+    def _invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> Any:
+        handler = load_handler(spec.code_dir.name, spec.handler)
+        with self._lock(spec.logical_id):  # one "container" per function: handlers keep module state
+            return handler(event, FakeLambdaContext(function_name=spec.logical_id, timeout_s=spec.timeout))
+
+    def _gateway_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        matched = match_route(self.specs, request.method, request.path)
+        if matched is None:
+            response = Response(json.dumps({"message": "Not Found"}), status=404, mimetype="application/json")
+            return response(environ, start_response)
+        spec, route, params = matched
+        event = http_event(
+            request.method,
+            request.path,
+            query=request.query_string.decode(),
+            headers=dict(request.headers),
+            body=request.get_data(),
+            route_key=route.route_key,
+            path_parameters=params,
+            host=request.host,
+            scheme="http",
+        )
+        result = self._invoke(spec, event)
+        headers = dict(result.get("headers") or {})
+        body = result.get("body") or ""
+        response = Response(body, status=int(result.get("statusCode", 200)), headers=headers)
+        return response(environ, start_response)
+
+    # -- event sources -------------------------------------------------------------------------
+    def _spec_with(self, kind: str) -> FunctionSpec:
+        for spec in self.specs.values():
+            if getattr(spec, kind):
+                return spec
+        raise LookupError(kind)
+
+    def pump_queue(self) -> int:
+        """Deliver waiting signals to the worker in batches; returns how many were delivered."""
+        assert self.resources is not None
+        spec = self._spec_with("sqs")
+        source = spec.sqs[0]
+        url = self.resources.queue_urls[source.queue_id]
+        arn = self.resources.queue_arns[source.queue_id]
+        delivered = 0
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(10, source.batch_size),
+                AttributeNames=["All"],
+                WaitTimeSeconds=0,
+            ).get("Messages", [])
+            if not messages:
+                return delivered
+            result = self._invoke(spec, sqs_event(messages, arn)) or {}
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            self.stats.worker_invocations += 1
+            self.stats.signals += len(messages)
+            self.stats.signal_failures += len(failed)
+            for m in messages:
+                if m["MessageId"] in failed:
+                    # Lambda leaves it for the visibility timeout; locally retry after a short pause.
+                    self.sqs.change_message_visibility(
+                        QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=1
+                    )
+            done = [m for m in messages if m["MessageId"] not in failed]
+            if done:
+                self.sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                )
+            delivered += len(messages)
+
+    def pump_stream(self) -> int:
+        """Read new stream records and deliver the accepted ones to the push function."""
+        assert self.resources is not None
+        spec = self._spec_with("streams")
+        source = spec.streams[0]
+        arn = self.resources.stream_arns[source.table_id]
+        shards = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+        delivered = 0
+        for shard in shards:
+            sid = shard["ShardId"]
+            if sid not in self._iterators:
+                self._iterators[sid] = self.streams.get_shard_iterator(
+                    StreamArn=arn, ShardId=sid, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            while True:
+                page = self.streams.get_records(ShardIterator=self._iterators[sid], Limit=1000)
+                self._iterators[sid] = page["NextShardIterator"]
+                records = [r for r in page.get("Records", []) if source.accepts(r)]
+                if not page.get("Records"):
+                    break
+                for start in range(0, len(records), source.batch_size):
+                    delivered += self._deliver_stream_batch(
+                        spec, records[start : start + source.batch_size], arn
+                    )
+        return delivered
+
+    def _deliver_stream_batch(self, spec: FunctionSpec, batch: list[dict[str, Any]], arn: str) -> int:
+        source = spec.streams[0]
+        attempts = 0
+        while batch:
+            result = self._invoke(spec, stream_event(batch, arn)) or {}
+            self.stats.push_invocations += 1
+            self.stats.stream_records += len(batch)
+            failures = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
+            if not failures:
+                return len(batch)
+            attempts += 1
+            self.stats.push_failures += 1
+            if attempts > (source.maximum_retry_attempts or 0):
+                assert self.resources is not None and source.on_failure_queue_id
+                self.sqs.send_message(
+                    QueueUrl=self.resources.queue_urls[source.on_failure_queue_id],
+                    MessageBody=json.dumps({"failed_sequence_numbers": failures, "stream": arn}),
+                )
+                return len(batch)
+            first = min(failures)
+            batch = [r for r in batch if r["dynamodb"]["SequenceNumber"] >= first]
+            time.sleep(0.2)
+        return 0
+
+    def run_pull(self) -> dict[str, Any]:
+        """Fire the schedule once (EventBridge Scheduler's event shape is irrelevant to the handler)."""
+        spec = self._spec_with("schedules")
+        self.stats.pulls += 1
+        return self._invoke(spec, {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}})
+
+    def flush_webhooks(self) -> None:
+        self.economic.flush_webhooks(timeout=30)
+        self.hubspot.flush_webhooks(timeout=30)
+
+    def run_until_idle(
+        self, *, timeout: float = 120.0, quiet_rounds: int = 2, on_round: Callable[[], None] | None = None
+    ) -> None:
+        """Pump webhooks, queue and stream until nothing moves for ``quiet_rounds`` rounds."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while quiet < quiet_rounds:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the local stack did not settle")
+            self.flush_webhooks()
+            moved = self.pump_queue() + self.pump_stream()
+            if on_round:
+                on_round()
+            if moved:
+                quiet = 0
+            else:
+                quiet += 1
+                if self._queue_has_invisible():
+                    quiet = 0
+                    time.sleep(0.5)
+
+    def _queue_has_invisible(self) -> bool:
+        assert self.resources is not None
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=self.resources.signals_queue_url,
+            AttributeNames=["ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs.get("ApproximateNumberOfMessagesNotVisible", "0")) > 0
+
+    def queue_depth(self, logical_id: str) -> int:
+        assert self.resources is not None
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=self.resources.queue_urls[logical_id],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])

@@ -1,0 +1,95 @@
+"""Integration tier: handlers called in-process, AWS played by moto (``mock_aws``), vendors by the fakes.
+
+Tables and queues come from ``template.yaml``; the fakes are served on localhost so the connectors
+speak real HTTP to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from crmsync import runtime
+from crmsync.models import SyncMode
+from crmsync.store import SyncStore
+from local.fakes.economic import EconomicFake
+from local.fakes.hubspot import HubSpotFake
+from local.stack import ECONOMIC_APP_SECRET, ECONOMIC_GRANT, HUBSPOT_TOKEN, provision_tenant
+from local.template_resources import LocalResources, create_resources
+
+WEBHOOK_SECRET = "it-webhook-key"
+
+
+@dataclass
+class Env:
+    resources: LocalResources
+    store: SyncStore
+    sqs: Any
+    secrets: Any
+    economic: EconomicFake
+    hubspot: HubSpotFake
+
+    def tenant(self, tenant_id: str, mode: SyncMode = SyncMode.AUTOMATIC) -> str:
+        return provision_tenant(
+            self.store,
+            self.secrets,
+            tenant_id,
+            mode=mode,
+            hubspot=self.hubspot,
+            webhook_secret=WEBHOOK_SECRET,
+        )
+
+    def queued(self) -> list[dict[str, Any]]:
+        """Drain the signals queue (what the worker would receive)."""
+        import json
+
+        out = []
+        while True:
+            msgs = self.sqs.receive_message(
+                QueueUrl=self.resources.signals_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not msgs:
+                return out
+            for m in msgs:
+                out.append(json.loads(m["Body"]))
+                self.sqs.delete_message(
+                    QueueUrl=self.resources.signals_queue_url, ReceiptHandle=m["ReceiptHandle"]
+                )
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    economic = EconomicFake(app_secret_token=ECONOMIC_APP_SECRET, agreement_grant_token=ECONOMIC_GRANT)
+    hubspot = HubSpotFake(HUBSPOT_TOKEN, rate_limit_per_10s=None, search_rate_limit_per_s=None)
+    _, eco_url = economic.serve()
+    _, hs_url = hubspot.serve()
+    with mock_aws():
+        dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+        resources = create_resources(dynamodb, sqs)
+        for key, value in {
+            **resources.env(),
+            "ECONOMIC_REST_URL": eco_url,
+            "ECONOMIC_CUSTOMERS_API_URL": f"{eco_url}/customersapi/v3.1.0",
+            "HUBSPOT_API_URL": hs_url,
+        }.items():
+            monkeypatch.setenv(key, value)
+        runtime.reset()
+        yield Env(
+            resources=resources,
+            store=SyncStore(dynamodb, resources.sync_table_name),
+            sqs=sqs,
+            secrets=boto3.client("secretsmanager"),
+            economic=economic,
+            hubspot=hubspot,
+        )
+        runtime.reset()
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()
+    economic.shutdown()
+    hubspot.shutdown()

@@ -1,0 +1,443 @@
+"""Fast checks of template.yaml (no AWS): the reliability and least-privilege rules the design relies on.
+
+cfn-lint / ``sam validate --lint`` check the schema (scripts/check-template.sh); these tests check intent:
+DLQs everywhere, bounded stream retries, one log group per function, no wildcard IAM, routes wired.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.template_resources import (
+    REPO_ROOT,
+    FunctionSpec,
+    HttpRoute,
+    function_specs,
+    load_template,
+    match_route,
+    matches_filter,
+    rate_seconds,
+)
+
+TEMPLATE = load_template(REPO_ROOT / "template.yaml")
+RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
+GLOBALS: dict[str, Any] = TEMPLATE["Globals"]["Function"]
+FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
+SPECS = function_specs(TEMPLATE)
+
+EXPECTED_FUNCTIONS = {
+    "WebhookIngestFunction": "webhook_ingest",
+    "ApiFunction": "api",
+    "ScheduledPullFunction": "scheduled_pull",
+    "SyncWorkerFunction": "sync_worker",
+    "PushOnChangeFunction": "push_on_change",
+}
+EXPECTED_ROUTES = {
+    "POST /webhooks/economic/{tenant_id}/{connection_id}": "WebhookIngestFunction",
+    "GET /webhooks/economic/{tenant_id}/{connection_id}": "WebhookIngestFunction",
+    "POST /webhooks/hubspot/{tenant_id}/{connection_id}": "WebhookIngestFunction",
+    "ANY /tenants/{proxy+}": "ApiFunction",
+    "GET /openapi.json": "ApiFunction",
+}
+# Policy templates that are scoped to one named resource (no wildcard resources).
+SCOPED_POLICY_TEMPLATES = {
+    "DynamoDBCrudPolicy",
+    "DynamoDBReadPolicy",
+    "DynamoDBWritePolicy",
+    "DynamoDBStreamReadPolicy",
+    "SQSSendMessagePolicy",
+    "SQSPollerPolicy",
+    "AWSSecretsManagerGetSecretValuePolicy",
+}
+
+
+def _prop(resource: dict[str, Any], key: str) -> Any:
+    """Function property with Globals.Function as fallback, as SAM merges them."""
+    return resource.get("Properties", {}).get(key, GLOBALS.get(key))
+
+
+def _target(value: Any) -> str:
+    """Logical id of ``!Ref X`` / ``!GetAtt X.Attr``."""
+    if "Ref" in value:
+        return str(value["Ref"])
+    return str(value["Fn::GetAtt"][0])
+
+
+def _events(kind: str) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (fid, eid, ev.get("Properties", {}))
+        for fid, fn in FUNCTIONS.items()
+        for eid, ev in fn["Properties"].get("Events", {}).items()
+        if ev["Type"] == kind
+    ]
+
+
+def _inline_statements(fid: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in FUNCTIONS[fid]["Properties"].get("Policies", [])
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in policy["Statement"]
+    ]
+
+
+# ------------------------------------------------------------------------------------------ loader
+def test_loader_turns_short_form_tags_into_long_form() -> None:
+    env = GLOBALS["Environment"]["Variables"]
+    assert env["TABLE_NAME"] == {"Ref": "SyncTable"}
+    assert RESOURCES["SignalsQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["SignalsDLQ", "Arn"]
+    }
+    assert "Fn::Sub" in RESOURCES["SyncLayer"]["Properties"]["LayerName"]
+    assert TEMPLATE["Conditions"]["HasAlarmEmail"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]
+    }
+
+
+# ------------------------------------------------------------------------------------------ functions
+def test_exactly_the_expected_functions() -> None:
+    assert set(FUNCTIONS) == set(EXPECTED_FUNCTIONS)
+
+
+@pytest.mark.parametrize("fid", sorted(EXPECTED_FUNCTIONS))
+def test_function_code_dir_handler_and_app_py(fid: str) -> None:
+    """CodeUri is functions/<snake name>/ and holds app.py with lambda_handler (sam build needs it)."""
+    props = FUNCTIONS[fid]["Properties"]
+    assert props["CodeUri"] == f"functions/{EXPECTED_FUNCTIONS[fid]}/"
+    assert _prop(FUNCTIONS[fid], "Handler") == "app.lambda_handler"
+    app = REPO_ROOT / props["CodeUri"] / "app.py"
+    assert app.is_file(), f"{app} missing"
+    handler = re.compile(r"^def lambda_handler\(|^lambda_handler\s*=", re.MULTILINE)
+    assert handler.search(app.read_text(encoding="utf-8")), f"{app} defines no module-level lambda_handler"
+
+
+@pytest.mark.parametrize("fid", sorted(EXPECTED_FUNCTIONS))
+def test_each_function_has_its_own_log_group_with_retention(fid: str) -> None:
+    group_id = _target(FUNCTIONS[fid]["Properties"]["LoggingConfig"]["LogGroup"])
+    group = RESOURCES[group_id]
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    users = [
+        f for f in FUNCTIONS if _target(FUNCTIONS[f]["Properties"]["LoggingConfig"]["LogGroup"]) == group_id
+    ]
+    assert users == [fid]
+
+
+def test_globals_runtime_layer_tracing_and_env() -> None:
+    assert GLOBALS["Runtime"] == "python3.11"
+    assert GLOBALS["Architectures"] == ["arm64"]
+    assert GLOBALS["Tracing"] == "Active"
+    assert GLOBALS["Layers"] == [{"Ref": "SyncLayer"}]
+    env = GLOBALS["Environment"]["Variables"]
+    assert {
+        "TABLE_NAME",
+        "IDEMPOTENCY_TABLE_NAME",
+        "SIGNALS_QUEUE_URL",
+        "SECRET_PREFIX",
+        "STAGE",
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_LOG_LEVEL",
+    } <= set(env)
+    assert env["POWERTOOLS_SERVICE_NAME"] == env["POWERTOOLS_METRICS_NAMESPACE"] == "crmsync"
+
+
+def test_layer_is_built_by_sam_from_package_and_requirements() -> None:
+    layer = RESOURCES["SyncLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Metadata"]["BuildMethod"] == GLOBALS["Runtime"]
+    content = REPO_ROOT / layer["Properties"]["ContentUri"]
+    assert (content / "requirements.txt").is_file()
+    assert (content / "crmsync" / "__init__.py").is_file()
+    assert not (content / "python").exists(), "BuildMethod + python/ would nest as python/python/"
+
+
+def test_scheduled_pull_runs_alone_with_retries_and_dlq() -> None:
+    props = FUNCTIONS["ScheduledPullFunction"]["Properties"]
+    assert props["ReservedConcurrentExecutions"] == 1
+    (schedule,) = _events("ScheduleV2")
+    _, _, ev = schedule
+    assert ev["ScheduleExpression"] == {"Ref": "PullSchedule"}
+    assert 0 < ev["RetryPolicy"]["MaximumRetryAttempts"] <= 5
+    assert RESOURCES[_target(ev["DeadLetterConfig"]["Arn"])]["Type"] == "AWS::SQS::Queue"
+    assert ev.get("OmitName") is True, "a fixed schedule name collides between two stacks"
+
+
+# ------------------------------------------------------------------------------------------ SQS
+def test_sqs_sources_report_item_failures_and_have_redrive_and_visibility() -> None:
+    sources = _events("SQS")
+    assert [(f, _target(ev["Queue"])) for f, _, ev in sources] == [("SyncWorkerFunction", "SignalsQueue")]
+    for fid, _, ev in sources:
+        assert "ReportBatchItemFailures" in ev["FunctionResponseTypes"]
+        assert ev["ScalingConfig"]["MaximumConcurrency"] >= 2
+        queue = RESOURCES[_target(ev["Queue"])]["Properties"]
+        timeout = _prop(FUNCTIONS[fid], "Timeout")
+        assert queue["VisibilityTimeout"] >= 6 * timeout
+        redrive = queue["RedrivePolicy"]
+        assert RESOURCES[_target(redrive["deadLetterTargetArn"])]["Type"] == "AWS::SQS::Queue"
+        assert 1 <= redrive["maxReceiveCount"] <= 10
+
+
+def test_queues_are_encrypted_and_failure_queues_keep_messages_14_days() -> None:
+    queues = {k: v["Properties"] for k, v in RESOURCES.items() if v["Type"] == "AWS::SQS::Queue"}
+    assert set(queues) == {"SignalsQueue", "SignalsDLQ", "PushFailuresQueue", "ScheduleDLQ"}
+    for props in queues.values():
+        assert props["SqsManagedSseEnabled"] is True
+    for name in ("SignalsDLQ", "PushFailuresQueue", "ScheduleDLQ"):
+        assert queues[name]["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+# ------------------------------------------------------------------------------------------ stream
+def test_stream_source_bisects_bounds_retries_and_has_failure_destination() -> None:
+    sources = _events("DynamoDB")
+    assert [(f, _target(ev["Stream"])) for f, _, ev in sources] == [("PushOnChangeFunction", "SyncTable")]
+    for _, _, ev in sources:
+        assert ev["BisectBatchOnFunctionError"] is True
+        assert 0 <= ev["MaximumRetryAttempts"] <= 10  # -1 (the default) would retry forever
+        assert 60 <= ev["MaximumRecordAgeInSeconds"] <= 86400
+        assert "ReportBatchItemFailures" in ev["FunctionResponseTypes"]
+        on_failure = ev["DestinationConfig"]["OnFailure"]
+        assert on_failure["Type"] == "SQS"
+        assert RESOURCES[_target(on_failure["Destination"])]["Type"] == "AWS::SQS::Queue"
+        patterns = [json.loads(f["Pattern"]) for f in ev["FilterCriteria"]["Filters"]]
+        assert patterns == [{"dynamodb": {"Keys": {"SK": {"S": [{"prefix": "REC#"}]}}}}]
+
+
+def test_stream_filter_admits_only_record_items() -> None:
+    (stream,) = SPECS["PushOnChangeFunction"].streams
+    assert stream.filter_prefix == "REC#"
+
+    def record(sk: str) -> dict[str, Any]:
+        return {"eventName": "MODIFY", "dynamodb": {"Keys": {"PK": {"S": "TENANT#t"}, "SK": {"S": sk}}}}
+
+    assert stream.accepts(record("REC#customer#1"))
+    for sk in ("LINK#c#customer#7", "CKPT#c#customer", "CONFIG", "LOG#r#t"):
+        assert not stream.accepts(record(sk))
+
+
+# ------------------------------------------------------------------------------------------ tables
+def test_sync_table_on_demand_pitr_stream_ttl_sse_retained() -> None:
+    table = RESOURCES["SyncTable"]
+    props = table["Properties"]
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["KeySchema"] == [
+        {"AttributeName": "PK", "KeyType": "HASH"},
+        {"AttributeName": "SK", "KeyType": "RANGE"},
+    ]
+    assert props["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_idempotency_table_matches_powertools_defaults() -> None:
+    props = RESOURCES["IdempotencyTable"]["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+
+
+# ------------------------------------------------------------------------------------------ IAM
+@pytest.mark.parametrize("fid", sorted(EXPECTED_FUNCTIONS))
+def test_no_wildcard_iam(fid: str) -> None:
+    """Inline statements name actions and resources; other entries are resource-scoped policy templates."""
+    for policy in FUNCTIONS[fid]["Properties"].get("Policies", []):
+        assert isinstance(policy, dict), f"{fid}: managed policy {policy!r} is not least privilege"
+        if "Statement" not in policy:
+            (name,) = policy
+            assert name in SCOPED_POLICY_TEMPLATES, f"{fid}: unexpected policy template {name}"
+    for statement in _inline_statements(fid):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        assert all(a != "*" and not a.endswith(":*") for a in actions), statement
+        assert "*" not in resources, statement
+
+
+def test_secret_access_is_scoped_to_the_secret_prefix() -> None:
+    prefix = GLOBALS["Environment"]["Variables"]["SECRET_PREFIX"]
+    for fid, fn in FUNCTIONS.items():
+        secret_policies = [
+            p for p in fn["Properties"]["Policies"] if "AWSSecretsManagerGetSecretValuePolicy" in p
+        ]
+        assert len(secret_policies) == 1, fid
+        arn = secret_policies[0]["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]["Fn::Sub"]
+        assert arn.endswith(f":secret:{prefix}*"), arn
+
+
+def test_idempotency_users_can_use_the_idempotency_table() -> None:
+    needed = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    for fid in ("WebhookIngestFunction", "ApiFunction", "SyncWorkerFunction"):
+        crud = any(
+            p.get("DynamoDBCrudPolicy", {}).get("TableName") == {"Ref": "IdempotencyTable"}
+            for p in FUNCTIONS[fid]["Properties"]["Policies"]
+        )
+        inline = any(
+            set(s["Action"]) >= needed and s["Resource"] == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
+            for s in _inline_statements(fid)
+        )
+        assert crud or inline, fid
+
+
+# ------------------------------------------------------------------------------------------ HTTP
+def test_every_http_route_maps_to_an_existing_function_on_the_api() -> None:
+    routes: dict[str, str] = {}
+    for fid, eid, ev in _events("HttpApi"):
+        assert ev["ApiId"] == {"Ref": "HttpApi"}, (fid, eid)
+        key = f"{ev['Method'].upper()} {ev['Path']}"
+        assert key not in routes, f"duplicate route {key}"
+        routes[key] = fid
+    assert routes == EXPECTED_ROUTES
+    assert all(fid in FUNCTIONS for fid in routes.values())
+    assert RESOURCES["HttpApi"]["Type"] == "AWS::Serverless::HttpApi"
+
+
+def test_http_api_has_access_logs_throttling_and_no_authorizer() -> None:
+    props = RESOURCES["HttpApi"]["Properties"]
+    group = RESOURCES[_target(props["AccessLogSettings"]["DestinationArn"])]
+    assert group["Type"] == "AWS::Logs::LogGroup" and "RetentionInDays" in group["Properties"]
+    json.loads(props["AccessLogSettings"]["Format"])  # CloudWatch Insights needs valid JSON
+    assert props["DefaultRouteSettings"]["ThrottlingBurstLimit"] > 0
+    assert props["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
+    assert "Auth" not in props  # tenants' bearer tokens and webhook signatures are checked in code
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "function", "params"),
+    [
+        (
+            "POST",
+            "/webhooks/economic/t1/c1",
+            "WebhookIngestFunction",
+            {"tenant_id": "t1", "connection_id": "c1"},
+        ),
+        (
+            "GET",
+            "/webhooks/economic/t1/c1",
+            "WebhookIngestFunction",
+            {"tenant_id": "t1", "connection_id": "c1"},
+        ),
+        (
+            "POST",
+            "/webhooks/hubspot/t1/c2/",
+            "WebhookIngestFunction",
+            {"tenant_id": "t1", "connection_id": "c2"},
+        ),
+        ("DELETE", "/tenants/t1/connections/c1", "ApiFunction", {"proxy": "t1/connections/c1"}),
+        ("GET", "/openapi.json", "ApiFunction", {}),
+    ],
+)
+def test_match_route_picks_the_handler_like_api_gateway(
+    method: str, path: str, function: str, params: dict[str, str]
+) -> None:
+    found = match_route(SPECS, method, path)
+    assert found is not None
+    assert (found[0].logical_id, found[2]) == (function, params)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", "/webhooks/economic/t1/c1"),
+        ("POST", "/webhooks/hubspot/t1"),
+        ("GET", "/tenants"),
+        ("GET", "/"),
+    ],
+)
+def test_match_route_returns_none_for_unrouted_requests(method: str, path: str) -> None:
+    assert match_route(SPECS, method, path) is None
+
+
+def test_match_route_prefers_literal_then_variable_then_greedy_then_method_over_any() -> None:
+    def spec(name: str, *routes: HttpRoute) -> FunctionSpec:
+        return FunctionSpec(name, "x/", Path("x"), "app.h", None, 3, 128, None, http_routes=routes)
+
+    specs = [
+        spec("Greedy", HttpRoute("g", "ANY", "/a/{proxy+}")),
+        spec("Var", HttpRoute("v", "ANY", "/a/{id}")),
+        spec("Literal", HttpRoute("l", "ANY", "/a/b")),
+        spec("Get", HttpRoute("m", "GET", "/a/{id}")),
+    ]
+    assert match_route(specs, "GET", "/a/b")[0].logical_id == "Literal"  # type: ignore[index]
+    assert match_route(specs, "GET", "/a/c")[0].logical_id == "Get"  # type: ignore[index]
+    assert match_route(specs, "POST", "/a/c")[0].logical_id == "Var"  # type: ignore[index]
+    assert match_route(specs, "POST", "/a/c/d")[0].logical_id == "Greedy"  # type: ignore[index]
+
+
+# ------------------------------------------------------------------------------------------ specs
+def test_function_specs_summarise_events() -> None:
+    assert set(SPECS) == set(EXPECTED_FUNCTIONS)
+    worker = SPECS["SyncWorkerFunction"]
+    assert worker.timeout == 60 and worker.memory_size == 512
+    (sqs,) = worker.sqs
+    assert (sqs.queue_id, sqs.batch_size, sqs.report_batch_item_failures) == ("SignalsQueue", 10, True)
+    (stream,) = SPECS["PushOnChangeFunction"].streams
+    assert (stream.table_id, stream.batch_size, stream.on_failure_queue_id) == (
+        "SyncTable",
+        100,
+        "PushFailuresQueue",
+    )
+    (schedule,) = SPECS["ScheduledPullFunction"].schedules
+    assert (schedule.expression, schedule.rate_seconds) == ("rate(5 minutes)", 300)
+    assert SPECS["ScheduledPullFunction"].reserved_concurrency == 1
+    assert all(not s.other_events for s in SPECS.values())
+    for fid, spec in SPECS.items():
+        assert spec.code_dir == REPO_ROOT / "functions" / EXPECTED_FUNCTIONS[fid]
+        assert (spec.module_name, spec.handler_name) == ("app", "lambda_handler")
+
+
+def test_function_specs_resolve_schedule_parameter_override() -> None:
+    specs = function_specs(TEMPLATE, parameters={"PullSchedule": "rate(1 hour)"})
+    assert specs["ScheduledPullFunction"].schedules[0].rate_seconds == 3600
+    assert rate_seconds("cron(0 * * * ? *)") is None
+
+
+def test_matches_filter_operators() -> None:
+    record = {"a": {"s": "REC#1", "n": 5, "tags": ["x", "y"]}}
+    assert matches_filter({"a": {"s": [{"prefix": "REC#"}]}}, record)
+    assert matches_filter({"a": {"n": [{"numeric": [">", 1, "<=", 5]}]}}, record)
+    assert matches_filter({"a": {"tags": ["y"]}}, record)
+    assert matches_filter({"a": {"missing": [{"exists": False}]}}, record)
+    assert not matches_filter({"a": {"s": [{"anything-but": ["REC#1"]}]}}, record)
+    assert not matches_filter({"a": {"missing": ["x"]}}, record)
+
+
+# ------------------------------------------------------------------------------------------ alarms
+def test_every_failure_queue_and_worker_has_an_alarm() -> None:
+    alarms = [v["Properties"] for v in RESOURCES.values() if v["Type"] == "AWS::CloudWatch::Alarm"]
+
+    def alarmed(namespace: str, metric: str, target: str) -> bool:
+        return any(
+            a["Namespace"] == namespace
+            and a["MetricName"] == metric
+            and _target(a["Dimensions"][0]["Value"]) == target
+            and a["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+            for a in alarms
+        )
+
+    for queue in ("SignalsDLQ", "PushFailuresQueue", "ScheduleDLQ"):
+        assert alarmed("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue), queue
+    for fid in ("SyncWorkerFunction", "PushOnChangeFunction"):
+        assert alarmed("AWS/Lambda", "Errors", fid), fid
+    subscription = RESOURCES["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+
+
+def test_outputs() -> None:
+    assert {
+        "ApiUrl",
+        "SyncTableName",
+        "IdempotencyTableName",
+        "SignalsQueueUrl",
+        "SignalsDLQUrl",
+        "PushFailuresQueueUrl",
+    } <= set(TEMPLATE["Outputs"])
