@@ -23,12 +23,14 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import httpx
+from aws_lambda_powertools import Metrics
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
@@ -191,6 +193,7 @@ class LocalStack:
 
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log lines from the local servers
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         # Keep-alive between boto3/httpx and the local servers (werkzeug defaults to HTTP/1.0, one TCP
         # connection per call), which halves the per-call latency of moto's server.
         WSGIRequestHandler.protocol_version = "HTTP/1.1"
@@ -292,7 +295,14 @@ class LocalStack:
     def _invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> Any:
         handler = load_handler(spec.code_dir.name, spec.handler)
         with self._lock(spec.logical_id):  # one "container" per function: handlers keep module state
-            return handler(event, FakeLambdaContext(function_name=spec.logical_id, timeout_s=spec.timeout))
+            try:
+                return handler(
+                    event, FakeLambdaContext(function_name=spec.logical_id, timeout_s=spec.timeout)
+                )
+            finally:
+                # Metrics are disabled locally; Powertools would otherwise keep them and print them
+                # once 100 pile up. On Lambda they are flushed to CloudWatch after every invocation.
+                Metrics().clear_metrics()
 
     def _gateway_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)

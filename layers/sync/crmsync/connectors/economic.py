@@ -44,6 +44,7 @@ has no objectVersion, so every update reads a fresh one. Customer deletions are 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -160,6 +161,37 @@ def _annotated(errors: Any, path: str = "") -> Iterator[tuple[str, str, str | No
         yield from _annotated(value, where)
 
 
+_RATE_HEADER = re.compile(r"token-limit-(\d+)-per-(\d+)-seconds:\s*(\d+)\s*/\s*(\d+)")
+PACE_RESERVE = 0.02
+"""Keep this share of the token bucket in reserve (at least 5 calls' worth) before pausing."""
+
+
+def economic_pacer(response: httpx.Response) -> float | None:
+    """Honour ``X-RateLimiting`` (``token-limit-10000-per-60-seconds: 9950/10000``) and ``X-CallCost``.
+
+    e-conomic's bucket refills ``limit`` tokens per ``window`` seconds. When what is left drops under the
+    reserve, wait as long as the bucket needs to refill the shortfall at its average rate, so a worker
+    slows down instead of running into 429s (a 429 without ``Retry-After`` waits the same way).
+    """
+    match = _RATE_HEADER.search(response.headers.get("X-RateLimiting", ""))
+    if match is None:
+        return None
+    limit, window, used = int(match.group(1)), int(match.group(2)), int(match.group(3))
+    if limit <= 0:
+        return None
+    try:
+        cost = max(1, int(response.headers.get("X-CallCost", "1")))
+    except ValueError:
+        cost = 1
+    reserve = max(5 * cost, int(limit * PACE_RESERVE))
+    shortfall = reserve - (limit - used)
+    if response.status_code == 429:
+        shortfall = max(shortfall, cost)
+    if shortfall <= 0:
+        return None
+    return shortfall * window / limit
+
+
 def map_economic_error(response: httpx.Response) -> VendorError:
     """Turn a legacy error body or a ProblemDetails body into a typed VendorError."""
     status = response.status_code
@@ -271,7 +303,10 @@ class EconomicConnector:
         }
         self._owns_client = client is None
         self.http = VendorHttp(
-            client or httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0)), map_economic_error, retry
+            client or httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0)),
+            map_economic_error,
+            retry,
+            pacer=economic_pacer,
         )
 
     def close(self) -> None:

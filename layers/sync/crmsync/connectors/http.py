@@ -23,6 +23,8 @@ from crmsync.connectors.base import RateLimitedError, TransientError, VendorErro
 RETRY_STATUSES = frozenset({423, 429, 500, 502, 503, 504, 521, 522, 523, 524})
 
 ErrorMapper = Callable[[httpx.Response], VendorError]
+Pacer = Callable[[httpx.Response], float | None]
+"""Reads a vendor's rate-limit headers; returns seconds to wait before the next call (None: go on)."""
 
 
 @dataclass
@@ -56,10 +58,13 @@ class VendorHttp:
         client: httpx.Client,
         error_mapper: ErrorMapper,
         retry: RetryPolicy | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.client = client
         self.error_mapper = error_mapper
         self.retry = retry or RetryPolicy()
+        self.pacer = pacer
+        self.paced_seconds = 0.0
         self.calls: Counter[str] = Counter()
         self.last_response: httpx.Response | None = None
 
@@ -89,15 +94,34 @@ class VendorHttp:
                 continue
             self.last_response = response
             if response.status_code in ok:
+                self._pace(response)
                 return response
             if response.status_code in RETRY_STATUSES and attempt + 1 < self.retry.attempts:
                 wait = retry_after_seconds(response)
+                if wait is None and self.pacer is not None and response.status_code == 429:
+                    wait = self.pacer(response)
                 if wait is None:
                     wait = self.retry.backoff(attempt)
                 self.retry.sleep(min(wait, self.retry.max_retry_after))
                 attempt += 1
                 continue
             error = self.error_mapper(response)
+            if (
+                response.status_code == 429
+                and isinstance(error, RateLimitedError)
+                and error.retry_after is None
+            ):
+                error.retry_after = self.pacer(response) if self.pacer else None
             if response.status_code == 429 and not isinstance(error, RateLimitedError):
                 error = RateLimitedError(error.message, retry_after=retry_after_seconds(response))
             raise error
+
+    def _pace(self, response: httpx.Response) -> None:
+        """Slow down *before* the vendor says 429 when its headers show the budget nearly spent."""
+        if self.pacer is None:
+            return
+        wait = self.pacer(response)
+        if wait:
+            wait = min(wait, self.retry.max_retry_after)
+            self.paced_seconds += wait
+            self.retry.sleep(wait)
