@@ -31,7 +31,7 @@ from typing import Any
 import boto3
 import httpx
 from aws_lambda_powertools import Metrics
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from crmsync import runtime
@@ -41,6 +41,7 @@ from crmsync.models import ConnectionKind, SyncMode
 from crmsync.store import SyncStore
 from local.fakes.economic import EconomicFake
 from local.fakes.hubspot import HubSpotFake
+from local.fakes.serving import serve_in_thread, stop_server
 from local.lambda_runtime import FakeLambdaContext, http_event, load_handler, sqs_event, stream_event
 from local.template_resources import (
     FunctionSpec,
@@ -221,9 +222,7 @@ class LocalStack:
         self.specs = function_specs()
         _, eco_url = self.economic.serve()
         _, hs_url = self.hubspot.serve()
-        self._gateway = make_server("127.0.0.1", 0, self._gateway_app, threaded=True)
-        threading.Thread(target=self._gateway.serve_forever, name="gateway", daemon=True).start()
-        self.gateway_url = f"http://127.0.0.1:{self._gateway.server_port}"
+        self._gateway, self.gateway_url = serve_in_thread(self._gateway_app, "gateway")
         self._set_env(
             {
                 **self.resources.env(),
@@ -240,9 +239,7 @@ class LocalStack:
     def stop(self) -> None:
         for closer in (self.economic.shutdown, self.hubspot.shutdown):
             closer()
-        if self._gateway is not None:
-            self._gateway.shutdown()
-            self._gateway.server_close()
+        stop_server(self._gateway)
         if self._moto is not None:
             self._moto.stop()
         runtime.reset()

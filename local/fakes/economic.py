@@ -61,8 +61,10 @@ from urllib.parse import parse_qsl, quote_plus
 import httpx
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 from werkzeug.wrappers import Request, Response
+
+from local.fakes.serving import serve_in_thread, stop_server
 
 __all__ = [
     "CUSTOMERS_API_PREFIX",
@@ -857,7 +859,6 @@ class EconomicFake:
         self._worker: threading.Thread | None = None
         self._stopping = False
         self._server: BaseWSGIServer | None = None
-        self._server_thread: threading.Thread | None = None
         self._map = Map(
             [
                 Rule(rule, endpoint=endpoint, methods=list(methods))
@@ -1111,20 +1112,14 @@ class EconomicFake:
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> tuple[BaseWSGIServer, str]:
         """Serve on localhost in a daemon thread; returns the server and its base URL."""
-        server = make_server(host, port, self.app, threaded=True)
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="economic-fake", daemon=True
-        )
-        thread.start()
-        self._server, self._server_thread = server, thread
-        return server, f"http://{host}:{server.server_port}"
+        server, url = serve_in_thread(self.app, "economic-fake", host, port)
+        self._server = server
+        return server, url
 
     def shutdown(self) -> None:
         """Stop the HTTP server (if serving) and the webhook worker."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop_server(self._server)
+        self._server = None
         with self._outbox_cv:
             self._stopping = True
             self._outbox_cv.notify_all()

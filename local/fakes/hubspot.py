@@ -70,8 +70,10 @@ from typing import Any
 import httpx
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 from werkzeug.wrappers import Request, Response
+
+from local.fakes.serving import serve_in_thread, stop_server
 
 # --------------------------------------------------------------------------------------------------
 # Vendor constants
@@ -730,7 +732,6 @@ class HubSpotFake:
         self._cv = threading.Condition()
         self._url_map = self._build_map()
         self._server: BaseWSGIServer | None = None
-        self._server_thread: threading.Thread | None = None
         self._worker: threading.Thread | None = None
         self._stopping = False
         self.reset()
@@ -925,18 +926,14 @@ class HubSpotFake:
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> tuple[BaseWSGIServer, str]:
         """Serve the fake on ``host:port`` (0 = any free port) from a daemon thread; returns the base URL."""
-        server = make_server(host, port, self.app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, name="hubspot-fake", daemon=True)
-        thread.start()
-        self._server, self._server_thread = server, thread
-        return server, f"http://{host}:{server.server_port}"
+        server, url = serve_in_thread(self.app, "hubspot-fake", host, port)
+        self._server = server
+        return server, url
 
     def shutdown(self) -> None:
         """Stop the server (if serving), the webhook worker, and close the owned webhook client."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop_server(self._server)
+        self._server = None
         with self._cv:
             self._stopping = True
             worker = self._worker
