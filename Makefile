@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PYTHONPATH := layers/sync:.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install test demo bench lint typecheck template-check unit integration e2e fmt clean
+.PHONY: install test demo bench bench-matching lint typecheck template-check unit integration e2e fmt clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,10 @@ demo: install
 ## bench: initial transfer on the local stack, one line of numbers
 bench: install
 	$(BIN)/python -m bench.transfer 200 2 100
+
+## bench-matching: duplicate-search quality on a generated labeled set (one line)
+bench-matching: install
+	$(BIN)/python -m bench.matching
 
 lint: install
 	$(BIN)/ruff check .

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from crmsync import runtime
+from crmsync.config import TransferTiming
 from crmsync.models import ObjectType, SyncMode
 from local.stack import LocalStack
 
@@ -51,6 +52,11 @@ def main() -> int:
             f"e-conomic seeded: {len(numbers)} customers, {len(numbers) * CONTACTS_PER_CUSTOMER} contacts"
         )
         token = stack.add_tenant(TENANT, mode=SyncMode.AUTOMATIC)
+        config = stack.store.get_config(TENANT)
+        assert config is not None  # leads stay in the CRM until converted
+        stack.store.put_config(
+            config.model_copy(update={"transfer_timing": TransferTiming.ON_CUSTOMER_STAGE})
+        )
 
         # 3. transfer everything to HubSpot
         total = CUSTOMERS * (1 + CONTACTS_PER_CUSTOMER)
@@ -123,6 +129,65 @@ def main() -> int:
         check(
             writes_after == writes_before,
             f"an unchanged pull wrote to a vendor: {writes_before} -> {writes_after}",
+        )
+
+        # 7. a salesperson converts a lead that is really an existing customer (typo'd, other legal form)
+        existing = stack.economic.get_customer(numbers[5])
+        assert existing is not None
+        lead_name = existing["name"].replace("ApS", "A/S").replace("A/S", "AS").upper()
+        lead_id = stack.hubspot.create(
+            "companies", {"name": lead_name, "city": existing.get("city", ""), "lifecyclestage": "lead"}
+        )
+        person = stack.hubspot.create(
+            "contacts",
+            {
+                "firstname": "Lea",
+                "lastname": "Lund",
+                "email": "lea.lund@lead.example",
+                "lifecyclestage": "lead",
+            },
+        )
+        stack.hubspot.associate(person, lead_id)
+        stack.run_until_idle()
+        auth = {"Authorization": f"Bearer {token}"}
+        customers_before = len(stack.economic.customer_numbers())
+        found = stack.http.post(f"/tenants/{TENANT}/leads/{lead_id}/convert", json={}, headers=auth).json()
+        check(found["status"] == "candidates" and bool(found["candidates"]), f"no candidates: {found}")
+        best = found["candidates"][0]
+        converted = stack.http.post(
+            f"/tenants/{TENANT}/leads/{lead_id}/convert",
+            json={"action": "merge_into", "candidate_record_id": best["record_id"]},
+            headers=auth,
+        ).json()
+        stack.run_until_idle()
+        check(
+            converted.get("customer_number") == str(numbers[5]),
+            f"lead not merged into {numbers[5]}: {converted}",
+        )
+        check(
+            len(stack.economic.customer_numbers()) == customers_before,
+            "a lead conversion created a duplicate",
+        )
+        survivors = [
+            c
+            for c in stack.hubspot.records("companies")
+            if c["properties"].get("crmsync_customer_number") == str(numbers[5])
+        ]
+        check(
+            len(survivors) == 1,
+            f"expected one HubSpot company for customer {numbers[5]}, found {len(survivors)}",
+        )
+        check(
+            lead_id not in {c["id"] for c in stack.hubspot.records("companies")},
+            "the lead duplicate is still there",
+        )
+        check(
+            survivors[0]["properties"].get("lifecyclestage") == "customer", "lead stage not moved to customer"
+        )
+        console.print(
+            f"[green]lead conversion[/] '{lead_name}' -> candidate '{existing['name']}' "
+            f"(score {best['score']}, {', '.join(best['reasons'][:3])}); merged into customer {numbers[5]} "
+            "and its HubSpot company, stage = customer, no duplicate on either side"
         )
 
         records = sum(1 for _ in stack.store.records(TENANT, ObjectType.CUSTOMER)) + sum(

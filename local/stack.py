@@ -278,6 +278,11 @@ class LocalStack:
             f"?key={webhook_secret}&old=[OLDNUMBER]&new=[NEWNUMBER]"
         )
         self.hubspot.target_url = f"{self.gateway_url}/webhooks/hubspot/{tenant_id}/{HUBSPOT_CONNECTION}"
+        # Onboarding: connectors set up what they need on the vendor (HubSpot custom properties).
+        config = self.store.get_config(tenant_id)
+        assert config is not None
+        for conn in config.connections:
+            runtime.context().connectors.get(config, conn.connection_id)
         return token
 
     def set_mode(self, tenant_id: str, mode: SyncMode) -> None:
@@ -319,7 +324,15 @@ class LocalStack:
             host=request.host,
             scheme="http",
         )
-        result = self._invoke(spec, event)
+        try:
+            result = self._invoke(spec, event)
+        except Exception:
+            # What API Gateway answers when the function fails; the traceback goes to the log.
+            logging.getLogger("local.gateway").exception("%s failed", spec.logical_id)
+            error = Response(
+                json.dumps({"message": "Internal Server Error"}), status=500, mimetype="application/json"
+            )
+            return error(environ, start_response)
         headers = dict(result.get("headers") or {})
         body = result.get("body") or ""
         response = Response(body, status=int(result.get("statusCode", 200)), headers=headers)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -49,6 +49,48 @@ def put_config(tenant_id: TenantId, config: Annotated[TenantConfig, Body()]) -> 
     return api.put_config(_authorized(tenant_id), tenant_id, config)
 
 
+@app.get(
+    "/tenants/<tenant_id>/link/customers",
+    summary="Link screen: customers of both sides, link state, candidates",
+)
+def list_customers(
+    tenant_id: TenantId,
+    state: Annotated[str | None, Query(pattern="^(linked|unlinked|has_candidates)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+) -> api.LinkPage:
+    return api.list_customers(_authorized(tenant_id), tenant_id, state=state, limit=limit, cursor=cursor)
+
+
+@app.post("/tenants/<tenant_id>/links", summary="Link a CRM company and an accounting customer")
+def link(tenant_id: TenantId, request: Annotated[api.LinkRequest, Body()]) -> dict[str, Any]:
+    return api.link_records(_authorized(tenant_id), tenant_id, request)
+
+
+@app.delete(
+    "/tenants/<tenant_id>/links/<record_id>", summary="Unlink: both sides keep their data, sync stops"
+)
+def unlink(tenant_id: TenantId, record_id: RecordId) -> dict[str, Any]:
+    return api.unlink_record(_authorized(tenant_id), tenant_id, record_id)
+
+
+@app.post("/tenants/<tenant_id>/records/<record_id>/create", summary="Create this record on the other side")
+def create_on_other_side(
+    tenant_id: TenantId, record_id: RecordId, request: Annotated[api.CreateRequest, Body()]
+) -> dict[str, Any]:
+    return api.approve_create(_authorized(tenant_id), tenant_id, record_id, request)
+
+
+@app.post("/tenants/<tenant_id>/transfers", summary="Transfer all from one side (dry run by default)")
+def transfer(tenant_id: TenantId, request: Annotated[api.TransferRequest, Body()]) -> dict[str, Any]:
+    return api.transfer(_authorized(tenant_id), tenant_id, request)
+
+
+@app.post("/tenants/<tenant_id>/mode", summary="Change the sync mode (to automatic: dry run first)")
+def set_mode(tenant_id: TenantId, request: Annotated[api.ModeRequest, Body()]) -> dict[str, Any]:
+    return api.set_mode(_authorized(tenant_id), tenant_id, request)
+
+
 @app.get("/openapi.json", include_in_schema=False)
 def openapi() -> Response[str]:
     return Response(
@@ -77,6 +119,11 @@ def forbidden(exc: api.Forbidden) -> Response:
 @app.exception_handler(api.NotFound)
 def not_found(exc: api.NotFound) -> Response:
     return _error(404, "not found")
+
+
+@app.exception_handler(api.BadRequest)
+def bad_request(exc: api.BadRequest) -> Response:
+    return _error(400, str(exc))
 
 
 @app.exception_handler(api.Conflict)

@@ -90,7 +90,7 @@ def test_is_a_crm_connector_with_the_documented_fields(h):
     assert "barred" in h.hs.supported_fields(CUSTOMER) and "customer_number" in h.hs.supported_fields(
         CUSTOMER
     )
-    assert h.hs.supported_fields(CONTACT) == {"name", "email", "phone", "title"}
+    assert h.hs.supported_fields(CONTACT) == {"name", "email", "phone", "title", "lifecycle_stage"}
     assert split_name("Anna Marie  Jensen") == ("Anna Marie", "Jensen")
     assert split_name("Cher") == ("Cher", "") and split_name(None) == ("", "")
 

@@ -163,10 +163,11 @@ def test_stream_filter_from_template_selects_record_items(
     assert accepted == ["REC#customer#1"]
 
 
-def test_function_specs_list_the_five_functions_with_their_routes() -> None:
+def test_function_specs_list_the_functions_with_their_routes() -> None:
     specs = function_specs(TEMPLATE)
     assert sorted(specs) == [
         "ApiFunction",
+        "LeadConversionFunction",
         "PushOnChangeFunction",
         "ScheduledPullFunction",
         "SyncWorkerFunction",
@@ -175,6 +176,7 @@ def test_function_specs_list_the_five_functions_with_their_routes() -> None:
     routes = {fid: sorted(r.route_key for r in spec.http_routes) for fid, spec in specs.items()}
     assert routes == {
         "ApiFunction": ["ANY /tenants/{proxy+}", "GET /openapi.json"],
+        "LeadConversionFunction": ["POST /tenants/{tenant_id}/leads/{lead_id}/convert"],
         "WebhookIngestFunction": [
             "GET /webhooks/economic/{tenant_id}/{connection_id}",
             "POST /webhooks/economic/{tenant_id}/{connection_id}",

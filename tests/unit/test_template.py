@@ -36,6 +36,7 @@ EXPECTED_FUNCTIONS = {
     "ScheduledPullFunction": "scheduled_pull",
     "SyncWorkerFunction": "sync_worker",
     "PushOnChangeFunction": "push_on_change",
+    "LeadConversionFunction": "lead_conversion",
 }
 EXPECTED_ROUTES = {
     "POST /webhooks/economic/{tenant_id}/{connection_id}": "WebhookIngestFunction",
@@ -43,6 +44,7 @@ EXPECTED_ROUTES = {
     "POST /webhooks/hubspot/{tenant_id}/{connection_id}": "WebhookIngestFunction",
     "ANY /tenants/{proxy+}": "ApiFunction",
     "GET /openapi.json": "ApiFunction",
+    "POST /tenants/{tenant_id}/leads/{lead_id}/convert": "LeadConversionFunction",
 }
 # Policy templates that are scoped to one named resource (no wildcard resources).
 SCOPED_POLICY_TEMPLATES = {

@@ -6,16 +6,22 @@ a valid token of another tenant gets 403, so a front end can tell "log in again"
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import json
 import secrets
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from crmsync import linking
 from crmsync.config import TenantConfig
-from crmsync.models import Base, Fields, ObjectType
+from crmsync.models import Base, Fields, FieldValue, ObjectType, Record, Side, SyncMode
 from crmsync.service import SyncContext, sync_now
 from crmsync.store import SyncStore, VersionConflict, object_type_of
+
+RECORD_ID = r"^(cus|con)_[0-9a-f]{32}$"
 
 
 class Unauthorized(Exception):
@@ -104,10 +110,170 @@ def get_config(ctx: SyncContext, tenant_id: str) -> TenantConfig:
 
 
 def put_config(ctx: SyncContext, tenant_id: str, config: TenantConfig) -> TenantConfig:
-    """Replace the config; ``version`` must be the one read (optimistic locking), 0 for a new tenant."""
+    """Replace the config; ``version`` must be the one read (optimistic locking), 0 for a new tenant.
+
+    Switching to ``automatic`` is refused here: it may create many records, so it goes through
+    ``POST /mode`` which reports what it would create first (dry run) and then does it.
+    """
     if config.tenant_id != tenant_id:
         raise Conflict("tenant_id in the body differs from the path")
+    current = ctx.store.get_config(tenant_id)
+    if (
+        config.sync_mode is SyncMode.AUTOMATIC
+        and current is not None
+        and current.sync_mode is not SyncMode.AUTOMATIC
+    ):
+        raise Conflict("switch to automatic with POST /tenants/{tenant_id}/mode (dry run first)")
     try:
         return ctx.store.put_config(config)
     except VersionConflict as exc:
         raise Conflict("config changed since it was read; GET it again") from exc
+
+
+# -- linking -------------------------------------------------------------------------------------
+
+
+class LinkRequest(BaseModel):
+    crm_record_id: str = Field(pattern=RECORD_ID)
+    accounting_record_id: str = Field(pattern=RECORD_ID)
+
+
+class CreateRequest(BaseModel):
+    connection_id: str
+
+
+class TransferRequest(BaseModel):
+    source: Side
+    dry_run: bool = True
+
+
+class ModeRequest(BaseModel):
+    mode: SyncMode
+    dry_run: bool = True
+
+
+class LinkRow(BaseModel):
+    record_id: str
+    state: str
+    name: FieldValue = None
+    customer_number: FieldValue = None
+    links: dict[str, str]
+    candidates: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class LinkPage(BaseModel):
+    items: list[LinkRow]
+    cursor: str | None = None
+
+
+def _encode_cursor(key: dict[str, Any] | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
+
+
+def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, binascii.Error) as exc:
+        raise BadRequest("invalid cursor") from exc
+    if not isinstance(value, dict):
+        raise BadRequest("invalid cursor")
+    return value
+
+
+class BadRequest(Exception):
+    pass
+
+
+def list_customers(
+    ctx: SyncContext, tenant_id: str, *, state: str | None, limit: int, cursor: str | None
+) -> LinkPage:
+    """The link screen: customers of both sides with their link state (and candidates for unlinked ones)."""
+    config = get_config(ctx, tenant_id)
+    records, last = ctx.store.records_page(tenant_id, ObjectType.CUSTOMER, limit, _decode_cursor(cursor))
+    pool: list[Record] | None = None
+    rows = []
+    for record in records:
+        row_state = linking.link_state(config, record)
+        row = LinkRow(
+            record_id=record.record_id,
+            state=row_state,
+            name=record.fields.get("name"),
+            customer_number=record.fields.get("customer_number"),
+            links=record.links,
+        )
+        if row_state != "linked" and state in (None, "unlinked", "has_candidates"):
+            if pool is None:
+                pool = list(ctx.store.records(tenant_id, ObjectType.CUSTOMER))
+            row.candidates = linking.candidates_for(config, record, pool)
+        if state == "linked" and row_state != "linked":
+            continue
+        if state == "unlinked" and row_state == "linked":
+            continue
+        if state == "has_candidates" and not row.candidates:
+            continue
+        rows.append(row)
+    return LinkPage(items=rows, cursor=_encode_cursor(last))
+
+
+def link_records(ctx: SyncContext, tenant_id: str, request: LinkRequest) -> dict[str, Any]:
+    try:
+        return linking.link(ctx, tenant_id, request.crm_record_id, request.accounting_record_id).as_dict()
+    except KeyError as exc:
+        raise NotFound(str(exc)) from exc
+    except linking.LinkError as exc:
+        raise Conflict(str(exc)) from exc
+
+
+def unlink_record(ctx: SyncContext, tenant_id: str, record_id: str) -> dict[str, Any]:
+    try:
+        return linking.unlink(ctx, tenant_id, record_id)
+    except KeyError as exc:
+        raise NotFound(record_id) from exc
+    except linking.LinkError as exc:
+        raise Conflict(str(exc)) from exc
+
+
+def approve_create(
+    ctx: SyncContext, tenant_id: str, record_id: str, request: CreateRequest
+) -> dict[str, Any]:
+    config = get_config(ctx, tenant_id)
+    try:
+        config.connection(request.connection_id)
+    except KeyError as exc:
+        raise NotFound(request.connection_id) from exc
+    plan = linking.TransferPlan(create_ids={request.connection_id: [record_id]})
+    if ctx.store.get_record(tenant_id, record_id) is None:
+        raise NotFound(record_id)
+    return linking.apply_transfer(ctx, tenant_id, plan)
+
+
+def transfer(ctx: SyncContext, tenant_id: str, request: TransferRequest) -> dict[str, Any]:
+    plan = linking.plan_transfer(ctx, tenant_id, request.source)
+    out: dict[str, Any] = {"dry_run": request.dry_run, "plan": plan.as_dict()}
+    if not request.dry_run:
+        out["applied"] = linking.apply_transfer(ctx, tenant_id, plan)
+    return out
+
+
+def set_mode(ctx: SyncContext, tenant_id: str, request: ModeRequest) -> dict[str, Any]:
+    """Switch the sync mode; to ``automatic`` it reports (dry run) or approves what it will create."""
+    config = get_config(ctx, tenant_id)
+    out: dict[str, Any] = {"mode": request.mode.value, "dry_run": request.dry_run}
+    plans = {}
+    if request.mode is SyncMode.AUTOMATIC:
+        for source in (Side.ACCOUNTING, Side.CRM):
+            plans[source] = linking.plan_transfer(ctx, tenant_id, source, mode=SyncMode.AUTOMATIC)
+        out["plan"] = {side.value: plan.as_dict() for side, plan in plans.items()}
+    if request.dry_run:
+        return out
+    try:
+        ctx.store.put_config(config.model_copy(update={"sync_mode": request.mode}))
+    except VersionConflict as exc:
+        raise Conflict("config changed meanwhile; try again") from exc
+    ctx.forget_configs()
+    out["applied"] = {
+        side.value: linking.apply_transfer(ctx, tenant_id, plan) for side, plan in plans.items()
+    }
+    return out

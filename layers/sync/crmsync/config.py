@@ -6,6 +6,8 @@ at any host would send that tenant's credentials there. They come from the deplo
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from crmsync.models import ConnectionKind, Environment, Side, SyncMode
@@ -24,6 +26,13 @@ class AccountingDefaults(BaseModel):
     vat_zone: int = Field(default=1, ge=1)
     currency: str = Field(default="DKK", min_length=3, max_length=3)
     layout: int | None = None
+
+
+class TransferTiming(StrEnum):
+    """When a new CRM company is created in accounting (automatic mode)."""
+
+    ON_CREATE = "on_create"
+    ON_CUSTOMER_STAGE = "on_customer_stage"
 
 
 class ConnectionConfig(BaseModel):
@@ -50,6 +59,21 @@ class TenantConfig(BaseModel):
     connections: list[ConnectionConfig] = Field(min_length=1)
     field_policy: FieldPolicy = Field(default_factory=FieldPolicy)
     lookback_seconds: int = Field(default=600, ge=0, le=86400)
+    transfer_timing: TransferTiming = TransferTiming.ON_CREATE
+    walk_in_customer_number: str | None = Field(
+        default=None,
+        pattern=r"^[1-9][0-9]{0,8}$",
+        description="the accounting cash-sale customer for walk-in leads",
+    )
+    auto_link_exact: bool = Field(
+        default=True, description="link records that share an exact key automatically"
+    )
+    candidate_threshold: float = Field(
+        default=0.10,  # = matching.DEFAULT_OFFER_THRESHOLD (a test keeps them equal; config stays import-light)
+        ge=0,
+        le=1,
+        description="minimum score to offer a candidate (bench/matching.py measures the trade-off)",
+    )
     version: int = 0
 
     @model_validator(mode="after")

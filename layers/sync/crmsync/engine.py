@@ -184,6 +184,35 @@ class PushPlan:
     fields: Fields
 
 
+def may_create(
+    record: Record,
+    *,
+    connection_id: str,
+    side: Side,
+    mode: SyncMode,
+    only_customers_stage: bool = False,
+) -> bool:
+    """May the record be created on a connection where it has no counterpart yet?
+
+    ``automatic`` creates everything; ``manual`` only what a person approved (``allow_create``, set
+    by the link screen, "create on the other side" or an applied transfer-all). With the transfer
+    timing "on customer stage", a CRM company reaches accounting only once its lifecycle stage is
+    ``customer`` (a lead stays in the CRM until converted).
+    """
+    if mode is SyncMode.OFF or connection_id in record.blocked:
+        return False
+    if connection_id in record.allow_create:
+        return True
+    if mode is not SyncMode.AUTOMATIC:
+        return False
+    return not (
+        only_customers_stage
+        and side is Side.ACCOUNTING
+        and record.object_type is ObjectType.CUSTOMER
+        and record.fields.get("lifecycle_stage") != "customer"
+    )
+
+
 def plan_push(
     record: Record,
     *,
@@ -192,8 +221,12 @@ def plan_push(
     supported: frozenset[str],
     policy: FieldPolicy,
     mode: SyncMode,
+    create_allowed: bool | None = None,
 ) -> PushPlan | None:
-    """What to write to one target connection, or ``None`` when it already has it all."""
+    """What to write to one target connection, or ``None`` when it already has it all.
+
+    ``create_allowed`` overrides the default (``mode is automatic``) for records without a link there.
+    """
     if mode is SyncMode.OFF:
         return None
     receivable = [
@@ -202,7 +235,8 @@ def plan_push(
         if policy.flows_to(record.object_type, name, side) and name in record.fields
     ]
     if connection_id not in record.links:
-        if mode is not SyncMode.AUTOMATIC:
+        allowed = mode is SyncMode.AUTOMATIC if create_allowed is None else create_allowed
+        if not allowed:
             return None
         create_fields = {n: record.fields[n] for n in receivable if record.fields[n] is not None}
         if record.object_type is ObjectType.CUSTOMER and not create_fields.get("name"):

@@ -69,10 +69,15 @@ CUSTOMER_FIELDS: tuple[str, ...] = (
     "payment_terms",
     "vat_zone",
     "barred",
+    "lifecycle_stage",
 )
-"""Canonical customer fields (CRM company / account <-> accounting customer)."""
+"""Canonical customer fields (CRM company / account <-> accounting customer).
 
-CONTACT_FIELDS: tuple[str, ...] = ("name", "email", "phone", "title", "notes", "customer")
+``lifecycle_stage`` exists only in the CRM (HubSpot ``lifecyclestage``): it gates transfer timing and
+lead conversion and is never written to accounting (the accounting connector does not support it).
+"""
+
+CONTACT_FIELDS: tuple[str, ...] = ("name", "email", "phone", "title", "notes", "customer", "lifecycle_stage")
 """Canonical contact fields. ``customer`` holds the crmsync record id of the contact's customer."""
 
 FIELDS_BY_TYPE: dict[ObjectType, tuple[str, ...]] = {
@@ -118,6 +123,7 @@ class CustomerFields(BaseModel):
     payment_terms: str | None = None
     vat_zone: str | None = None
     barred: bool | None = None
+    lifecycle_stage: str | None = None
 
 
 class ContactFields(BaseModel):
@@ -131,6 +137,7 @@ class ContactFields(BaseModel):
     title: str | None = None
     notes: str | None = None
     customer: str | None = None
+    lifecycle_stage: str | None = None
 
 
 class Signal(BaseModel):
@@ -180,6 +187,14 @@ class Record(BaseModel):
     )
     links: dict[str, str] = Field(default_factory=dict, description="connection id -> external id")
     bases: dict[str, Base] = Field(default_factory=dict, description="connection id -> base")
+    blocked: list[str] = Field(
+        default_factory=list,
+        description="connections this record must not be created on (it was unlinked from them)",
+    )
+    allow_create: list[str] = Field(
+        default_factory=list,
+        description="connections where a person approved creating this record (manual mode, transfer all)",
+    )
     version: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -60,9 +60,12 @@ DEFAULT_CUSTOMER_RULES: dict[str, FieldRule] = {
         f: FROM_ACCOUNTING
         for f in ("customer_number", "currency", "customer_group", "payment_terms", "vat_zone", "barred")
     },
+    # CRM-only: recorded from the CRM, never written anywhere (accounting has no such field).
+    "lifecycle_stage": FieldRule(direction=Direction.TO_ACCOUNTING),
 }
 DEFAULT_CONTACT_RULES: dict[str, FieldRule] = {
-    f: BOTH_LATEST for f in ("name", "email", "phone", "title", "notes", "customer")
+    **{f: BOTH_LATEST for f in ("name", "email", "phone", "title", "notes", "customer")},
+    "lifecycle_stage": FieldRule(direction=Direction.TO_ACCOUNTING),
 }
 
 

@@ -13,6 +13,7 @@ from botocore.config import Config
 
 from crmsync.connectors.registry import ConnectorProvider
 from crmsync.ingest import EnqueueOnce, make_enqueue_once
+from crmsync.leads import Converter, make_converter
 from crmsync.service import SyncContext
 from crmsync.settings import CredentialStore, Settings, settings
 from crmsync.signal_queue import SignalQueue
@@ -44,8 +45,15 @@ def enqueue_once() -> EnqueueOnce:
     return make_enqueue_once(context(), settings().idempotency_table_name)
 
 
+@lru_cache(maxsize=1)
+def lead_converter() -> Converter:
+    """Lead conversion, exactly once per lead (Powertools Idempotency on the idempotency table)."""
+    return make_converter(context(), settings().idempotency_table_name)
+
+
 def reset() -> None:
     """Forget the cached context and settings (tests and the local stack change the environment)."""
     context.cache_clear()
     enqueue_once.cache_clear()
+    lead_converter.cache_clear()
     settings.cache_clear()

@@ -15,10 +15,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from crmsync.config import TenantConfig
+from crmsync.config import TenantConfig, TransferTiming
 from crmsync.connectors.base import Connector, SourceRecord, VendorError, WriteItem, WriteResult
 from crmsync.connectors.registry import ConnectorProvider
-from crmsync.engine import Decision, PushAction, after_write, plan_push, reconcile
+from crmsync.engine import Decision, PushAction, after_write, may_create, plan_push, reconcile
 from crmsync.models import Base, ObjectType, Record, Side, Signal, SyncMode, utcnow
 from crmsync.signal_queue import SignalQueue
 from crmsync.store import LinkTaken, SyncStore, VersionConflict, new_record_id
@@ -81,8 +81,8 @@ class SignalOutcome:
 def handle_signal(ctx: SyncContext, signal: Signal) -> SignalOutcome:
     """Re-read the source record, reconcile it into crmsync's record and save (version-checked)."""
     config = ctx.config(signal.tenant_id)
-    if config.sync_mode is SyncMode.OFF:
-        return SignalOutcome(decision="filtered")
+    # Every mode records what it sees (``off`` too: switching on later starts from the truth);
+    # whether anything is written to a vendor is the push's decision.
     connector = ctx.connectors.get(config, signal.connection_id)
     for _ in range(MAX_LOCK_RETRIES):
         try:
@@ -162,6 +162,12 @@ def _reconcile_once(
         )
         return SignalOutcome(decision="source_deleted", record_id=record.record_id)
 
+    if source.external_id != ext:
+        # The vendor answered for another id: the record was merged into that one (HubSpot serves
+        # a merged-away id as its survivor). Reconcile the survivor instead of creating a twin.
+        return _reconcile_once(
+            ctx, config, connector, signal.model_copy(update={"external_id": source.external_id})
+        )
     source = _resolve_parent(ctx, config, connector, conn, source, signal)
     side = config.connection(conn).side
     if record is None:
@@ -169,6 +175,7 @@ def _reconcile_once(
         # complete that record (same id) rather than creating a second one.
         record = Record(tenant_id=tenant, record_id=record_id or new_record_id(obj), object_type=obj)
         new_links[conn] = ext
+    parent_before = record.fields.get("customer")
     if new_links:
         record.links[conn] = ext
     outcome = reconcile(record, source, connection_id=conn, side=side, policy=config.field_policy, now=now)
@@ -179,7 +186,9 @@ def _reconcile_once(
         or previous_base.version != source.version
     )
     if outcome.applied or outcome.conflicts or new_links or removed_links or base_moved:
-        store.save_record(outcome.record, new_links=new_links, removed_links=removed_links)
+        store.save_record(
+            outcome.record, new_links=new_links, removed_links=removed_links, parent_before=parent_before
+        )
     for conflict in outcome.conflicts:
         store.put_conflict(conflict)
     if outcome.decision not in (Decision.UNCHANGED, Decision.ECHO) or new_links:
@@ -300,7 +309,16 @@ def _push_group(
         supported = supported | {"customer"}  # the association, carried as the parent's record id
     items: list[WriteItem] = []
     by_id: dict[str, Record] = {}
+    only_customers = config.transfer_timing is TransferTiming.ON_CUSTOMER_STAGE
     for rec in records:
+        allowed = may_create(
+            rec, connection_id=conn, side=side, mode=config.sync_mode, only_customers_stage=only_customers
+        )
+        if obj is ObjectType.CONTACT and not allowed and config.sync_mode is not SyncMode.OFF:
+            # A contact follows its customer: once the customer is linked there, its contacts go too.
+            allowed = conn not in rec.blocked and _parent_linked(
+                ctx, config, conn, rec.fields.get("customer")
+            )
         plan = plan_push(
             rec,
             connection_id=conn,
@@ -308,6 +326,7 @@ def _push_group(
             supported=supported,
             policy=config.field_policy,
             mode=config.sync_mode,
+            create_allowed=allowed,
         )
         if plan is None:
             report.unchanged += 1
@@ -316,14 +335,14 @@ def _push_group(
         parent_ext = None
         if obj is ObjectType.CONTACT and (plan.action is PushAction.CREATE or "customer" in fields):
             parent_rid = rec.fields.get("customer")
-            parent_ext = _parent_on_target(
+            parent_ext, retry = _parent_on_target(
                 ctx, config, conn, parent_rid if isinstance(parent_rid, str) else None
             )
             if parent_ext is None and plan.action is PushAction.CREATE:
-                if parent_rid:
-                    report.failed.append(rec.record_id)  # its customer is not there yet: retry later
+                if retry:
+                    report.failed.append(rec.record_id)  # its customer's create failed: retry later
                 else:
-                    report.unchanged += 1  # no customer at all: nothing to attach it to on this side
+                    report.unchanged += 1  # its customer does not go there: nothing to attach it to
                 continue
         fields.pop("customer", None)
         if not fields and parent_ext is None:
@@ -375,20 +394,38 @@ def _push_group(
             )
 
 
+def _parent_linked(ctx: SyncContext, config: TenantConfig, conn: str, parent_rid: object) -> bool:
+    if not isinstance(parent_rid, str):
+        return False
+    parent = ctx.store.get_record(config.tenant_id, parent_rid)
+    return parent is not None and conn in parent.links
+
+
 def _parent_on_target(
     ctx: SyncContext, config: TenantConfig, conn: str, parent_rid: str | None
-) -> str | None:
+) -> tuple[str | None, bool]:
+    """The customer's external id on ``conn`` (creating it first if it may be created there).
+
+    Returns ``(external id, retry)``: ``retry`` is True when the customer should be there but its
+    create failed, so the contact is retried with its stream batch rather than dropped.
+    """
     if not parent_rid:
-        return None
+        return None, False
     parent = ctx.store.get_record(config.tenant_id, parent_rid)
     if parent is None:
-        return None
+        return None, False
     if conn not in parent.links:
+        only_customers = config.transfer_timing is TransferTiming.ON_CUSTOMER_STAGE
+        side = config.connection(conn).side
+        if not may_create(
+            parent, connection_id=conn, side=side, mode=config.sync_mode, only_customers_stage=only_customers
+        ):
+            return None, False
         # Bring the customer over first (idempotent: upsert by record id / Idempotency-Key).
-        # If that fails the contact is reported failed by the caller and retried with its stream batch.
         _push_group(ctx, config, conn, ObjectType.CUSTOMER, [parent], PushReport())
         parent = ctx.store.get_record(config.tenant_id, parent_rid)
-    return parent.links.get(conn) if parent else None
+    ext = parent.links.get(conn) if parent else None
+    return ext, ext is None
 
 
 def _store_write(

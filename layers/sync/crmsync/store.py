@@ -12,6 +12,7 @@ Item layout (every key starts with the tenant, so no query can cross tenants):
 | journal     | TENANT#t      | LOG#<record id>#<time>#<n>  (TTL)         |
 | parked      | TENANT#t      | PARKED#<time>#<id>                        |
 | tenant list | TENANTS       | TENANT#t                                  |
+| child index | TENANT#t      | CHILD#<customer record>#<contact record>  |
 | api token   | TOKEN#<hash>  | TOKEN                                     |
 
 Records carry an integer ``version`` written with a condition (optimistic locking); links are
@@ -35,6 +36,8 @@ from crmsync.config import TenantConfig
 from crmsync.models import Conflict, ObjectType, Record, utcnow
 
 JOURNAL_TTL = timedelta(days=30)
+UNCHANGED = object()
+"""``save_record(parent_before=UNCHANGED)``: the caller did not touch the contact's customer."""
 
 
 class StoreError(Exception):
@@ -228,6 +231,7 @@ class SyncStore:
         *,
         new_links: dict[str, str] | None = None,
         removed_links: dict[str, str] | None = None,
+        parent_before: str | None | object = UNCHANGED,
     ) -> Record:
         """Write the record (version-checked) and its link changes.
 
@@ -249,7 +253,46 @@ class SyncStore:
             raise StoreError(f"save_record: {exc.response.get('Error', {}).get('Code')}") from exc
         for conn, ext in (removed_links or {}).items():
             self.release_link(record.tenant_id, conn, record.object_type, ext, record.record_id)
+        if record.object_type is ObjectType.CONTACT and parent_before is not UNCHANGED:
+            parent = record.fields.get("customer")
+            if parent != parent_before:
+                self.move_child(record.tenant_id, record.record_id, parent_before, parent)
         return record.model_copy(update={"version": record.version + 1})
+
+    def move_child(self, tenant_id: str, contact_id: str, old: object, new: object) -> None:
+        """Keep the ``CHILD#<customer>#<contact>`` index (a customer's contacts in one query)."""
+        if isinstance(new, str):
+            self._call(
+                "put_item",
+                Item={"PK": _s(tenant_pk(tenant_id)), "SK": _s(f"CHILD#{new}#{contact_id}")},
+            )
+        if isinstance(old, str):
+            self._call(
+                "delete_item", Key={"PK": _s(tenant_pk(tenant_id)), "SK": _s(f"CHILD#{old}#{contact_id}")}
+            )
+
+    def children(self, tenant_id: str, customer_id: str) -> list[str]:
+        """Record ids of the contacts whose customer is ``customer_id``."""
+        prefix = f"CHILD#{customer_id}#"
+        return [i["SK"]["S"].removeprefix(prefix) for i in self._query(tenant_pk(tenant_id), prefix)]
+
+    def delete_record(self, record: Record) -> None:
+        """Remove a record that was merged into another (version-checked)."""
+        self.ops += 1
+        try:
+            self._db.delete_item(
+                TableName=self.table,
+                Key={
+                    "PK": _s(tenant_pk(record.tenant_id)),
+                    "SK": _s(record_sk(record.object_type, record.record_id)),
+                },
+                ConditionExpression="version = :v",
+                ExpressionAttributeValues={":v": _n(record.version)},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise VersionConflict(record.record_id) from exc
+            raise StoreError(str(exc)) from exc
 
     def claim_link(
         self, tenant_id: str, connection_id: str, object_type: ObjectType, ext: str, rid: str
@@ -268,6 +311,42 @@ class SyncStore:
             )
         except VersionConflict as exc:
             raise LinkTaken(self.find_link(tenant_id, connection_id, object_type, ext)) from exc
+
+    def repoint_link(
+        self, tenant_id: str, connection_id: str, object_type: ObjectType, ext: str, old: str, new: str
+    ) -> None:
+        """Move a link from record ``old`` to record ``new`` (only if it still points at ``old``)."""
+        try:
+            self._call(
+                "put_item",
+                Item={
+                    "PK": _s(tenant_pk(tenant_id)),
+                    "SK": _s(link_sk(connection_id, object_type, ext)),
+                    "record_id": _s(new),
+                },
+                ConditionExpression="record_id = :old OR record_id = :new",
+                ExpressionAttributeValues={":old": _s(old), ":new": _s(new)},
+            )
+        except VersionConflict as exc:
+            raise LinkTaken(self.find_link(tenant_id, connection_id, object_type, ext)) from exc
+
+    def records_page(
+        self, tenant_id: str, object_type: ObjectType, limit: int, cursor: dict[str, Any] | None
+    ) -> tuple[list[Record], dict[str, Any] | None]:
+        """One page of a tenant's records; the returned cursor continues it (None at the end)."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :sk)",
+            "ExpressionAttributeValues": {
+                ":pk": _s(tenant_pk(tenant_id)),
+                ":sk": _s(f"REC#{object_type.value}#"),
+            },
+            "Limit": limit,
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = cursor
+        page = self._call("query", **kwargs)
+        records = [record_from_image(i["data"]["S"], int(i["version"]["N"])) for i in page.get("Items", [])]
+        return records, page.get("LastEvaluatedKey")
 
     def release_link(
         self, tenant_id: str, connection_id: str, object_type: ObjectType, ext: str, rid: str

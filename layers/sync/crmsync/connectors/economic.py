@@ -73,7 +73,7 @@ IN_FILTER_MAX = 200
 CONFLICT_RETRIES = 3
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f6b2f53-2a55-4d8e-9a8e-0e6f7c6e0c11")
 
-CUSTOMER_SUPPORTED: frozenset[str] = frozenset(CUSTOMER_FIELDS)
+CUSTOMER_SUPPORTED: frozenset[str] = frozenset(CUSTOMER_FIELDS) - {"lifecycle_stage"}  # CRM-only
 CONTACT_SUPPORTED: frozenset[str] = frozenset({"name", "email", "phone", "notes"})
 """e-conomic contacts have no title; ``customer`` travels as ``parent_external_id``."""
 

@@ -101,10 +101,16 @@ COMPANY_PROPERTIES: dict[str, str] = {
     "payment_terms": "crmsync_payment_terms",
     "vat_zone": "crmsync_vat_zone",
     "barred": "crmsync_barred",
+    "lifecycle_stage": "lifecyclestage",
 }
 """Canonical customer field -> HubSpot company property."""
 
-CONTACT_PROPERTIES: dict[str, str] = {"email": "email", "phone": "phone", "title": "jobtitle"}
+CONTACT_PROPERTIES: dict[str, str] = {
+    "email": "email",
+    "phone": "phone",
+    "title": "jobtitle",
+    "lifecycle_stage": "lifecyclestage",
+}
 """Canonical contact field -> HubSpot contact property (``name`` maps to firstname + lastname)."""
 
 BOOL_FIELDS = frozenset({"barred"})
@@ -624,6 +630,14 @@ class HubSpotConnector:
                 return
 
     # ------------------------------------------------------------------ writes
+
+    def merge(self, object_type: ObjectType, primary_id: str, merged_id: str) -> str:
+        """Merge ``merged_id`` into ``primary_id`` (HubSpot keeps the primary; associations move to it)."""
+        body, _ = self._post(
+            f"/crm/v3/objects/{HS_TYPE[object_type]}/merge",
+            {"primaryObjectId": primary_id, "objectIdToMerge": merged_id},
+        )
+        return str(body.get("id", primary_id))
 
     def write(self, object_type: ObjectType, items: list[WriteItem]) -> list[WriteResult]:
         results: dict[int, WriteResult] = {}

@@ -1,0 +1,313 @@
+"""Lead conversion: turn a CRM lead (company and/or contact, lifecycle stage ``lead``) into a customer.
+
+Outcomes, in this order:
+1. the lead's company already carries an accounting customer number -> convert onto that customer;
+2. no action chosen -> run the duplicate search and return the candidates, writing nothing;
+3. ``merge_into`` a candidate -> link the lead to that existing customer (its number is kept; the
+   lead's data fills or overrides fields per the field policy, exactly as linking does);
+4. ``create_new`` -> a new accounting customer (new number) is created now;
+5. ``walk_in`` -> the lead's person becomes a contact of the tenant's cash-sale customer; no new
+   customer, and the company (if any) stays unlinked (writing the walk-in number onto it would make
+   every walk-in company look like that one customer).
+
+Afterwards the customer number is on the CRM company (the push writes the accounting-owned fields),
+the lifecycle stage of the company and its contacts becomes ``customer``, and the contact persons
+are linked under the customer. Exactly once: requests that choose an action run through Powertools
+Idempotency keyed by tenant and lead (see ``make_converter``); a lead whose company already carries a
+number can never create a second customer, even after the idempotency record expired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from crmsync import linking
+from crmsync.connectors.base import WriteItem
+from crmsync.models import ConnectionKind, ObjectType, Record, Signal
+from crmsync.service import SyncContext, handle_signal, push_records
+
+
+class LeadError(Exception):
+    """The conversion cannot be done as asked (400/409 for the API)."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ConvertRequest(BaseModel):
+    object_type: Literal["company", "contact"] = "company"
+    action: Literal["merge_into", "create_new", "walk_in"] | None = None
+    candidate_record_id: str | None = Field(default=None, pattern=r"^cus_[0-9a-f]{32}$")
+
+
+class ConvertResult(BaseModel):
+    status: Literal["converted", "candidates"]
+    outcome: Literal["existing_number", "merged", "created", "walk_in"] | None = None
+    customer_number: str | None = None
+    record_id: str | None = None
+    candidates: list[dict[str, Any]] = Field(default_factory=list)
+    contacts_linked: int = 0
+    warnings: list[str] = Field(default_factory=list)
+
+
+def _connection(ctx: SyncContext, tenant_id: str, kind: ConnectionKind) -> str:
+    config = ctx.config(tenant_id)
+    for conn in config.connections:
+        if conn.kind is kind:
+            return conn.connection_id
+    raise LeadError(f"tenant has no {kind.value} connection", 400)
+
+
+def _record_for(ctx: SyncContext, tenant_id: str, conn: str, obj: ObjectType, ext: str) -> Record | None:
+    """The crmsync record of a vendor record, reconciling it first if crmsync has not seen it yet."""
+    handle_signal(
+        ctx, Signal(tenant_id=tenant_id, connection_id=conn, object_type=obj, external_id=ext, source="api")
+    )
+    rid = ctx.store.find_link(tenant_id, conn, obj, ext)
+    return ctx.store.get_record(tenant_id, rid) if rid else None
+
+
+def convert(ctx: SyncContext, tenant_id: str, lead_id: str, request: ConvertRequest) -> ConvertResult:
+    config = ctx.config(tenant_id)
+    crm = _connection(ctx, tenant_id, ConnectionKind.HUBSPOT)
+    acc = _connection(ctx, tenant_id, ConnectionKind.ECONOMIC)
+    hubspot = ctx.connectors.get(config, crm)
+    warnings: list[str] = []
+
+    # The lead: its company (if any) and its contact persons, as crmsync records.
+    company_ext: str | None
+    contact_exts: list[str]
+    if request.object_type == "company":
+        source = hubspot.get(ObjectType.CUSTOMER, lead_id)
+        if source is None:
+            raise LeadError(f"company {lead_id} not found in the CRM", 404)
+        company_ext = lead_id
+        contact_exts = [c.external_id for c in hubspot.contacts_of(lead_id)]
+    else:
+        person = hubspot.get(ObjectType.CONTACT, lead_id)
+        if person is None:
+            raise LeadError(f"contact {lead_id} not found in the CRM", 404)
+        company_ext = person.parent_external_id
+        contact_exts = [lead_id]
+    company = _record_for(ctx, tenant_id, crm, ObjectType.CUSTOMER, company_ext) if company_ext else None
+    contacts = [r for ext in contact_exts if (r := _record_for(ctx, tenant_id, crm, ObjectType.CONTACT, ext))]
+
+    # 1. a customer number already on the company
+    target: Record | None = None
+    outcome: Literal["existing_number", "merged", "created", "walk_in"]
+    number = company.fields.get("customer_number") if company else None
+    if company is not None and acc in company.links:
+        target, outcome = company, "existing_number"
+    elif isinstance(number, str):
+        target = _record_for(ctx, tenant_id, acc, ObjectType.CUSTOMER, number)
+        if target is None:
+            warnings.append(f"customer number {number} on the company does not exist in accounting; ignored")
+        outcome = "existing_number"
+    if target is None:
+        if request.action is None:
+            pool = list(ctx.store.records(tenant_id, ObjectType.CUSTOMER))
+            subject = company or (contacts[0] if contacts else None)
+            found = (
+                linking.candidates_for(config, company, pool, states=("accounting_only", "linked"))
+                if company
+                else []
+            )
+            if subject is not None and company is None:
+                warnings.append("the lead has no company; candidates need a company to compare")
+            return ConvertResult(status="candidates", candidates=found, warnings=warnings)
+        if request.action == "merge_into":
+            if not request.candidate_record_id:
+                raise LeadError("merge_into needs candidate_record_id", 400)
+            target = ctx.store.get_record(tenant_id, request.candidate_record_id)
+            if target is None or acc not in target.links:
+                raise LeadError("the candidate is not an accounting customer", 400)
+            outcome = "merged"
+        elif request.action == "create_new":
+            if company is None:
+                raise LeadError("create_new needs the lead's company", 400)
+            target, outcome = _create_customer(ctx, tenant_id, acc, company), "created"
+        else:
+            return _walk_in(ctx, tenant_id, acc, crm, company, contacts, warnings)
+
+    # Link the lead company to the customer (unless it already is that record).
+    if company is not None and target.record_id != company.record_id:
+        if crm in target.links:
+            # The lead duplicates a company the CRM already has: merge it into that one in the CRM.
+            _merge_duplicate_company(ctx, tenant_id, crm, company, target)
+            company_ext = target.links[crm]
+        else:
+            linking.link(ctx, tenant_id, company.record_id, target.record_id)
+    customer = ctx.store.get_record(tenant_id, target.record_id)
+    assert customer is not None
+    push_records(ctx, [customer])  # writes the customer number (accounting-owned) onto the company
+    linked = _attach_contacts(ctx, tenant_id, customer, contacts)
+    _mark_customer(ctx, tenant_id, crm, company_ext, contact_exts)
+    customer = ctx.store.get_record(tenant_id, target.record_id)
+    assert customer is not None
+    _journal(ctx, tenant_id, customer.record_id, outcome, lead_id)
+    return ConvertResult(
+        status="converted",
+        outcome=outcome,
+        customer_number=str(customer.fields.get("customer_number") or customer.links.get(acc) or ""),
+        record_id=customer.record_id,
+        contacts_linked=linked,
+        warnings=warnings,
+    )
+
+
+def _merge_duplicate_company(
+    ctx: SyncContext, tenant_id: str, crm: str, lead: Record, target: Record
+) -> None:
+    """Merge the lead company into the customer's CRM company; its contacts move to the customer."""
+    hubspot = ctx.connectors.get(ctx.config(tenant_id), crm)
+    merge = getattr(hubspot, "merge", None)
+    if merge is None:
+        raise LeadError("this CRM cannot merge duplicate companies; link by hand", 409)
+    merge(ObjectType.CUSTOMER, target.links[crm], lead.links[crm])
+    for rid in ctx.store.children(tenant_id, lead.record_id):
+        contact = ctx.store.get_record(tenant_id, rid)
+        if contact is not None:
+            contact.fields["customer"] = target.record_id
+            ctx.store.save_record(contact, parent_before=lead.record_id)
+    ctx.store.release_link(tenant_id, crm, ObjectType.CUSTOMER, lead.links[crm], lead.record_id)
+    ctx.store.delete_record(lead)
+
+
+def _create_customer(ctx: SyncContext, tenant_id: str, acc: str, company: Record) -> Record:
+    """Create the accounting customer now (idempotent: the connector's Idempotency-Key is the record id)."""
+    plan = linking.TransferPlan(create_ids={acc: [company.record_id]})
+    linking.apply_transfer(ctx, tenant_id, plan)
+    fresh = ctx.store.get_record(tenant_id, company.record_id)
+    assert fresh is not None
+    report = push_records(ctx, [fresh])
+    created = ctx.store.get_record(tenant_id, company.record_id)
+    if created is None or acc not in created.links:
+        raise LeadError(f"accounting refused the new customer (parked: {report.parked})", 502)
+    return created
+
+
+def _attach_contacts(ctx: SyncContext, tenant_id: str, customer: Record, contacts: list[Record]) -> int:
+    """Put the lead's contact persons under the customer and write them to accounting now."""
+    moved = []
+    for contact in contacts:
+        fresh = ctx.store.get_record(tenant_id, contact.record_id)
+        if fresh is None:
+            continue
+        if fresh.fields.get("customer") != customer.record_id:
+            before = fresh.fields.get("customer")
+            fresh.fields["customer"] = customer.record_id
+            fresh = ctx.store.save_record(fresh, parent_before=before)
+        moved.append(fresh)
+    if moved:
+        push_records(ctx, moved)
+    acc_links = sum(
+        1
+        for c in moved
+        if (r := ctx.store.get_record(tenant_id, c.record_id))
+        and len(linking.record_side(ctx.config(tenant_id), r)) == 2
+    )
+    return acc_links
+
+
+def _walk_in(
+    ctx: SyncContext,
+    tenant_id: str,
+    acc: str,
+    crm: str,
+    company: Record | None,
+    contacts: list[Record],
+    warnings: list[str],
+) -> ConvertResult:
+    config = ctx.config(tenant_id)
+    number = config.walk_in_customer_number
+    if not number:
+        raise LeadError("no walk-in customer configured (walk_in_customer_number)", 400)
+    walk_in = _record_for(ctx, tenant_id, acc, ObjectType.CUSTOMER, number)
+    if walk_in is None:
+        raise LeadError(f"the walk-in customer {number} does not exist in accounting", 409)
+    linked = _attach_contacts(ctx, tenant_id, walk_in, contacts)
+    if company is not None:
+        warnings.append("walk-in: the company stays unlinked and gets no customer number")
+    _mark_customer(ctx, tenant_id, crm, None, [c for r in contacts for c in [r.links.get(crm)] if c])
+    _journal(ctx, tenant_id, walk_in.record_id, "walk_in", None)
+    return ConvertResult(
+        status="converted",
+        outcome="walk_in",
+        customer_number=number,
+        record_id=walk_in.record_id,
+        contacts_linked=linked,
+        warnings=warnings,
+    )
+
+
+def _mark_customer(
+    ctx: SyncContext, tenant_id: str, crm: str, company_ext: str | None, contact_exts: list[str]
+) -> None:
+    """Lifecycle stage -> customer (a forward move HubSpot allows) on the company and its contacts."""
+    hubspot = ctx.connectors.get(ctx.config(tenant_id), crm)
+    stage = {"lifecycle_stage": "customer"}
+    if company_ext:
+        hubspot.write(
+            ObjectType.CUSTOMER, [WriteItem(record_id="lead", external_id=company_ext, fields=stage)]
+        )
+    if contact_exts:
+        hubspot.write(
+            ObjectType.CONTACT,
+            [WriteItem(record_id=f"lead-{ext}", external_id=ext, fields=stage) for ext in contact_exts],
+        )
+
+
+def _journal(ctx: SyncContext, tenant_id: str, record_id: str, outcome: str, lead_id: str | None) -> None:
+    ctx.store.journal(
+        tenant_id,
+        record_id,
+        {"at": ctx.clock(), "decision": "lead_converted", "outcome": outcome, "lead": lead_id},
+    )
+
+
+Converter = Callable[[str, str, ConvertRequest], ConvertResult]
+
+
+def make_converter(ctx: SyncContext, idempotency_table: str, boto3_client: Any = None) -> Converter:
+    """``convert`` behind Powertools Idempotency for requests that choose an action (exactly once per lead).
+
+    A request without an action only searches and is not cached, so the follow-up request with the
+    person's choice is not answered with the earlier candidate list.
+    """
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+    from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+
+    persistence = DynamoDBPersistenceLayer(table_name=idempotency_table, boto3_client=boto3_client)
+    config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=7 * 24 * 3600)
+
+    @idempotent_function(  # type: ignore[misc]  # Powertools' decorator factory is untyped
+        data_keyword_argument="job",
+        config=config,
+        persistence_store=persistence,
+        output_serializer=PydanticSerializer(model=ConvertResult),
+    )
+    def convert_once(job: dict[str, Any]) -> ConvertResult:
+        return convert(ctx, job["tenant_id"], job["lead_id"], ConvertRequest.model_validate(job["request"]))
+
+    def run(tenant_id: str, lead_id: str, request: ConvertRequest) -> ConvertResult:
+        if request.action is None:
+            return convert(ctx, tenant_id, lead_id, request)
+        job = {
+            "key": f"{tenant_id}|{request.object_type}|{lead_id}",
+            "tenant_id": tenant_id,
+            "lead_id": lead_id,
+            "request": request.model_dump(mode="json"),
+        }
+        result: ConvertResult = convert_once(job=job)
+        return result
+
+    run.config = config  # type: ignore[attr-defined]
+    return run

@@ -1,0 +1,198 @@
+"""Lead conversion on the local stack: every outcome, and exactly once under repeats and concurrency."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from crmsync.models import ObjectType, SyncMode
+from local.stack import LocalStack
+
+pytestmark = pytest.mark.e2e
+TENANT = "leadco"
+
+
+@pytest.fixture
+def stack() -> Iterator[LocalStack]:
+    with LocalStack() as local:
+        local.economic.add_customer(
+            {
+                "customerNumber": 500,
+                "name": "Nordlys Energi ApS",
+                "currency": "DKK",
+                "city": "Aalborg",
+                "zip": "9000",
+                "customerGroup": {"customerGroupNumber": 1},
+                "paymentTerms": {"paymentTermsNumber": 1},
+                "vatZone": {"vatZoneNumber": 1},
+            },
+            fire_webhook=False,
+        )
+        local.economic.add_customer(
+            {
+                "customerNumber": 999,
+                "name": "Kontantsalg",
+                "currency": "DKK",
+                "customerGroup": {"customerGroupNumber": 1},
+                "paymentTerms": {"paymentTermsNumber": 1},
+                "vatZone": {"vatZoneNumber": 1},
+            },
+            fire_webhook=False,
+        )
+        local.token = local.add_tenant(TENANT, mode=SyncMode.MANUAL)  # type: ignore[attr-defined]
+        config = local.store.get_config(TENANT)
+        local.store.put_config(config.model_copy(update={"walk_in_customer_number": "999"}))
+        local.run_pull()
+        local.run_until_idle()
+        yield local
+
+
+def lead(stack: LocalStack, name: str, email: str, **company: str) -> tuple[str, str]:
+    company_id = stack.hubspot.create("companies", {"name": name, "lifecyclestage": "lead", **company})
+    contact_id = stack.hubspot.create(
+        "contacts", {"firstname": "Ida", "lastname": "Holm", "email": email, "lifecyclestage": "lead"}
+    )
+    stack.hubspot.associate(contact_id, company_id)
+    stack.run_until_idle()
+    return company_id, contact_id
+
+
+def convert(stack: LocalStack, lead_id: str, body: dict):
+    return stack.http.post(
+        f"/tenants/{TENANT}/leads/{lead_id}/convert",
+        json=body,
+        headers={"Authorization": f"Bearer {stack.token}"},
+    )
+
+
+def customers(stack: LocalStack) -> list[int]:
+    return stack.economic.customer_numbers()
+
+
+def test_without_a_choice_it_returns_candidates_and_writes_nothing(stack: LocalStack):
+    company, _ = lead(stack, "Nordlys Energi A/S", "ida@nordlys.example", city="Aalborg", zip="9000")
+    writes = stack.economic.stats()["writes"]
+    response = convert(stack, company, {})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "candidates"
+    nordlys = stack.store.find_link(TENANT, "eco", ObjectType.CUSTOMER, "500")
+    assert body["candidates"] and body["candidates"][0]["record_id"] == nordlys
+    assert stack.economic.stats()["writes"] == writes
+
+
+def test_merge_into_a_candidate_keeps_its_number_and_links_the_person(stack: LocalStack):
+    company, contact = lead(stack, "Nordlys Energi A/S", "ida@nordlys.example", city="Aalborg", zip="9000")
+    candidate = convert(stack, company, {}).json()["candidates"][0]["record_id"]
+    response = convert(stack, company, {"action": "merge_into", "candidate_record_id": candidate})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["status"], body["outcome"], body["customer_number"]) == ("converted", "merged", "500")
+    stack.run_until_idle()
+    assert len(customers(stack)) == 2, "no new customer"
+    hs_company = stack.hubspot.record("companies", company)["properties"]
+    assert hs_company["crmsync_customer_number"] == "500"
+    assert hs_company["lifecyclestage"] == "customer"
+    assert stack.hubspot.record("contacts", contact)["properties"]["lifecyclestage"] == "customer"
+    assert [c["email"] for c in stack.economic.contacts_of(500)] == ["ida@nordlys.example"]
+
+
+def test_create_new_makes_one_customer_even_when_repeated(stack: LocalStack):
+    company, _ = lead(stack, "Fjordbyen Bryghus ApS", "ida@fjordbyen.example")
+    first = convert(stack, company, {"action": "create_new"})
+    again = convert(stack, company, {"action": "create_new"})
+    assert first.status_code == again.status_code == 200, first.text
+    assert first.json() == again.json()
+    number = int(first.json()["customer_number"])
+    assert number not in (500, 999) and len(customers(stack)) == 3
+    stack.run_until_idle()
+    assert stack.hubspot.record("companies", company)["properties"]["crmsync_customer_number"] == str(number)
+    assert [c["email"] for c in stack.economic.contacts_of(number)] == ["ida@fjordbyen.example"]
+
+
+def test_concurrent_conversions_create_exactly_one_customer(stack: LocalStack):
+    company, _ = lead(stack, "Samtidig Handel ApS", "ida@samtidig.example")
+    results: list = []
+
+    def go() -> None:
+        results.append(convert(stack, company, {"action": "create_new"}))
+
+    threads = [threading.Thread(target=go) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {r.status_code for r in results} <= {200, 409}
+    assert any(r.status_code == 200 for r in results)
+    assert len(customers(stack)) == 3, "exactly one new customer"
+    retry = convert(stack, company, {"action": "create_new"})
+    assert retry.status_code == 200
+    assert int(retry.json()["customer_number"]) in customers(stack)
+
+
+def test_a_lead_carrying_a_customer_number_converts_onto_it(stack: LocalStack):
+    company, _ = lead(
+        stack, "Nordlys (gammel lead)", "ida@nordlys-old.example", crmsync_customer_number="500"
+    )
+    response = convert(stack, company, {})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["status"], body["outcome"], body["customer_number"]) == (
+        "converted",
+        "existing_number",
+        "500",
+    )
+    assert len(customers(stack)) == 2
+
+
+def test_walk_in_adds_the_person_to_the_cash_customer_only(stack: LocalStack):
+    _, contact = lead(stack, "Privat", "ida@privat.example")
+    response = stack.http.post(
+        f"/tenants/{TENANT}/leads/{contact}/convert",
+        json={"object_type": "contact", "action": "walk_in"},
+        headers={"Authorization": f"Bearer {stack.token}"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "walk_in" and response.json()["customer_number"] == "999"
+    assert len(customers(stack)) == 2
+    assert "ida@privat.example" in [c["email"] for c in stack.economic.contacts_of(999)]
+
+
+def test_another_tenants_token_cannot_convert(stack: LocalStack):
+    other = stack.add_tenant("othertenant", mode=SyncMode.MANUAL)
+    company, _ = lead(stack, "Fremmed ApS", "ida@fremmed.example")
+    response = stack.http.post(
+        f"/tenants/{TENANT}/leads/{company}/convert",
+        json={"action": "create_new"},
+        headers={"Authorization": f"Bearer {other}"},
+    )
+    assert response.status_code == 403
+    assert len(customers(stack)) == 2
+
+
+def test_a_lead_duplicating_a_linked_customer_is_merged_into_its_company(stack: LocalStack):
+    known = stack.hubspot.create(
+        "companies", {"name": "Nordlys Energi ApS", "crmsync_customer_number": "500"}
+    )
+    stack.run_until_idle()
+    linked = stack.http.post(
+        f"/tenants/{TENANT}/transfers",
+        json={"source": "accounting", "dry_run": False},
+        headers={"Authorization": f"Bearer {stack.token}"},
+    )
+    assert linked.status_code == 200 and linked.json()["applied"]["linked"] == 1, linked.text
+    stack.run_until_idle()
+    company, _ = lead(stack, "NORDLYS ENERGI AS", "ida@nordlys.example", city="Aalborg", zip="9000")
+    found = convert(stack, company, {}).json()
+    target = stack.store.find_link(TENANT, "eco", ObjectType.CUSTOMER, "500")
+    assert found["candidates"][0]["record_id"] == target
+    done = convert(stack, company, {"action": "merge_into", "candidate_record_id": target})
+    assert done.status_code == 200, done.text
+    assert done.json()["customer_number"] == "500"
+    stack.run_until_idle()
+    live = [c["id"] for c in stack.hubspot.records("companies")]
+    assert known in live and company not in live, "the lead company was merged into the known one"
+    assert "ida@nordlys.example" in [c["email"] for c in stack.economic.contacts_of(500)]
+    assert stack.economic.customer_numbers() == [500, 999]

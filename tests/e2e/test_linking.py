@@ -1,0 +1,181 @@
+"""Sync modes, the link screen API, link / unlink / re-link, transfer-all dry run, transfer timing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from crmsync.models import ObjectType, SyncMode
+from local.stack import ECONOMIC_CONNECTION, HUBSPOT_CONNECTION, LocalStack
+
+pytestmark = pytest.mark.e2e
+TENANT = "linkco"
+
+
+@pytest.fixture
+def stack() -> Iterator[LocalStack]:
+    """e-conomic has 3 customers; HubSpot has 3 companies that grew apart from them (manual mode)."""
+    with LocalStack() as local:
+        local.economic.seed(3, contacts_per_customer=1, seed=5)
+        local.token = local.add_tenant(TENANT, mode=SyncMode.MANUAL)  # type: ignore[attr-defined]
+        first, second, _third = (local.economic.get_customer(n) for n in local.economic.customer_numbers())
+        first_contact = local.economic.contacts_of(first["customerNumber"])[0]
+        # company 1 carries customer 1's number, and its contact has the same e-mail
+        c1 = local.hubspot.create(
+            "companies",
+            {"name": first["name"].upper(), "crmsync_customer_number": str(first["customerNumber"])},
+        )
+        p1 = local.hubspot.create(
+            "contacts", {"firstname": "Same", "lastname": "Person", "email": first_contact["email"]}
+        )
+        local.hubspot.associate(p1, c1)
+        # company 2 looks like customer 2 but has no number; company 3 is unrelated
+        local.c2 = local.hubspot.create("companies", {"name": second["name"], "city": second.get("city", "")})  # type: ignore[attr-defined]
+        local.hubspot.create("companies", {"name": "Helt Anden Virksomhed ApS", "city": "Tórshavn"})
+        local.run_pull()
+        local.run_until_idle()
+        local.base_writes = (local.economic.stats()["writes"], local.hubspot.stats()["writes"])  # type: ignore[attr-defined]
+        yield local
+
+
+def api(stack: LocalStack, method: str, path: str, json: dict | None = None):
+    return stack.http.request(
+        method, f"/tenants/{TENANT}{path}", json=json, headers={"Authorization": f"Bearer {stack.token}"}
+    )
+
+
+def writes(stack: LocalStack) -> tuple[int, int]:
+    """Vendor writes since the fixture settled (HubSpot's one-time property setup excluded)."""
+    eco, hs = stack.base_writes
+    return stack.economic.stats()["writes"] - eco, stack.hubspot.stats()["writes"] - hs
+
+
+def rid(stack: LocalStack, conn: str, ext: str, obj: ObjectType = ObjectType.CUSTOMER) -> str:
+    found = stack.store.find_link(TENANT, conn, obj, ext)
+    assert found is not None
+    return found
+
+
+def test_manual_mode_records_both_sides_and_writes_nothing(stack: LocalStack):
+    assert stack.economic.stats()["writes"] == 0
+    assert stack.hubspot.stats()["calls"].get("POST /crm/v3/objects/companies/batch/upsert", 0) == 0
+    page = api(stack, "GET", "/link/customers?limit=50").json()
+    states = sorted(row["state"] for row in page["items"])
+    assert states == ["accounting_only"] * 3 + ["crm_only"] * 3
+
+
+def test_transfer_dry_run_counts_links_and_creates_without_writing(stack: LocalStack):
+    body = api(stack, "POST", "/transfers", {"source": "accounting", "dry_run": True}).json()
+    assert body["plan"]["links"] == 1  # company 1 carries customer 1's number
+    assert body["plan"]["creates"][HUBSPOT_CONNECTION] == 2 + 3  # 2 unmatched customers + the 3 contacts
+    assert writes(stack) == (0, 0)
+
+
+def test_link_explicitly_then_fields_flow_by_ownership(stack: LocalStack):
+    number = stack.economic.customer_numbers()[1]
+    acc_id = rid(stack, ECONOMIC_CONNECTION, str(number))
+    crm_id = rid(stack, HUBSPOT_CONNECTION, stack.c2)
+    response = api(stack, "POST", "/links", {"crm_record_id": crm_id, "accounting_record_id": acc_id})
+    assert response.status_code == 200, response.text
+    stack.run_until_idle()
+    company = stack.hubspot.record("companies", stack.c2)
+    assert company["properties"]["crmsync_customer_number"] == str(number)  # accounting owns the number
+    record = api(stack, "GET", f"/records/{acc_id}").json()
+    assert set(record["links"]) == {ECONOMIC_CONNECTION, HUBSPOT_CONNECTION}
+    # the customer's contact now exists in HubSpot, attached to the linked company
+    contacts = [
+        c
+        for c in stack.hubspot.records("contacts")
+        if stack.c2 in c.get("associations", {}).get("companies", [])
+    ]
+    assert len(contacts) == 1
+    # the other CRM-only company was not touched or created in e-conomic
+    assert len(stack.economic.customer_numbers()) == 3
+
+
+def test_unlink_stops_the_flow_and_relink_works(stack: LocalStack):
+    number = stack.economic.customer_numbers()[1]
+    acc_id = rid(stack, ECONOMIC_CONNECTION, str(number))
+    crm_id = rid(stack, HUBSPOT_CONNECTION, stack.c2)
+    api(stack, "POST", "/links", {"crm_record_id": crm_id, "accounting_record_id": acc_id})
+    stack.run_until_idle()
+    before = writes(stack)
+    response = api(stack, "DELETE", f"/links/{acc_id}")
+    assert response.status_code == 200, response.text
+    split_id = response.json()["crm_record_id"]
+    stack.run_until_idle()
+    assert writes(stack) == before, "unlinking writes nothing to either side"
+    stack.hubspot.edit("companies", stack.c2, {"city": "Nuuk"})
+    stack.run_until_idle()
+    assert stack.economic.get_customer(number).get("city") != "Nuuk", "an unlinked record no longer flows"
+    assert writes(stack)[0] == before[0]
+    again = api(stack, "POST", "/links", {"crm_record_id": split_id, "accounting_record_id": acc_id})
+    assert again.status_code == 200, again.text
+    stack.run_until_idle()
+    assert stack.economic.get_customer(number)["city"] == "Nuuk", "re-linked: the CRM owns master data again"
+
+
+def test_linking_twice_is_refused(stack: LocalStack):
+    number = stack.economic.customer_numbers()[1]
+    acc_id = rid(stack, ECONOMIC_CONNECTION, str(number))
+    crm_id = rid(stack, HUBSPOT_CONNECTION, stack.c2)
+    assert (
+        api(stack, "POST", "/links", {"crm_record_id": crm_id, "accounting_record_id": acc_id}).status_code
+        == 200
+    )
+    again = api(stack, "POST", "/links", {"crm_record_id": crm_id, "accounting_record_id": acc_id})
+    assert again.status_code in (404, 409)
+
+
+def test_create_on_the_other_side_when_asked(stack: LocalStack):
+    number = stack.economic.customer_numbers()[2]
+    acc_id = rid(stack, ECONOMIC_CONNECTION, str(number))
+    companies_before = len(stack.hubspot.records("companies"))
+    response = api(stack, "POST", f"/records/{acc_id}/create", {"connection_id": HUBSPOT_CONNECTION})
+    assert response.status_code == 200, response.text
+    stack.run_until_idle()
+    assert len(stack.hubspot.records("companies")) == companies_before + 1
+    record = api(stack, "GET", f"/records/{acc_id}").json()
+    assert HUBSPOT_CONNECTION in record["links"]
+
+
+def test_off_mode_writes_nothing_and_automatic_needs_the_mode_endpoint(stack: LocalStack):
+    config = api(stack, "GET", "/config").json()
+    config["sync_mode"] = "automatic"
+    assert api(stack, "PUT", "/config", config).status_code == 409
+    config["sync_mode"] = "off"
+    assert api(stack, "PUT", "/config", config).status_code == 200
+    number = stack.economic.customer_numbers()[0]
+    stack.economic.update_customer(number, city="Ikast")
+    stack.run_until_idle()
+    assert writes(stack) == (0, 0)
+
+
+def test_switch_to_automatic_reports_then_creates(stack: LocalStack):
+    dry = api(stack, "POST", "/mode", {"mode": "automatic", "dry_run": True}).json()
+    assert dry["plan"]["accounting"]["links"] == 1
+    assert dry["plan"]["accounting"]["creates"][HUBSPOT_CONNECTION] >= 2
+    assert writes(stack) == (0, 0)
+    done = api(stack, "POST", "/mode", {"mode": "automatic", "dry_run": False})
+    assert done.status_code == 200, done.text
+    stack.run_until_idle()
+    # 1 pair linked; the 2 other customers went to HubSpot and the 2 other companies to e-conomic
+    assert len(stack.economic.customer_numbers()) == 5
+    assert len(stack.hubspot.records("companies")) == 5
+
+
+def test_transfer_timing_on_customer_stage_holds_leads_back(stack: LocalStack):
+    config = api(stack, "GET", "/config").json()
+    config["transfer_timing"] = "on_customer_stage"
+    assert api(stack, "PUT", "/config", config).status_code == 200
+    api(stack, "POST", "/mode", {"mode": "automatic", "dry_run": False})
+    stack.run_until_idle()
+    lead = stack.hubspot.create("companies", {"name": "Lead Only ApS", "lifecyclestage": "lead"})
+    stack.run_until_idle()
+    names = {stack.economic.get_customer(n)["name"] for n in stack.economic.customer_numbers()}
+    assert "Lead Only ApS" not in names
+    stack.hubspot.edit("companies", lead, {"lifecyclestage": "customer"})
+    stack.run_until_idle()
+    names = {stack.economic.get_customer(n)["name"] for n in stack.economic.customer_numbers()}
+    assert "Lead Only ApS" in names
