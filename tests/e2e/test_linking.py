@@ -179,3 +179,44 @@ def test_transfer_timing_on_customer_stage_holds_leads_back(stack: LocalStack):
     stack.run_until_idle()
     names = {stack.economic.get_customer(n)["name"] for n in stack.economic.customer_numbers()}
     assert "Lead Only ApS" in names
+
+
+def test_automatic_mode_links_a_crm_company_carrying_a_number_instead_of_duplicating(stack: LocalStack):
+    config = stack.store.get_config(TENANT)
+    stack.store.put_config(config.model_copy(update={"sync_mode": SyncMode.AUTOMATIC}))
+    number = stack.economic.customer_numbers()[2]
+    new_id = stack.hubspot.create(
+        "companies", {"name": "Typed by a salesperson", "crmsync_customer_number": str(number)}
+    )
+    stack.run_until_idle()
+    acc_id = rid(stack, ECONOMIC_CONNECTION, str(number))
+    assert rid(stack, HUBSPOT_CONNECTION, new_id) == acc_id
+    assert len(stack.economic.customer_numbers()) == 3, "no duplicate customer in e-conomic"
+    assert stack.economic.get_customer(number)["name"] == "Typed by a salesperson"  # the CRM owns master data
+
+
+def test_link_screen_pages_and_offers_candidates(stack: LocalStack):
+    rows, cursor = [], None
+    while True:
+        page = api(stack, "GET", "/link/customers?limit=2" + (f"&cursor={cursor}" if cursor else "")).json()
+        rows += page["items"]
+        cursor = page.get("cursor")
+        if not cursor:
+            break
+    assert len(rows) == 6 and len({r["record_id"] for r in rows}) == 6
+    offered = api(stack, "GET", "/link/customers?state=has_candidates&limit=50").json()["items"]
+    crm_c2 = rid(stack, HUBSPOT_CONNECTION, stack.c2)
+    acc_2 = rid(stack, ECONOMIC_CONNECTION, str(stack.economic.customer_numbers()[1]))
+    row = next(r for r in offered if r["record_id"] == crm_c2)
+    assert row["candidates"][0]["record_id"] == acc_2
+    unrelated = rid(
+        stack,
+        HUBSPOT_CONNECTION,
+        next(
+            c["id"]
+            for c in stack.hubspot.records("companies")
+            if c["properties"]["name"] == "Helt Anden Virksomhed ApS"
+        ),
+    )
+    assert unrelated not in {r["record_id"] for r in offered}, "an unrelated company gets no candidate"
+    assert api(stack, "GET", "/link/customers?cursor=not-base64!").status_code == 400

@@ -193,6 +193,7 @@ def list_customers(
     config = get_config(ctx, tenant_id)
     records, last = ctx.store.records_page(tenant_id, ObjectType.CUSTOMER, limit, _decode_cursor(cursor))
     pool: list[Record] | None = None
+    indexes: dict[tuple[str, ...], Any] = {}
     rows = []
     for record in records:
         row_state = linking.link_state(config, record)
@@ -206,7 +207,7 @@ def list_customers(
         if row_state != "linked" and state in (None, "unlinked", "has_candidates"):
             if pool is None:
                 pool = list(ctx.store.records(tenant_id, ObjectType.CUSTOMER))
-            row.candidates = linking.candidates_for(config, record, pool)
+            row.candidates = linking.candidates_for(config, record, pool, indexes=indexes)
         if state == "linked" and row_state != "linked":
             continue
         if state == "unlinked" and row_state == "linked":

@@ -353,19 +353,25 @@ def candidates_for(
     limit: int = 5,
     *,
     states: tuple[str, ...] | None = None,
+    indexes: dict[tuple[str, ...], Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Records that may be the same customer, best first (offered, never linked automatically).
 
     By default the other side's unlinked records (the link screen); lead conversion also searches
     customers that are already linked, since a lead is often a duplicate of a known customer.
+    ``indexes`` caches one ``MatchIndex`` per pool kind, so a page of rows builds it once.
     """
-    from crmsync.matching import find_candidates
+    from crmsync.matching import MatchIndex, find_candidates
 
     wanted = states or (("accounting_only",) if link_state(config, record) == "crm_only" else ("crm_only",))
-    others = [
-        (r.record_id, r.fields)
-        for r in pool
-        if r.record_id != record.record_id and link_state(config, r) in wanted
-    ]
-    found = find_candidates(record.fields, others, limit=limit, threshold=config.candidate_threshold)
-    return [{"record_id": c.record_id, "score": round(c.score, 3), "reasons": c.reasons} for c in found]
+    cache = indexes if indexes is not None else {}
+    if wanted not in cache:
+        cache[wanted] = MatchIndex([(r.record_id, r.fields) for r in pool if link_state(config, r) in wanted])
+    found = find_candidates(
+        record.fields, cache[wanted], limit=limit + 1, threshold=config.candidate_threshold
+    )
+    return [
+        {"record_id": c.record_id, "score": round(c.score, 3), "reasons": c.reasons}
+        for c in found
+        if c.record_id != record.record_id
+    ][:limit]

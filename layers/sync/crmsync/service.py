@@ -170,6 +170,15 @@ def _reconcile_once(
         )
     source = _resolve_parent(ctx, config, connector, conn, source, signal)
     side = config.connection(conn).side
+    if (
+        record is None
+        and record_id is None
+        and config.auto_link_exact
+        and config.sync_mode is SyncMode.AUTOMATIC
+    ):
+        record = _exact_counterpart(ctx, config, side, source)
+        if record is not None:
+            new_links[conn] = ext  # joins the existing customer instead of becoming a duplicate
     if record is None:
         # No record yet, or a link claimed by a write that crashed before the record landed:
         # complete that record (same id) rather than creating a second one.
@@ -213,6 +222,32 @@ def _reconcile_once(
         applied=sorted(outcome.applied),
         conflicts=[c.field for c in outcome.conflicts],
     )
+
+
+def _exact_counterpart(
+    ctx: SyncContext, config: TenantConfig, side: Side, source: SourceRecord
+) -> Record | None:
+    """A CRM company that carries an accounting customer number belongs to that customer.
+
+    The number is the accounting side's own id, so one lookup finds it; the match is taken only if
+    that customer has no CRM counterpart yet. This runs before the new record is saved, so no push
+    can create a duplicate customer in the meantime.
+    """
+    number = source.fields.get("customer_number")
+    if side is not Side.CRM or source.object_type is not ObjectType.CUSTOMER or not isinstance(number, str):
+        return None
+    for conn in config.connections:
+        if conn.side is not Side.ACCOUNTING:
+            continue
+        rid = ctx.store.find_link(config.tenant_id, conn.connection_id, ObjectType.CUSTOMER, number)
+        candidate = ctx.store.get_record(config.tenant_id, rid) if rid else None
+        if candidate is not None and not any(
+            config.connection(c).side is Side.CRM
+            for c in candidate.links
+            if c in {x.connection_id for x in config.connections}
+        ):
+            return candidate
+    return None
 
 
 def _resolve_parent(
