@@ -298,6 +298,29 @@ class SyncStore:
         self, tenant_id: str, connection_id: str, object_type: ObjectType, ext: str, rid: str
     ) -> None:
         """Link an external record to ``rid``; idempotent for the same record, ``LinkTaken`` otherwise."""
+        self._put_link(
+            tenant_id, connection_id, object_type, ext, rid, "attribute_not_exists(PK) OR record_id = :new"
+        )
+
+    def repoint_link(
+        self, tenant_id: str, connection_id: str, object_type: ObjectType, ext: str, old: str, new: str
+    ) -> None:
+        """Move a link from record ``old`` to record ``new`` (only if it still points at ``old``)."""
+        self._put_link(
+            tenant_id, connection_id, object_type, ext, new, "record_id = :old OR record_id = :new", old
+        )
+
+    def _put_link(
+        self,
+        tenant_id: str,
+        connection_id: str,
+        object_type: ObjectType,
+        ext: str,
+        rid: str,
+        condition: str,
+        old: str | None = None,
+    ) -> None:
+        values = {":new": _s(rid), **({":old": _s(old)} if old else {})}
         try:
             self._call(
                 "put_item",
@@ -306,26 +329,8 @@ class SyncStore:
                     "SK": _s(link_sk(connection_id, object_type, ext)),
                     "record_id": _s(rid),
                 },
-                ConditionExpression="attribute_not_exists(PK) OR record_id = :rid",
-                ExpressionAttributeValues={":rid": _s(rid)},
-            )
-        except VersionConflict as exc:
-            raise LinkTaken(self.find_link(tenant_id, connection_id, object_type, ext)) from exc
-
-    def repoint_link(
-        self, tenant_id: str, connection_id: str, object_type: ObjectType, ext: str, old: str, new: str
-    ) -> None:
-        """Move a link from record ``old`` to record ``new`` (only if it still points at ``old``)."""
-        try:
-            self._call(
-                "put_item",
-                Item={
-                    "PK": _s(tenant_pk(tenant_id)),
-                    "SK": _s(link_sk(connection_id, object_type, ext)),
-                    "record_id": _s(new),
-                },
-                ConditionExpression="record_id = :old OR record_id = :new",
-                ExpressionAttributeValues={":old": _s(old), ":new": _s(new)},
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
             )
         except VersionConflict as exc:
             raise LinkTaken(self.find_link(tenant_id, connection_id, object_type, ext)) from exc
