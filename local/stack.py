@@ -35,9 +35,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from crmsync import runtime
-from crmsync.api import issue_token
-from crmsync.config import AccountingDefaults, ConnectionConfig, TenantConfig
-from crmsync.models import ConnectionKind, SyncMode
+from crmsync.models import SyncMode
 from crmsync.store import SyncStore
 from local.fakes.economic import EconomicFake
 from local.fakes.hubspot import HubSpotFake
@@ -50,6 +48,7 @@ from local.template_resources import (
     function_specs,
     match_route,
 )
+from scripts.admin import provision
 
 REGION = "eu-west-1"
 ECONOMIC_APP_SECRET = "local-app-secret"
@@ -71,36 +70,23 @@ def provision_tenant(
     hubspot: HubSpotFake,
     webhook_secret: str,
 ) -> str:
-    """Create a tenant with one e-conomic and one HubSpot connection: secrets, config, API token."""
-    config = TenantConfig(
-        tenant_id=tenant_id,
-        sync_mode=mode,
-        connections=[
-            ConnectionConfig(
-                connection_id=ECONOMIC_CONNECTION,
-                kind=ConnectionKind.ECONOMIC,
-                accounting_defaults=AccountingDefaults(),
-            ),
-            ConnectionConfig(
-                connection_id=HUBSPOT_CONNECTION,
-                kind=ConnectionKind.HUBSPOT,
-                hubspot_portal_id=hubspot.portal_id,
-            ),
-        ],
-    )
-    prefix = os.environ.get("SECRET_PREFIX", "crmsync/")
-    secrets = {
-        ECONOMIC_CONNECTION: {
+    """A tenant with one e-conomic and one HubSpot connection against the fakes (the operator CLI's path)."""
+    return provision(
+        store,
+        secrets_client,
+        tenant_id,
+        mode=mode,
+        economic_secret={
             "app_secret_token": ECONOMIC_APP_SECRET,
             "agreement_grant_token": ECONOMIC_GRANT,
             "webhook_secret": webhook_secret,
         },
-        HUBSPOT_CONNECTION: {"access_token": HUBSPOT_TOKEN, "client_secret": hubspot.client_secret},
-    }
-    for conn, value in secrets.items():
-        secrets_client.create_secret(Name=config.secret_name(prefix, conn), SecretString=json.dumps(value))
-    store.put_config(config)
-    return issue_token(store, tenant_id)
+        hubspot_secret={"access_token": HUBSPOT_TOKEN, "client_secret": hubspot.client_secret},
+        hubspot_portal_id=hubspot.portal_id,
+        secret_prefix=os.environ.get("SECRET_PREFIX", "crmsync/"),
+        economic_connection=ECONOMIC_CONNECTION,
+        hubspot_connection=HUBSPOT_CONNECTION,
+    )
 
 
 class MotoServerProcess:

@@ -1,0 +1,137 @@
+"""Operator CLI for a deployed crmsync stack: create a tenant, store its connection secrets, issue API tokens.
+
+    python -m scripts.admin create-tenant --table <SyncTableName> --tenant acme \\
+        --economic-secret eco.json --hubspot-secret hs.json [--hubspot-portal-id 123] \\
+        [--mode manual|automatic|off] [--environment test|production] [--walk-in 999]
+    python -m scripts.admin issue-token --table <SyncTableName> --tenant acme
+
+Secrets files are JSON: e-conomic ``{"app_secret_token", "agreement_grant_token", "webhook_secret"}``, HubSpot
+``{"access_token", "client_secret"}``; they go to Secrets Manager as ``crmsync/<tenant>/<connection>/<env>`` and are
+never printed. The API token is printed once; only its hash is stored. Uses the ambient AWS credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from crmsync.api import issue_token
+from crmsync.config import AccountingDefaults, ConnectionConfig, TenantConfig
+from crmsync.models import ConnectionKind, Environment, SyncMode
+from crmsync.store import SyncStore
+
+ECONOMIC_KEYS = {"app_secret_token", "agreement_grant_token", "webhook_secret"}
+HUBSPOT_KEYS = {"access_token", "client_secret"}
+
+
+def _secret(path: str, keys: set[str]) -> dict[str, Any]:
+    value = json.loads(Path(path).read_text(encoding="utf-8"))
+    missing = keys - set(value)
+    if missing:
+        raise SystemExit(f"{path}: missing {sorted(missing)}")
+    return {k: value[k] for k in keys}
+
+
+def _put_secret(client: Any, name: str, value: dict[str, Any]) -> None:
+    body = json.dumps(value)
+    try:
+        client.create_secret(Name=name, SecretString=body)
+    except client.exceptions.ResourceExistsException:
+        client.put_secret_value(SecretId=name, SecretString=body)
+
+
+def provision(
+    store: SyncStore,
+    secrets_client: Any,
+    tenant_id: str,
+    *,
+    economic_secret: dict[str, Any],
+    hubspot_secret: dict[str, Any],
+    mode: SyncMode = SyncMode.MANUAL,
+    environment: Environment = Environment.TEST,
+    hubspot_portal_id: int | None = None,
+    walk_in: str | None = None,
+    secret_prefix: str = "crmsync/",  # noqa: S107 - a name prefix, not a secret
+    economic_connection: str = "eco",
+    hubspot_connection: str = "hs",
+) -> str:
+    """Tenant config + one secret per connection + an API token (returned; only its hash is stored)."""
+    config = TenantConfig(
+        tenant_id=tenant_id,
+        sync_mode=mode,
+        environment=environment,
+        walk_in_customer_number=walk_in,
+        connections=[
+            ConnectionConfig(
+                connection_id=economic_connection,
+                kind=ConnectionKind.ECONOMIC,
+                accounting_defaults=AccountingDefaults(),
+            ),
+            ConnectionConfig(
+                connection_id=hubspot_connection,
+                kind=ConnectionKind.HUBSPOT,
+                hubspot_portal_id=hubspot_portal_id,
+            ),
+        ],
+    )
+    _put_secret(secrets_client, config.secret_name(secret_prefix, economic_connection), economic_secret)
+    _put_secret(secrets_client, config.secret_name(secret_prefix, hubspot_connection), hubspot_secret)
+    store.put_config(config)
+    return issue_token(store, tenant_id)
+
+
+def create_tenant(args: argparse.Namespace, session: Any) -> str:
+    return provision(
+        SyncStore(session.client("dynamodb"), args.table),
+        session.client("secretsmanager"),
+        args.tenant,
+        economic_secret=_secret(args.economic_secret, ECONOMIC_KEYS),
+        hubspot_secret=_secret(args.hubspot_secret, HUBSPOT_KEYS),
+        mode=SyncMode(args.mode),
+        environment=Environment(args.environment),
+        hubspot_portal_id=args.hubspot_portal_id,
+        walk_in=args.walk_in,
+        secret_prefix=args.secret_prefix,
+        economic_connection=args.economic_connection,
+        hubspot_connection=args.hubspot_connection,
+    )
+
+
+def main(argv: list[str] | None = None, session: Any = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.admin")
+    sub = parser.add_subparsers(dest="command", required=True)
+    create = sub.add_parser("create-tenant")
+    create.add_argument("--table", required=True)
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--economic-secret", required=True)
+    create.add_argument("--hubspot-secret", required=True)
+    create.add_argument("--hubspot-portal-id", type=int)
+    create.add_argument("--economic-connection", default="eco")
+    create.add_argument("--hubspot-connection", default="hs")
+    create.add_argument("--mode", default="manual", choices=[m.value for m in SyncMode])
+    create.add_argument("--environment", default="test", choices=[e.value for e in Environment])
+    create.add_argument("--walk-in")
+    create.add_argument("--secret-prefix", default="crmsync/")
+    token = sub.add_parser("issue-token")
+    token.add_argument("--table", required=True)
+    token.add_argument("--tenant", required=True)
+    args = parser.parse_args(argv)
+    session = session or boto3.session.Session()
+    if args.command == "create-tenant":
+        api_token = create_tenant(args, session)
+    else:
+        store = SyncStore(session.client("dynamodb"), args.table)
+        if store.get_config(args.tenant) is None:
+            raise SystemExit(f"no tenant {args.tenant}")
+        api_token = issue_token(store, args.tenant)
+    print(api_token)  # shown once; only its SHA-256 is stored
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

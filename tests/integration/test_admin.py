@@ -1,0 +1,69 @@
+"""The operator CLI provisions a tenant the handlers can use: config, secrets, a working API token."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from crmsync.api import authorize
+from scripts.admin import main
+from tests.integration.conftest import Env
+
+
+def test_create_tenant_then_the_token_authorizes_and_secrets_are_stored(env: Env, tmp_path, capsys):
+    eco = tmp_path / "eco.json"
+    eco.write_text(json.dumps({"app_secret_token": "a", "agreement_grant_token": "g", "webhook_secret": "w"}))
+    hs = tmp_path / "hs.json"
+    hs.write_text(json.dumps({"access_token": "pat", "client_secret": "cs"}))
+    table = env.resources.sync_table_name
+    assert (
+        main(
+            [
+                "create-tenant",
+                "--table",
+                table,
+                "--tenant",
+                "acme",
+                "--economic-secret",
+                str(eco),
+                "--hubspot-secret",
+                str(hs),
+                "--mode",
+                "manual",
+                "--walk-in",
+                "999",
+            ]
+        )
+        == 0
+    )
+    token = capsys.readouterr().out.strip()
+    authorize(env.store, "acme", f"Bearer {token}")  # raises if the token does not work
+    config = env.store.get_config("acme")
+    assert config is not None and config.walk_in_customer_number == "999"
+    secret = json.loads(env.secrets.get_secret_value(SecretId="crmsync/acme/hs/test")["SecretString"])
+    assert secret == {"access_token": "pat", "client_secret": "cs"}
+    assert main(["issue-token", "--table", table, "--tenant", "acme"]) == 0
+    second = capsys.readouterr().out.strip()
+    assert second != token
+    authorize(env.store, "acme", f"Bearer {second}")
+
+
+def test_incomplete_secret_file_is_refused(env: Env, tmp_path):
+    eco = tmp_path / "eco.json"
+    eco.write_text(json.dumps({"app_secret_token": "a"}))
+    with pytest.raises(SystemExit, match="missing"):
+        main(
+            [
+                "create-tenant",
+                "--table",
+                env.resources.sync_table_name,
+                "--tenant",
+                "acme",
+                "--economic-secret",
+                str(eco),
+                "--hubspot-secret",
+                str(eco),
+            ]
+        )
+    assert env.store.get_config("acme") is None
