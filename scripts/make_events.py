@@ -84,6 +84,18 @@ def main() -> None:
             path_parameters={"proxy": "acme/records/cus_0123456789abcdef0123456789abcdef"},
         ),
     )
+    write(
+        "lead_conversion_convert.json",
+        http_event(
+            "POST",
+            "/tenants/acme/leads/5791/convert",
+            host=HOST,
+            body=json.dumps({"object_type": "company", "action": "create_new"}),
+            headers={"Authorization": "Bearer REPLACE-WITH-API-TOKEN", "Content-Type": "application/json"},
+            route_key="POST /tenants/{tenant_id}/leads/{lead_id}/convert",
+            path_parameters={"tenant_id": "acme", "lead_id": "5791"},
+        ),
+    )
     signals = [
         Signal(
             tenant_id="acme",

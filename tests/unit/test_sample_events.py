@@ -24,6 +24,7 @@ def test_http_events_route_to_the_template_functions():
         "webhook_economic_customer_updated.json": "WebhookIngestFunction",
         "webhook_hubspot_company_property_change.json": "WebhookIngestFunction",
         "api_get_record.json": "ApiFunction",
+        "lead_conversion_convert.json": "LeadConversionFunction",
     }
     for name, function in expected.items():
         event = load(name)
