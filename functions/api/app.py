@@ -86,6 +86,15 @@ def transfer(tenant_id: TenantId, request: Annotated[api.TransferRequest, Body()
     return api.transfer(_authorized(tenant_id), tenant_id, request)
 
 
+@app.get(
+    "/tenants/<tenant_id>/transfers/<job_id>", summary="Progress of a transfer job (done, failed, total)"
+)
+def get_transfer(
+    tenant_id: TenantId, job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+) -> dict[str, Any]:
+    return api.get_job(_authorized(tenant_id), tenant_id, job_id)
+
+
 @app.post("/tenants/<tenant_id>/mode", summary="Change the sync mode (to automatic: dry run first)")
 def set_mode(tenant_id: TenantId, request: Annotated[api.ModeRequest, Body()]) -> dict[str, Any]:
     return api.set_mode(_authorized(tenant_id), tenant_id, request)

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from crmsync import runtime, service
+from crmsync import linking, runtime, service
 from crmsync.models import Signal
 
 logger = Logger()
@@ -27,7 +27,12 @@ decisions: Counter[str] = Counter()
 
 
 def record_handler(record: SQSRecord) -> str:
-    outcome = service.handle_signal(runtime.context(), Signal.model_validate_json(record.body))
+    message = record.json_body
+    if isinstance(message, dict) and message.get("kind") == "transfer_page":
+        linking.apply_page(runtime.context(), linking.TransferPage.model_validate(message))
+        decisions["transfer_page"] += 1
+        return "transfer_page"
+    outcome = service.handle_signal(runtime.context(), Signal.model_validate(message))
     decisions[outcome.decision] += 1
     return outcome.decision
 

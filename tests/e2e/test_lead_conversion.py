@@ -182,7 +182,7 @@ def test_a_lead_duplicating_a_linked_customer_is_merged_into_its_company(stack: 
         json={"source": "accounting", "dry_run": False},
         headers={"Authorization": f"Bearer {stack.token}"},
     )
-    assert linked.status_code == 200 and linked.json()["applied"]["linked"] == 1, linked.text
+    assert linked.status_code == 200 and linked.json()["plan"]["links"] == 1, linked.text
     stack.run_until_idle()
     company, _ = lead(stack, "NORDLYS ENERGI AS", "ida@nordlys.example", city="Aalborg", zip="9000")
     found = convert(stack, company, {}).json()

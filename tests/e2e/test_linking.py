@@ -220,3 +220,18 @@ def test_link_screen_pages_and_offers_candidates(stack: LocalStack):
     )
     assert unrelated not in {r["record_id"] for r in offered}, "an unrelated company gets no candidate"
     assert api(stack, "GET", "/link/customers?cursor=not-base64!").status_code == 400
+
+
+def test_applied_transfer_runs_as_a_paged_job_with_readable_progress(stack: LocalStack):
+    started = api(stack, "POST", "/transfers", {"source": "accounting", "dry_run": False})
+    assert started.status_code == 200, started.text
+    job = started.json()["job"]
+    assert job["pages"] >= 2  # one page of links, one of creates
+    stack.run_until_idle()
+    progress = api(stack, "GET", f"/transfers/{job['job_id']}").json()
+    assert progress["finished"] is True
+    assert progress["done"] == progress["total"] == 1 + 5 and progress["failed"] == 0
+    assert len(stack.hubspot.records("companies")) == 3 + 2, (
+        "the 2 unmatched customers were created in HubSpot"
+    )
+    assert api(stack, "GET", "/transfers/" + "0" * 32).status_code == 404

@@ -11,6 +11,7 @@ import binascii
 import hashlib
 import json
 import secrets
+import uuid
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -250,12 +251,30 @@ def approve_create(
     return linking.apply_transfer(ctx, tenant_id, plan)
 
 
+def _start_job(ctx: SyncContext, tenant_id: str, plan: linking.TransferPlan, what: str) -> dict[str, Any]:
+    """Cut an applied plan into pages on the signals queue; the workers apply them, progress is on the job."""
+    job_id = uuid.uuid4().hex
+    pages = linking.transfer_pages(tenant_id, job_id, plan)
+    ctx.store.put_job(tenant_id, job_id, sum(p.size for p in pages), {"what": what, "plan": plan.as_dict()})
+    assert ctx.queue is not None
+    ctx.queue.send(pages)
+    return {"job_id": job_id, "pages": len(pages)}
+
+
 def transfer(ctx: SyncContext, tenant_id: str, request: TransferRequest) -> dict[str, Any]:
     plan = linking.plan_transfer(ctx, tenant_id, request.source)
     out: dict[str, Any] = {"dry_run": request.dry_run, "plan": plan.as_dict()}
     if not request.dry_run:
-        out["applied"] = linking.apply_transfer(ctx, tenant_id, plan)
+        out["job"] = _start_job(ctx, tenant_id, plan, f"transfer from {request.source.value}")
     return out
+
+
+def get_job(ctx: SyncContext, tenant_id: str, job_id: str) -> dict[str, Any]:
+    job = ctx.store.get_job(tenant_id, job_id)
+    if job is None:
+        raise NotFound(job_id)
+    job["finished"] = job["done"] + job["failed"] >= job["total"]
+    return job
 
 
 def set_mode(ctx: SyncContext, tenant_id: str, request: ModeRequest) -> dict[str, Any]:
@@ -274,7 +293,8 @@ def set_mode(ctx: SyncContext, tenant_id: str, request: ModeRequest) -> dict[str
     except VersionConflict as exc:
         raise Conflict("config changed meanwhile; try again") from exc
     ctx.forget_configs()
-    out["applied"] = {
-        side.value: linking.apply_transfer(ctx, tenant_id, plan) for side, plan in plans.items()
+    out["jobs"] = {
+        side.value: _start_job(ctx, tenant_id, plan, f"switch to automatic ({side.value} side)")
+        for side, plan in plans.items()
     }
     return out

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from crmsync.config import TenantConfig
 from crmsync.engine import plan_push
@@ -320,6 +322,48 @@ def plan_transfer(
     return plan
 
 
+PAGE_SIZE = 100
+
+
+class TransferPage(BaseModel):
+    """One page of an applied transfer, processed by the worker like a signal (SQS message)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["transfer_page"] = "transfer_page"
+    tenant_id: str
+    job_id: str
+    links: list[tuple[str, str]] = Field(default_factory=list)
+    creates: dict[str, list[str]] = Field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return len(self.links) + sum(len(v) for v in self.creates.values())
+
+
+def transfer_pages(tenant_id: str, job_id: str, plan: TransferPlan) -> list[TransferPage]:
+    """Cut a plan into pages of ``PAGE_SIZE`` items; links first, since a link can turn a create into an update."""
+    pages = [
+        TransferPage(tenant_id=tenant_id, job_id=job_id, links=plan.link_pairs[i : i + PAGE_SIZE])
+        for i in range(0, len(plan.link_pairs), PAGE_SIZE)
+    ]
+    for conn, ids in plan.create_ids.items():
+        pages += [
+            TransferPage(tenant_id=tenant_id, job_id=job_id, creates={conn: ids[i : i + PAGE_SIZE]})
+            for i in range(0, len(ids), PAGE_SIZE)
+        ]
+    return pages
+
+
+def apply_page(ctx: SyncContext, page: TransferPage) -> dict[str, Any]:
+    """Apply one page and count it on the job (re-applying a page is harmless: links and approvals are idempotent)."""
+    plan = TransferPlan(link_pairs=list(page.links), create_ids=dict(page.creates))
+    result = apply_transfer(ctx, page.tenant_id, plan)
+    done = result["linked"] + result["approved_creates"]
+    ctx.store.add_job_progress(page.tenant_id, page.job_id, done, page.size - done)
+    return result
+
+
 def apply_transfer(ctx: SyncContext, tenant_id: str, plan: TransferPlan) -> dict[str, Any]:
     """Carry out a plan: link the exact pairs, approve the creates (the push then writes them)."""
     linked = 0
@@ -334,7 +378,10 @@ def apply_transfer(ctx: SyncContext, tenant_id: str, plan: TransferPlan) -> dict
         for rid in ids:
             for _ in range(3):
                 record = ctx.store.get_record(tenant_id, rid)
-                if record is None or conn in record.allow_create:
+                if record is None:
+                    break
+                if conn in record.allow_create or conn in record.links:
+                    approved += 1  # already approved or created (a re-applied page)
                     break
                 record.allow_create.append(conn)
                 try:

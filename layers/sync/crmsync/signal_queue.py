@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from crmsync.models import Signal
+from pydantic import BaseModel
 
 
 class EnqueueError(Exception):
@@ -18,9 +18,12 @@ class SignalQueue:
         self.url = queue_url
         self.sent = 0
 
-    def send(self, signals: Iterable[Signal]) -> int:
-        """Send in batches of 10 (the SQS maximum); raise if any message failed."""
-        batch: list[Signal] = []
+    def send(self, signals: Iterable[BaseModel]) -> int:
+        """Send in batches of 10 (the SQS maximum); raise if any message failed.
+
+        Messages are ``Signal``s, or ``TransferPage``s of a bulk job (told apart by their ``kind``).
+        """
+        batch: list[BaseModel] = []
         count = 0
         for signal in signals:
             batch.append(signal)
@@ -31,7 +34,7 @@ class SignalQueue:
             count += self._send_batch(batch)
         return count
 
-    def _send_batch(self, batch: list[Signal]) -> int:
+    def _send_batch(self, batch: list[BaseModel]) -> int:
         entries = [{"Id": str(i), "MessageBody": s.model_dump_json()} for i, s in enumerate(batch)]
         try:
             response = self._sqs.send_message_batch(QueueUrl=self.url, Entries=entries)

@@ -420,6 +420,45 @@ class SyncStore:
     def timeline(self, tenant_id: str, record_id: str) -> list[dict[str, Any]]:
         return [json.loads(i["data"]["S"]) for i in self._query(tenant_pk(tenant_id), f"LOG#{record_id}#")]
 
+    # -- bulk jobs -----------------------------------------------------------------------------
+    def put_job(self, tenant_id: str, job_id: str, total: int, data: dict[str, Any]) -> None:
+        self._call(
+            "put_item",
+            Item={
+                "PK": _s(tenant_pk(tenant_id)),
+                "SK": _s(f"JOB#{job_id}"),
+                "total": _n(total),
+                "done": _n(0),
+                "failed": _n(0),
+                "data": _s(json.dumps(data, default=str)),
+                "created_at": _s(utcnow().isoformat()),
+            },
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+
+    def add_job_progress(self, tenant_id: str, job_id: str, done: int, failed: int) -> None:
+        """Atomic counters, so pages finishing on parallel workers never lose progress."""
+        self._call(
+            "update_item",
+            Key={"PK": _s(tenant_pk(tenant_id)), "SK": _s(f"JOB#{job_id}")},
+            UpdateExpression="ADD done :d, failed :f SET updated_at = :t",
+            ExpressionAttributeValues={":d": _n(done), ":f": _n(failed), ":t": _s(utcnow().isoformat())},
+        )
+
+    def get_job(self, tenant_id: str, job_id: str) -> dict[str, Any] | None:
+        item = self._get(tenant_pk(tenant_id), f"JOB#{job_id}")
+        if item is None:
+            return None
+        return {
+            "job_id": job_id,
+            "total": int(item["total"]["N"]),
+            "done": int(item["done"]["N"]),
+            "failed": int(item["failed"]["N"]),
+            "created_at": item["created_at"]["S"],
+            "updated_at": item.get("updated_at", item["created_at"])["S"],
+            **json.loads(item["data"]["S"]),
+        }
+
     # -- parked --------------------------------------------------------------------------------
     def park(self, tenant_id: str, entry: dict[str, Any]) -> str:
         parked_id = f"{utcnow().isoformat()}#{uuid.uuid4().hex[:12]}"
