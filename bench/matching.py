@@ -39,7 +39,6 @@ from __future__ import annotations
 import random
 import sys
 import time
-import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -53,7 +52,7 @@ from stdnum.fr import siren as fr_siren
 from stdnum.gb import vat as gb_vat
 from stdnum.no import orgnr as no_orgnr
 
-from crmsync.matching import Candidate, MatchIndex, MatchPolicy, decide, find_candidates
+from crmsync.matching import Candidate, MatchIndex, MatchPolicy, decide, find_candidates, fold
 from crmsync.models import Fields
 
 DEFAULT_SEED = 20240611
@@ -257,19 +256,7 @@ class Company:
 
 
 def _slug(text: str) -> str:
-    text = text.lower()
-    for src, dst in (
-        ("æ", "ae"),
-        ("ø", "oe"),
-        ("å", "aa"),
-        ("ä", "ae"),
-        ("ö", "oe"),
-        ("ü", "ue"),
-        ("ß", "ss"),
-    ):
-        text = text.replace(src, dst)
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return "".join(ch for ch in text if ch.isalnum())
+    return "".join(ch for ch in fold(text) if ch.isalnum())
 
 
 def _digits(rng: random.Random, n: int) -> str:

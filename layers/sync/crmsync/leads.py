@@ -109,15 +109,11 @@ def convert(ctx: SyncContext, tenant_id: str, lead_id: str, request: ConvertRequ
         outcome = "existing_number"
     if target is None:
         if request.action is None:
-            pool = list(ctx.store.records(tenant_id, ObjectType.CUSTOMER))
-            subject = company or (contacts[0] if contacts else None)
-            found = (
-                linking.candidates_for(config, company, pool, states=("accounting_only", "linked"))
-                if company
-                else []
-            )
-            if subject is not None and company is None:
+            if company is None:
                 warnings.append("the lead has no company; candidates need a company to compare")
+                return ConvertResult(status="candidates", warnings=warnings)
+            pool = list(ctx.store.records(tenant_id, ObjectType.CUSTOMER))
+            found = linking.candidates_for(config, company, pool, states=("accounting_only", "linked"))
             return ConvertResult(status="candidates", candidates=found, warnings=warnings)
         if request.action == "merge_into":
             if not request.candidate_record_id:
