@@ -3,10 +3,12 @@
 1. starts the local stack (moto server, e-conomic and HubSpot fakes, gateway, pump);
 2. seeds e-conomic with 200 customers with contact persons;
 3. transfers them all to HubSpot (the first scheduled pull), with a progress bar;
-4. a bookkeeper edits a customer in e-conomic: the webhook carries it to HubSpot;
-5. a salesperson edits the company in HubSpot: the webhook carries it to e-conomic;
+4. a bookkeeper changes payment terms in e-conomic (accounting's field): the webhook carries it to HubSpot;
+5. a salesperson edits the company in HubSpot (the CRM's field): the webhook carries it to e-conomic;
 6. shows that the echo of each write came back and changed nothing;
-7. prints records, vendor calls and echoes suppressed.
+7. converts a lead that is really an existing customer (no duplicate);
+8. a conflict: both sides edit the city (rule manual), the compare view, the resolution;
+9. prints records, vendor calls and echoes suppressed.
 """
 
 from __future__ import annotations
@@ -93,24 +95,30 @@ def main() -> int:
             f"({pulled['enqueued']} signals from the first pull), every contact attached to its company"
         )
 
-        # 4. bookkeeper edits in e-conomic
+        # 4. bookkeeper edits in e-conomic (payment terms are accounting's field by default)
         number = numbers[0]
         company = by_number[str(number)]
+        terms = 8 if stack.economic.get_customer(number)["paymentTerms"]["paymentTermsNumber"] != 8 else 7
         calls_before = _vendor_calls(stack)
-        stack.economic.update_customer(number, city="Svendborg", telephoneAndFaxNumber="+45 62 21 00 00")
+        stack.economic.update_customer(number, paymentTerms={"paymentTermsNumber": terms})
         stack.run_until_idle()
         hs_company = stack.hubspot.record("companies", company["id"])
         assert hs_company is not None
-        check(hs_company["properties"].get("city") == "Svendborg", "e-conomic edit did not reach HubSpot")
-        console.print(f"[green]e-conomic -> HubSpot[/] customer {number}: city is now 'Svendborg' in HubSpot")
+        check(
+            hs_company["properties"].get("crmsync_payment_terms") == str(terms),
+            "e-conomic edit did not reach HubSpot",
+        )
+        console.print(
+            f"[green]e-conomic -> HubSpot[/] customer {number}: payment terms {terms} now in HubSpot"
+        )
 
-        # 5. salesperson edits in HubSpot
+        # 5. salesperson edits in HubSpot (general data is the CRM's once linked)
         stack.hubspot.edit("companies", company["id"], {"website": "https://svendborg-demo.example"})
         stack.run_until_idle()
         eco = stack.economic.get_customer(number)
         assert eco is not None
         check(eco.get("website") == "https://svendborg-demo.example", "HubSpot edit did not reach e-conomic")
-        check(eco.get("city") == "Svendborg", "a field crmsync did not change was lost")
+        check(eco["paymentTerms"]["paymentTermsNumber"] == terms, "a field crmsync did not change was lost")
         console.print(f"[green]HubSpot -> e-conomic[/] company {company['id']}: website updated in e-conomic")
 
         # 6. echoes: each write above came back as a webhook and changed nothing
@@ -190,6 +198,9 @@ def main() -> int:
             "and its HubSpot company, stage = customer, no duplicate on either side"
         )
 
+        # 8. a real conflict: the city may change on both sides, and a person decides (rule: manual)
+        show_conflict(stack, console, token, numbers[1], by_number[str(numbers[1])]["id"])
+
         records = sum(1 for _ in stack.store.records(TENANT, ObjectType.CUSTOMER)) + sum(
             1 for _ in stack.store.records(TENANT, ObjectType.CONTACT)
         )
@@ -217,6 +228,66 @@ def main() -> int:
             f"echoes_suppressed={echoes} signals={stack.stats.signals}"
         )
     return 0
+
+
+def show_conflict(stack: LocalStack, console: Console, token: str, number: int, company_id: str) -> None:
+    """Both sides edit the city; crmsync holds it, shows the compare view, and a person resolves it."""
+    auth = {"Authorization": f"Bearer {token}"}
+    base = f"/tenants/{TENANT}"
+    config = stack.http.get(f"{base}/config", headers=auth).json()
+    config["field_policy"]["customer"]["city"] = {"direction": "both", "rule": "manual"}
+    check(
+        stack.http.put(f"{base}/config", json=config, headers=auth).status_code == 200, "config update failed"
+    )
+    stack.economic.update_customer(number, city="Bogholderby")
+    time.sleep(1.1)
+    stack.hubspot.edit("companies", company_id, {"city": "Salgsby", "phone": "+45 70 20 30 40"})
+    stack.run_until_idle()
+    record_id = by_number_record(stack, number)
+    open_items = stack.http.get(f"{base}/conflicts?record_id={record_id}", headers=auth).json()
+    check(
+        len(open_items) == 1 and open_items[0]["field"] == "city", f"expected one open conflict: {open_items}"
+    )
+    check(
+        stack.economic.get_customer(number).get("telephoneAndFaxNumber") == "+45 70 20 30 40",
+        "the rest of the record should still flow while the city is held",
+    )
+    view = stack.http.get(f"{base}/records/{record_id}/compare", headers=auth).json()
+    table = Table(title=f"compare view of customer {number} (fields not in sync, and the phone)")
+    for column in ("field", "HubSpot", "e-conomic", "crmsync", "owner", "in sync"):
+        table.add_column(column)
+    for row in view["fields"]:
+        if not row["in_sync"] or row["field"] == "phone":
+            table.add_row(
+                row["field"],
+                str(row["crm"]),
+                str(row["accounting"]),
+                str(row["crmsync"]),
+                row["owner"],
+                "yes" if row["in_sync"] else ("held" if row["held"] else "no"),
+            )
+    console.print(table)
+    resolved = stack.http.post(
+        f"{base}/records/{record_id}/resolve", json={"fields": {"city": {"take": "crm"}}}, headers=auth
+    )
+    check(resolved.status_code == 200, f"resolve failed: {resolved.text}")
+    stack.run_until_idle()
+    cities = (
+        stack.hubspot.record("companies", company_id)["properties"].get("city"),
+        stack.economic.get_customer(number).get("city"),
+    )
+    check(cities == ("Salgsby", "Salgsby"), f"the resolution did not reach both sides: {cities}")
+    settled = stack.http.get(f"{base}/conflicts?record_id={record_id}&all=true", headers=auth).json()
+    check(
+        any(c["status"] == "resolved" and c["losing_value"] == "Bogholderby" for c in settled),
+        "the losing value must be kept",
+    )
+    view = stack.http.get(f"{base}/records/{record_id}/compare", headers=auth).json()
+    check(view["in_sync"], "the record should be in sync after the resolution")
+    console.print(
+        "[green]conflict[/] city edited on both sides -> held (open conflict, phone still flowed); "
+        "resolved 'take CRM': both sides now 'Salgsby'; 'Bogholderby' kept as the losing value (restorable)"
+    )
 
 
 def by_number_record(stack: LocalStack, number: int) -> str:

@@ -12,6 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from crmsync import api, runtime
 from crmsync.config import TenantConfig
+from crmsync.conflicts import CompareView, ResolveRequest
+from crmsync.models import Conflict, ConflictStatus
 
 logger = Logger()
 tracer = Tracer()
@@ -98,6 +100,77 @@ def get_transfer(
 @app.post("/tenants/<tenant_id>/mode", summary="Change the sync mode (to automatic: dry run first)")
 def set_mode(tenant_id: TenantId, request: Annotated[api.ModeRequest, Body()]) -> dict[str, Any]:
     return api.set_mode(_authorized(tenant_id), tenant_id, request)
+
+
+@app.get(
+    "/tenants/<tenant_id>/conflicts", summary="Conflicts: open ones by default, or all (settled, restorable)"
+)
+def list_conflicts(
+    tenant_id: TenantId,
+    status: Annotated[ConflictStatus | None, Query()] = ConflictStatus.OPEN,
+    record_id: Annotated[str | None, Query(pattern=r"^(cus|con)_[0-9a-f]{32}$")] = None,
+    all: Annotated[bool, Query(description="every status (overrides `status`)")] = False,
+) -> list[Conflict]:
+    return api.list_conflicts(
+        _authorized(tenant_id), tenant_id, status=None if all else status, record_id=record_id
+    )
+
+
+@app.post(
+    "/tenants/<tenant_id>/records/<record_id>/resolve",
+    summary="Resolve field by field: take CRM, take accounting, or a given value; it flows to both sides",
+)
+def resolve(
+    tenant_id: TenantId, record_id: RecordId, request: Annotated[ResolveRequest, Body()]
+) -> dict[str, Any]:
+    return api.resolve(_authorized(tenant_id), tenant_id, record_id, request)
+
+
+@app.post(
+    "/tenants/<tenant_id>/conflicts/<conflict_id>/restore",
+    summary="Restore a conflict's losing value; it flows to both sides",
+)
+def restore(
+    tenant_id: TenantId,
+    conflict_id: Annotated[str, Path(pattern=r"^(cus|con)_[0-9a-f]{32}\.[a-z_]{1,40}\.[0-9T]{15,30}$")],
+) -> dict[str, Any]:
+    return api.restore(_authorized(tenant_id), tenant_id, conflict_id)
+
+
+@app.get(
+    "/tenants/<tenant_id>/records/<record_id>/compare",
+    summary="Compare view: per field the CRM, accounting and crmsync values, owner, direction, sync state",
+)
+def compare(
+    tenant_id: TenantId,
+    record_id: RecordId,
+    refresh: Annotated[bool, Query(description="re-read both sides first")] = False,
+) -> CompareView:
+    return api.compare(_authorized(tenant_id), tenant_id, record_id, refresh=refresh)
+
+
+@app.get(
+    "/tenants/<tenant_id>/records/<record_id>/timeline",
+    summary="Every signal, decision and vendor write of a record (30 days)",
+)
+def timeline(tenant_id: TenantId, record_id: RecordId) -> dict[str, Any]:
+    return api.timeline(_authorized(tenant_id), tenant_id, record_id)
+
+
+@app.get("/tenants/<tenant_id>/parked", summary="Writes the target refused, with their reasons")
+def list_parked(tenant_id: TenantId) -> dict[str, Any]:
+    return api.list_parked(_authorized(tenant_id), tenant_id)
+
+
+@app.post(
+    "/tenants/<tenant_id>/parked/<parked_id>/replay",
+    summary="Replay a parked write from the current source state",
+)
+def replay_parked(
+    tenant_id: TenantId,
+    parked_id: Annotated[str, Path(pattern=r"^(cus|con)_[0-9a-f]{32}\.[a-z0-9][a-z0-9-]{0,39}$")],
+) -> dict[str, Any]:
+    return api.replay_parked(_authorized(tenant_id), tenant_id, parked_id)
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -3,7 +3,7 @@
 One shared state is served through two API surfaces of one WSGI app, so a single base URL serves both:
 
 * legacy REST at ``/`` (like ``https://restapi.e-conomic.com``): ``/customers``,
-  ``/customers/{n}``, ``/customers/{n}/contacts[/{m}]``;
+  ``/customers/{n}``, ``/customers/{n}/contacts[/{m}]``, ``/customers/{n}/invoices/booked``;
 * the Customers API at ``/customersapi/v3.1.0/`` (like ``https://apis.e-conomic.com/customersapi/v3.1.0/``):
   ``/Customers``, ``/Customers/{number}``, ``/Contacts``, ``/Contacts/{number}``;
 * a test-control surface at ``/_fake/`` (stats, reset, webhook URL, seeding, bookkeeper edits).
@@ -32,6 +32,12 @@ API is undocumented the fake makes a choice, listed here so nobody mistakes it f
   times.
 * Idempotency-Key (non-GET, both APIs): successful (2xx) responses are cached for an hour and replayed
   with ``X-ResultFromCache: true``; failures are not cached, so a retry can still succeed.
+* Booked invoices exist only as test state (``book_invoice``; the fake does no invoicing). Booking one
+  adds its gross amount to the customer's ``balance`` but does not touch ``lastUpdated`` or fire the
+  customer webhook; VAT defaults to 25 % in VAT zone 1 and 0 elsewhere, and amounts in base currency
+  equal the invoice amounts (no exchange rates). A renumbered customer keeps its booked invoices.
+  A customer with booked invoices cannot be deleted (documented); the refusal is a 400 with a fake-chosen
+  error code, through both APIs.
 * Error codes other than E04500, E04810 and E06000 are the fake's own choice.
 * Every API call costs ``call_costs[method]`` tokens (1 by default) from one bucket shared by both
   APIs; test-control calls are free and not counted.
@@ -92,6 +98,8 @@ E_NO_IDENTIFIER = "E04500"  # documented
 E_NOT_FOUND = "E06000"  # documented
 E_DUPLICATE = "E06010"  # fake-chosen
 E_PAGE_SIZE = "E04810"  # verified live
+E_HAS_BOOKED_INVOICES = "E06020"  # fake-chosen
+DOMESTIC_VAT_RATE = 0.25
 
 
 # --------------------------------------------------------------------------------------------------
@@ -206,6 +214,14 @@ class _ContactRow:
     deleted: bool
     last_updated: datetime
     object_version: str
+
+
+@dataclass
+class _BookedInvoiceRow:
+    number: int
+    customer_number: int
+    data: dict[str, Any]
+    """What was invoiced, frozen at booking time (date, amounts, recipient, references)."""
 
 
 @dataclass(frozen=True)
@@ -432,6 +448,30 @@ _LEGACY_CONTACT_FILTER: dict[str, _FilterField] = {
     "sortKey": _FilterField(_sort_key, "int"),
 }
 _LEGACY_CONTACT_SORTABLE = frozenset(_LEGACY_CONTACT_FILTER)
+
+
+def _invoice_customer(row: _BookedInvoiceRow) -> int:
+    return row.customer_number
+
+
+def _recipient_getter(key: str) -> Callable[[Any], Any]:
+    def get(row: Any) -> Any:
+        return row.data["recipient"].get(key)
+
+    return get
+
+
+_LEGACY_BOOKED_INVOICE_FILTER: dict[str, _FilterField] = {
+    "bookedInvoiceNumber": _FilterField(_number, "int"),
+    "date": _FilterField(_data_getter("date"), "str"),
+    "currency": _FilterField(_data_getter("currency"), "str"),
+    "customer.customerNumber": _FilterField(_invoice_customer, "int"),
+    "paymentTerms.paymentTermsNumber": _FilterField(_data_getter("paymentTermsNumber"), "int"),
+    "recipient.name": _FilterField(_recipient_getter("name"), "str"),
+    "recipient.city": _FilterField(_recipient_getter("city"), "str"),
+    "references.salesPerson.employeeNumber": _FilterField(_data_getter("salesPerson"), "int"),
+}
+_LEGACY_BOOKED_INVOICE_SORTABLE = frozenset(_LEGACY_BOOKED_INVOICE_FILTER)
 
 _API_CUSTOMER_FILTER: dict[str, _FilterField] = {"customerNumber": _FilterField(_number, "int", _NUM_OPS)}
 _API_CONTACT_FILTER: dict[str, _FilterField] = {
@@ -749,6 +789,7 @@ _PROBLEM_TITLES = {
     504: "Gateway Timeout",
 }
 
+_BOOKED_INVOICES_MESSAGE = "The customer has booked invoices and cannot be deleted."
 _NOT_FOUND_HINT = (
     "The API tries to provide all the resource urls you need. If you have hard coded urls yourself, then "
     "try to look at the enclosing collection for hypermedia information on where the resource you are "
@@ -767,6 +808,11 @@ _ROUTES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "legacy_contact": (
         "/customers/{customerNumber}/contacts/{contactNumber}",
         "/customers/<int:number>/contacts/<int:contact>",
+        ("GET",),
+    ),
+    "legacy_booked_invoices": (
+        "/customers/{customerNumber}/invoices/booked",
+        "/customers/<int:number>/invoices/booked",
         ("GET",),
     ),
     "api_customers": (
@@ -802,8 +848,9 @@ class EconomicFake:
     Test control (Python; bookkeeper-style writes bump ``lastUpdated``/``objectVersion`` and fire the
     webhook but are not API calls): ``reset``, ``seed``, ``add_customer``, ``update_customer``,
     ``delete_customer``, ``renumber``, ``add_contact``, ``update_contact``, ``delete_contact``,
-    ``get_customer``, ``get_contact``, ``contacts_of``, ``customer_numbers``, ``stats``, ``reset_stats``,
-    ``set_webhook``, ``flush_webhooks``, ``set_faults``, ``inject``, ``on_request``, ``clock``.
+    ``book_invoice``, ``get_customer``, ``get_contact``, ``contacts_of``, ``customer_numbers``, ``stats``,
+    ``reset_stats``, ``set_webhook``, ``flush_webhooks``, ``set_faults``, ``inject``, ``on_request``,
+    ``clock``.
 
     Test control (HTTP, free and unauthenticated): ``GET /_fake/stats``, ``POST /_fake/reset``,
     ``GET|PUT /_fake/webhook`` (``{"url", "body", "contentType"}``), ``POST /_fake/webhooks/flush``,
@@ -877,6 +924,7 @@ class EconomicFake:
             self._customers: dict[int, _CustomerRow] = {}
             self._contacts: dict[int, _ContactRow] = {}
             self._sort_keys: dict[int, int] = {}  # customer number -> highest contact sortKey used
+            self._booked: dict[int, _BookedInvoiceRow] = {}
             self._next_contact = 1
             self._version_counter = 0
             self._idempotency: dict[str, tuple[float, int, dict[str, str], bytes]] = {}
@@ -1029,6 +1077,8 @@ class EconomicFake:
     def delete_customer(self, number: int, /, *, fire_webhook: bool = True) -> None:
         with self._lock:
             self._require_customer(number)
+            if self._has_booked_invoices(number):
+                raise ValueError(f"customer {number} has booked invoices and cannot be deleted")
             self._delete_customer_row(number)
             if fire_webhook:
                 self._fire(number, number, "deleted")
@@ -1048,6 +1098,9 @@ class EconomicFake:
                 if contact.customer_number == old:
                     contact.customer_number = new
                     self._touch(contact)
+            for invoice in self._booked.values():
+                if invoice.customer_number == old:
+                    invoice.customer_number = new
             self._fire(old, new, "renumbered")
 
     def add_contact(self, customer_number: int, /, *, fire_webhook: bool = True, **fields: Any) -> int:
@@ -1086,6 +1139,58 @@ class EconomicFake:
             self._touch(row)
             if fire_webhook:
                 self._fire(row.customer_number, row.customer_number, "contact")
+
+    def book_invoice(
+        self,
+        customer_number: int,
+        /,
+        *,
+        amount: float = 1000.0,
+        vat_amount: float | None = None,
+        currency: str | None = None,
+        date: str | None = None,
+    ) -> int:
+        """Book an invoice for a customer as a bookkeeper would (not an API call); returns its number.
+
+        ``amount`` is the net amount (negative: a credit note). VAT defaults to 25 % in VAT zone 1
+        (domestic) and 0 elsewhere; ``currency`` defaults to the customer's, ``date`` to the clock's day.
+        """
+        with self._lock:
+            d = self._require_customer(customer_number).data
+            currency = (currency or d.get("currency") or "DKK").upper()
+            if currency not in self.reference.currencies:
+                raise ValueError(f"currency {currency} does not exist")
+            if vat_amount is None:
+                vat_amount = amount * DOMESTIC_VAT_RATE if d.get("zone") == 1 else 0.0
+            net, vat = round(float(amount), 2), round(float(vat_amount), 2)
+            recipient = {
+                "name": d.get("name"),
+                "address": (d.get("address1") or "")[:250] or None,
+                "zip": (d.get("postCode") or "")[:50] or None,
+                "city": d.get("city"),
+                "country": d.get("country"),
+                "ean": d.get("eanLocationNumber"),
+                "cvr": d.get("cvrNo"),
+                "vatZone": d.get("zone"),
+            }
+            number = max(self._booked, default=0) + 1
+            self._booked[number] = _BookedInvoiceRow(
+                number,
+                customer_number,
+                {
+                    "date": date or self.clock.now().astimezone(UTC).date().isoformat(),
+                    "currency": currency,
+                    "netAmount": net,
+                    "grossAmount": round(net + vat, 2),
+                    "vatAmount": vat,
+                    "paymentTermsNumber": d.get("paymentTermId"),
+                    "layoutNumber": d.get("layoutGroup"),
+                    "salesPerson": d.get("ourRef"),
+                    "recipient": {k: v for k, v in recipient.items() if v is not None},
+                },
+            )
+            d["balance"] = round(float(d.get("balance", 0.0)) + net + vat, 2)
+            return number
 
     def seed(
         self,
@@ -1275,6 +1380,9 @@ class EconomicFake:
             raise KeyError(number)
         return row
 
+    def _has_booked_invoices(self, customer_number: int) -> bool:
+        return any(row.customer_number == customer_number for row in self._booked.values())
+
     def _reference_exists(self, internal_key: str, number: int) -> bool:
         known = {
             "customerGroupNumber": self.reference.customer_groups,
@@ -1418,6 +1526,46 @@ class EconomicFake:
         body["customer"] = {"customerNumber": row.customer_number, "self": customer_self}
         body["sortKey"] = row.sort_key
         body["self"] = f"{customer_self}/contacts/{row.number}"
+        return body
+
+    def _legacy_booked_invoice(self, row: _BookedInvoiceRow, base: str) -> dict[str, Any]:
+        d, me = row.data, f"{base}/invoices/booked/{row.number}"
+        body: dict[str, Any] = {
+            "bookedInvoiceNumber": row.number,
+            "date": d["date"],
+            "currency": d["currency"],
+            "netAmount": d["netAmount"],
+            "netAmountInBaseCurrency": d["netAmount"],
+            "grossAmount": d["grossAmount"],
+            "vatAmount": d["vatAmount"],
+            "roundingAmount": 0.0,
+            "remainder": d["grossAmount"],
+            "remainderInBaseCurrency": d["grossAmount"],
+        }
+        if d.get("paymentTermsNumber") is not None:
+            body["paymentTerms"] = {
+                "paymentTermsNumber": d["paymentTermsNumber"],
+                "self": f"{base}/payment-terms/{d['paymentTermsNumber']}",
+            }
+        customer_self = f"{base}/customers/{row.customer_number}"
+        body["customer"] = {"customerNumber": row.customer_number, "self": customer_self}
+        recipient = dict(d["recipient"])
+        if recipient.get("vatZone") is not None:
+            zone = recipient["vatZone"]
+            recipient["vatZone"] = {"vatZoneNumber": zone, "self": f"{base}/vat-zones/{zone}"}
+        body["recipient"] = recipient
+        if d.get("salesPerson") is not None:
+            employee = d["salesPerson"]
+            body["references"] = {
+                "salesPerson": {"employeeNumber": employee, "self": f"{base}/employees/{employee}"}
+            }
+        body["pdf"] = {"download": f"{me}/pdf"}
+        if d.get("layoutNumber") is not None:
+            body["layout"] = {
+                "layoutNumber": d["layoutNumber"],
+                "self": f"{base}/layouts/{d['layoutNumber']}",
+            }
+        body["self"] = me
         return body
 
     def _api_customer(self, row: _CustomerRow) -> dict[str, Any]:
@@ -1910,6 +2058,8 @@ class EconomicFake:
             return self._legacy_error(
                 ctx, 404, "Resource not found.", _NOT_FOUND_HINT, error_code=E_NOT_FOUND
             )
+        if self._has_booked_invoices(number):
+            return self._legacy_error(ctx, 400, _BOOKED_INVOICES_MESSAGE, error_code=E_HAS_BOOKED_INVOICES)
         self._delete_customer_row(number)
         self._fire(number, number, "deleted")
         return Response(status=204)
@@ -1924,6 +2074,19 @@ class EconomicFake:
             _LEGACY_CONTACT_FILTER,
             _LEGACY_CONTACT_SORTABLE,
             lambda row: self._legacy_contact(row, ctx.base),
+            create_description=None,
+        )
+
+    def _h_legacy_booked_invoices_get(self, ctx: _Ctx, body: Any, number: int) -> Response:
+        if number not in self._customers:
+            return self._legacy_error(ctx, 404, "Resource not found.", _NOT_FOUND_HINT)
+        rows = sorted((i for i in self._booked.values() if i.customer_number == number), key=_number)
+        return self._legacy_collection(
+            ctx,
+            rows,
+            _LEGACY_BOOKED_INVOICE_FILTER,
+            _LEGACY_BOOKED_INVOICE_SORTABLE,
+            lambda row: self._legacy_booked_invoice(row, ctx.base),
             create_description=None,
         )
 
@@ -2092,6 +2255,20 @@ class EconomicFake:
     def _h_api_customer_delete(self, ctx: _Ctx, body: Any, number: int) -> Response:
         if number not in self._customers:
             return self._problem(ctx, 404, f"Customer {number} was not found.", error_code="NotFound")
+        if self._has_booked_invoices(number):
+            return self._problem(
+                ctx,
+                400,
+                _BOOKED_INVOICES_MESSAGE,
+                errors=[
+                    {
+                        "message": _BOOKED_INVOICES_MESSAGE,
+                        "errorCode": E_HAS_BOOKED_INVOICES,
+                        "property": "customerNumber",
+                    }
+                ],
+                error_code=E_HAS_BOOKED_INVOICES,
+            )
         self._delete_customer_row(number)
         self._fire(number, number, "deleted")
         return Response(status=204)

@@ -72,6 +72,28 @@ def test_transfer_dry_run_counts_links_and_creates_without_writing(stack: LocalS
     assert writes(stack) == (0, 0)
 
 
+def test_external_number_auto_links_in_a_transfer(stack: LocalStack):
+    """A number both systems carry (e-conomic publicEntryNumber, HubSpot crmsync_external_number) links."""
+    third = stack.economic.customer_numbers()[2]
+    stack.economic.update_customer(third, publicEntryNumber="ERP-42")
+    other = next(
+        c for c in stack.hubspot.records("companies") if c["properties"]["name"].startswith("Helt Anden")
+    )
+    stack.hubspot.edit("companies", other["id"], {"crmsync_external_number": "ERP-42"})
+    stack.run_until_idle()
+    body = api(stack, "POST", "/transfers", {"source": "accounting", "dry_run": True}).json()
+    assert body["plan"]["links"] == 2, "customer number for company 1, external number for company 3"
+    assert writes(stack) == (0, 0)
+    applied = api(stack, "POST", "/transfers", {"source": "accounting", "dry_run": False})
+    assert applied.status_code == 200, applied.text
+    stack.run_until_idle()
+    record = stack.store.get_record(TENANT, rid(stack, ECONOMIC_CONNECTION, str(third)))
+    assert record is not None and record.links[HUBSPOT_CONNECTION] == other["id"]
+    props = stack.hubspot.record("companies", other["id"])["properties"]
+    assert props["crmsync_customer_number"] == str(third)
+    assert len(stack.economic.customer_numbers()) == 3, "linked, not created"
+
+
 def test_link_explicitly_then_fields_flow_by_ownership(stack: LocalStack):
     number = stack.economic.customer_numbers()[1]
     acc_id = rid(stack, ECONOMIC_CONNECTION, str(number))

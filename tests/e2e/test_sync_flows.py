@@ -84,14 +84,22 @@ def test_hubspot_company_and_contact_round_trip_to_economic_and_number_comes_bac
     assert company["properties"]["crmsync_customer_number"] == str(number)
 
 
+def new_terms(stack: LocalStack, number: int) -> int:
+    current = stack.economic.get_customer(number)["paymentTerms"]["paymentTermsNumber"]
+    return 8 if current != 8 else 7
+
+
 def test_edit_in_economic_reaches_hubspot_and_its_echo_writes_nothing(stack: LocalStack):
+    """Payment terms are accounting's field (default policy): a bookkeeper's change reaches the CRM."""
     number = stack.economic.customer_numbers()[0]
     company = company_of(stack, number)
     eco_writes, hs_writes = writes(stack)
     echoes_before = runtime.context().decisions["echo"]
-    stack.economic.update_customer(number, city="Ribe")
+    terms = new_terms(stack, number)
+    stack.economic.update_customer(number, paymentTerms={"paymentTermsNumber": terms})
     stack.run_until_idle()
-    assert stack.hubspot.record("companies", company["id"])["properties"]["city"] == "Ribe"
+    props = stack.hubspot.record("companies", company["id"])["properties"]
+    assert props["crmsync_payment_terms"] == str(terms)
     assert writes(stack) == (eco_writes, hs_writes + 1), (
         "one HubSpot write for the edit; nothing back to e-conomic"
     )
@@ -159,13 +167,14 @@ def test_renumbered_customer_keeps_its_link_and_record(stack: LocalStack):
 
 def test_duplicated_economic_webhook_is_processed_once(stack: LocalStack):
     number = stack.economic.customer_numbers()[3]
-    stack.economic.update_customer(number, city="Skagen", fire_webhook=False)
+    terms = new_terms(stack, number)
+    stack.economic.update_customer(number, paymentTerms={"paymentTermsNumber": terms}, fire_webhook=False)
     url = f"/webhooks/economic/{TENANT}/{ECONOMIC_CONNECTION}?key=local-webhook-key&old={number}&new={number}"
     hs_writes = stack.hubspot.stats()["writes"]
     assert stack.http.post(url, json={}).status_code == 200
     assert stack.http.post(url, json={}).status_code == 200
     stack.run_until_idle()
-    assert company_of(stack, number)["properties"]["city"] == "Skagen"
+    assert company_of(stack, number)["properties"]["crmsync_payment_terms"] == str(terms)
     assert stack.hubspot.stats()["writes"] == hs_writes + 1
 
 

@@ -80,3 +80,43 @@ def test_openapi_document_lists_the_routes(env: Env):
     doc = json.loads(response["body"])
     assert "/tenants/{tenant_id}/records/{record_id}" in doc["paths"]
     assert "put" in doc["paths"]["/tenants/{tenant_id}/config"]
+
+
+def test_openapi_document_lists_the_conflict_routes_and_validates(env: Env):
+    from openapi_spec_validator import validate
+
+    doc = json.loads(invoke("api", http_event("GET", "/openapi.json"))["body"])
+    validate(doc)
+    paths = doc["paths"]
+    for path, method in (
+        ("/tenants/{tenant_id}/conflicts", "get"),
+        ("/tenants/{tenant_id}/records/{record_id}/resolve", "post"),
+        ("/tenants/{tenant_id}/conflicts/{conflict_id}/restore", "post"),
+        ("/tenants/{tenant_id}/records/{record_id}/compare", "get"),
+        ("/tenants/{tenant_id}/records/{record_id}/timeline", "get"),
+        ("/tenants/{tenant_id}/parked", "get"),
+        ("/tenants/{tenant_id}/parked/{parked_id}/replay", "post"),
+    ):
+        assert method in paths[path], path
+
+
+def test_conflict_routes_are_per_tenant_and_validate_input(env: Env):
+    token_a, token_b = env.tenant("t1"), env.tenant("t2")
+    record_id = seed_record(env, "t1")
+    assert call("GET", f"/tenants/t1/records/{record_id}/compare", token_b)["statusCode"] == 403
+    assert call("GET", "/tenants/t1/conflicts", token_b)["statusCode"] == 403
+    assert call("GET", "/tenants/t2/conflicts", token_b)["json"] == []
+    bad_take = {"fields": {"city": {"take": "both"}}}
+    assert call("POST", f"/tenants/t1/records/{record_id}/resolve", token_a, bad_take)["statusCode"] == 422
+    value_without_take = {"fields": {"city": {"take": "crm", "value": "x"}}}
+    response = call("POST", f"/tenants/t1/records/{record_id}/resolve", token_a, value_without_take)
+    assert response["statusCode"] == 422
+    missing = "/tenants/t1/conflicts/" + record_id + ".city.20260101T000000000000/restore"
+    assert call("POST", missing, token_a)["statusCode"] == 404
+    assert call("POST", "/tenants/t1/conflicts/not-an-id/restore", token_a)["statusCode"] == 422
+    assert call("POST", "/tenants/t1/parked/nope/replay", token_a)["statusCode"] == 422
+    view = call("GET", f"/tenants/t1/records/{record_id}/compare", token_a)
+    assert view["statusCode"] == 200
+    assert {f["field"] for f in view["json"]["fields"]} >= {"name", "city", "account_manager"}
+    timeline = call("GET", f"/tenants/t1/records/{record_id}/timeline", token_a)
+    assert timeline["statusCode"] == 200 and isinstance(timeline["json"]["entries"], list)

@@ -20,9 +20,12 @@ from referencing.jsonschema import DRAFT4
 from crmsync.connectors.base import (
     AuthError,
     Connector,
+    NotFoundError,
     RateLimitedError,
     SourceRecord,
+    ValidationError,
     WriteItem,
+    WriteResult,
 )
 from crmsync.connectors.economic import EconomicConnector, EconomicDefaults
 from crmsync.connectors.http import RetryPolicy
@@ -80,6 +83,11 @@ def h(fake: EconomicFake) -> Iterator[Harness]:
     harness.client.close()
 
 
+def update(h: Harness, number: str, **fields: Any) -> WriteResult:
+    [result] = h.connector.write(CUSTOMER, [WriteItem(record_id="rec-1", external_id=number, fields=fields)])
+    return result
+
+
 def create(h: Harness, record_id: str = "rec-1", **fields: Any) -> str:
     [result] = h.connector.write(CUSTOMER, [WriteItem(record_id=record_id, fields=fields)])
     assert result.ok, result.error
@@ -134,6 +142,8 @@ def test_create_get_update_round_trip(h: Harness) -> None:
         "payment_terms": "5",
         "vat_zone": "1",
         "barred": False,
+        "external_number": None,
+        "account_manager": None,
     }
     assert created.record.fields == expected
     fetched = h.connector.get(CUSTOMER, number)
@@ -144,7 +154,10 @@ def test_create_get_update_round_trip(h: Harness) -> None:
         CUSTOMER, [WriteItem(record_id="rec-1", external_id=number, fields=changes)]
     )
     assert updated.ok and updated.record is not None
-    assert updated.record.fields == {**expected, **changes}
+    # written through the Customers API, which cannot see publicEntryNumber: unknown, not empty
+    assert updated.record.fields == {
+        k: v for k, v in {**expected, **changes}.items() if k != "external_number"
+    }
     again = h.connector.get(CUSTOMER, number)
     assert again is not None and again.fields == {**expected, **changes}
     assert h.connector.get(CUSTOMER, "404") is None
@@ -320,6 +333,152 @@ def test_conflicts_that_never_settle_give_a_retryable_failure(h: Harness) -> Non
     assert h.calls(f"PUT {CUSTOMERS_API_PREFIX}/Customers/{{number}}") == 4
     legacy = h.fake.get_customer(number)
     assert legacy is not None and legacy["name"] == "Busy A/S"
+
+
+# ------------------------------------------------------- external number, account manager, booked invoices
+
+API_PUT = f"PUT {CUSTOMERS_API_PREFIX}/Customers/{{number}}"
+API_GET = f"GET {CUSTOMERS_API_PREFIX}/Customers/{{number}}"
+LEGACY_PUT = "PUT /customers/{customerNumber}"
+
+
+def test_external_number_round_trip(h: Harness) -> None:
+    """publicEntryNumber: legacy POST on create, a legacy PUT of it alone on update (see module doc)."""
+    number = create(h, name="Fjordhøj Byggeri ApS", external_number="CRM-1001")
+    stored = h.fake.get_customer(int(number))
+    assert stored is not None and stored["publicEntryNumber"] == "CRM-1001"
+    got = h.connector.get(CUSTOMER, number)
+    assert got is not None and got.fields["external_number"] == "CRM-1001"
+    assert h.connector.get_many(CUSTOMER, [number])[number].fields["external_number"] == "CRM-1001"
+
+    contact = h.fake.add_contact(int(number), name="Mette Holm")
+    h.fake.update_customer(
+        int(number),
+        ean="5798000012345",
+        mobilePhone="+45 20 30 40 50",
+        creditLimit=25000.0,
+        layout=19,
+        salesPerson=3,
+        pNumber="1012345678",
+        barred=True,
+        attention=contact,
+        iban="DK5000400440116243",
+    )
+    h.fake.clock.advance(5)
+    h.fake.reset_stats()
+    changed = update(h, number, external_number="CRM-2002", city="Vejle")
+    assert changed.ok, changed.error
+    assert changed.record is not None
+    assert changed.record.fields["external_number"] == "CRM-2002"
+    assert changed.record.fields["city"] == "Vejle"
+    assert changed.record.modified_at == T0 + timedelta(seconds=5)  # the legacy PUT answered the entity
+    assert (h.calls(API_PUT), h.calls(LEGACY_PUT)) == (1, 1)
+    after = h.connector.get(CUSTOMER, number)
+    assert after is not None and changed.record.fields == after.fields  # claims exactly what is stored
+    legacy = h.fake.get_customer(int(number))
+    api = h.fake.get_customer(int(number), view="api")
+    assert legacy is not None and api is not None
+    assert (legacy["publicEntryNumber"], legacy["city"]) == ("CRM-2002", "Vejle")
+    assert legacy["ean"] == "5798000012345" and legacy["mobilePhone"] == "+45 20 30 40 50"
+    assert legacy["creditLimit"] == 25000.0 and legacy["pNumber"] == "1012345678"
+    assert legacy["layout"]["layoutNumber"] == 19 and legacy["salesPerson"]["employeeNumber"] == 3
+    assert legacy["attention"]["customerContactNumber"] == contact
+    assert legacy["barred"] is True and api["iban"] == "DK5000400440116243"
+
+    h.fake.reset_stats()
+    only = update(h, number, external_number="CRM-3003")
+    assert only.ok and only.record is not None and only.record.fields["external_number"] == "CRM-3003"
+    assert (h.calls(API_GET), h.calls(API_PUT), h.calls(LEGACY_PUT)) == (0, 0, 1)
+
+    h.fake.reset_stats()
+    same = update(h, number, external_number="CRM-3003")
+    assert same.ok and same.record is not None and same.record.fields["external_number"] == "CRM-3003"
+    assert h.fake.stats()["writes"] == 0  # nothing to change: nothing sent
+
+    cleared = update(h, number, external_number=None)
+    assert cleared.ok and cleared.record is not None and cleared.record.fields["external_number"] is None
+    legacy = h.fake.get_customer(int(number))
+    assert legacy is not None and "publicEntryNumber" not in legacy and legacy["ean"] == "5798000012345"
+    got = h.connector.get(CUSTOMER, number)
+    assert got is not None and got.fields["external_number"] is None
+
+    h.fake.reset_stats()
+    too_long = update(h, number, external_number="X" * 51, city="Odense C")
+    assert (too_long.ok, too_long.error_code, too_long.retryable) == (False, "invalid_field", False)
+    assert h.fake.stats()["total"] == 0  # refused before anything was written, city included
+    [refused] = h.connector.write(
+        CUSTOMER, [WriteItem(record_id="r2", fields={"name": "Y", "external_number": "Z" * 51})]
+    )
+    assert (refused.ok, refused.error_code) == (False, "invalid_field")
+    assert h.fake.customer_numbers() == [int(number)]
+
+
+def test_records_read_through_the_customers_api_leave_external_number_unknown(h: Harness) -> None:
+    number = create(h, name="Birkholm Emballage A/S", external_number="OLD-77")
+    result = update(h, number, phone="+45 70 10 20 30")
+    assert result.ok and result.record is not None
+    assert "external_number" not in result.record.fields  # unknown to the Customers API, not empty
+    assert result.record.fields["phone"] == "+45 70 10 20 30"
+    assert "account_manager" in result.record.fields  # ourRef: the Customers API knows it
+    unchanged = update(h, number, phone="+45 70 10 20 30")  # nothing to send: built from the GET
+    assert unchanged.ok and unchanged.record is not None
+    assert "external_number" not in unchanged.record.fields
+    stored = h.fake.get_customer(int(number))
+    assert stored is not None and stored["publicEntryNumber"] == "OLD-77"
+
+
+def test_account_manager_round_trip(h: Harness) -> None:
+    """account_manager = legacy salesPerson.employeeNumber = Customers API ourRef, read and written."""
+    number = create(h, name="Rask Revision ApS", account_manager="3")
+    legacy = h.fake.get_customer(int(number))
+    assert legacy is not None and legacy["salesPerson"]["employeeNumber"] == 3
+    got = h.connector.get(CUSTOMER, number)
+    assert got is not None and got.fields["account_manager"] == "3"
+
+    moved = update(h, number, account_manager="7")
+    assert moved.ok and moved.record is not None and moved.record.fields["account_manager"] == "7"
+    api = h.fake.get_customer(int(number), view="api")
+    legacy = h.fake.get_customer(int(number))
+    assert api is not None and api["ourRef"] == 7
+    assert legacy is not None and legacy["salesPerson"]["employeeNumber"] == 7
+    got = h.connector.get(CUSTOMER, number)
+    assert got is not None and got.fields["account_manager"] == "7"
+
+    removed = update(h, number, account_manager=None)
+    assert removed.ok and removed.record is not None and removed.record.fields["account_manager"] is None
+    legacy = h.fake.get_customer(int(number))
+    assert legacy is not None and "salesPerson" not in legacy
+    got = h.connector.get(CUSTOMER, number)
+    assert got is not None and got.fields["account_manager"] is None
+
+    both = update(h, number, account_manager="12", external_number="EXT-9")
+    assert both.ok and both.record is not None
+    assert (both.record.fields["account_manager"], both.record.fields["external_number"]) == ("12", "EXT-9")
+
+    bad = update(h, number, account_manager="Jens")
+    assert (bad.ok, bad.error_code) == (False, "invalid_field")
+    [refused] = h.connector.write(
+        CUSTOMER, [WriteItem(record_id="r2", fields={"name": "Z", "account_manager": "0"})]
+    )
+    assert (refused.ok, refused.error_code) == (False, "invalid_field")
+
+
+def test_has_booked_invoices(h: Harness) -> None:
+    number = create(h, name="Kastrup Logistik ApS")
+    other = create(h, "rec-2", name="Never Invoiced ApS")
+    assert h.connector.has_booked_invoices(number) is False
+    h.fake.book_invoice(int(number), amount=1200)
+    h.fake.book_invoice(int(number), amount=-300)
+    h.sent.clear()
+    assert h.connector.has_booked_invoices(number) is True
+    [request] = h.sent
+    assert request.url.path == f"/customers/{number}/invoices/booked"
+    assert request.url.params["pagesize"] == "1"
+    assert h.connector.has_booked_invoices(other) is False
+    with pytest.raises(NotFoundError):  # "no such customer" is not "no invoices"
+        h.connector.has_booked_invoices("4040")
+    with pytest.raises(ValidationError):
+        h.connector.has_booked_invoices("abc")
 
 
 # ---------------------------------------------------------------------------------------- idempotent creates
@@ -508,7 +667,15 @@ def _has_null(value: Any) -> bool:
 
 
 def test_request_bodies_match_the_official_schemas_and_carry_no_nulls(h: Harness) -> None:
-    number = create(h, name="Schema A/S", zip="8700", barred=True, customer_group="2")
+    number = create(
+        h,
+        name="Schema A/S",
+        zip="8700",
+        barred=True,
+        customer_group="2",
+        external_number="EXT-1",
+        account_manager="4",
+    )
     h.connector.write(
         CUSTOMER,
         [WriteItem(record_id="rec-1", external_id=number, fields={"city": "Horsens", "barred": False})],
@@ -519,13 +686,17 @@ def test_request_bodies_match_the_official_schemas_and_carry_no_nulls(h: Harness
     h.connector.write(
         CONTACT, [WriteItem(record_id="c", external_id=contact.external_id, fields={"email": "a@b.dk"})]
     )
-    post_schema = json.loads(
-        re.sub(
-            r",(\s*[}\]])",
-            r"\1",
-            (REFERENCE / "legacy-schemas" / "customers.post.schema.json").read_text(encoding="utf-8-sig"),
-        )
-    )
+    contact_number = int(str(contact.external_id))
+    h.fake.update_customer(int(number), attention=contact_number, creditLimit=1000.0)
+    assert update(h, number, external_number="EXT-2", account_manager=None).ok  # both APIs' PUTs
+
+    def legacy_schema(name: str) -> Any:
+        text = (REFERENCE / "legacy-schemas" / name).read_text(encoding="utf-8-sig")
+        return json.loads(re.sub(r",(\s*[}\]])", r"\1", text))
+
+    post_schema = legacy_schema("customers.post.schema.json")
+    put_schema = legacy_schema("customers.customerNo.put.schema.json")
+    read_only = {name for name, prop in put_schema["properties"].items() if prop.get("readOnly")}
     checked = set()
     for request in h.sent:
         if request.method not in ("POST", "PUT"):
@@ -535,6 +706,12 @@ def test_request_bodies_match_the_official_schemas_and_carry_no_nulls(h: Harness
         path = request.url.path
         if path == "/customers":
             errors = list(jsonschema.Draft3Validator(post_schema).iter_errors(body))
+        elif request.method == "PUT" and not path.startswith(CUSTOMERS_API_PREFIX):
+            errors = list(jsonschema.Draft3Validator(put_schema).iter_errors(body))
+            writable = set(put_schema["properties"]) - read_only  # no balance, dueAmount, self, links
+            assert set(body) <= writable, set(body) - writable
+            assert body["attention"]["customerContactNumber"] == contact_number  # sent back as read
+            assert (body["publicEntryNumber"], body["creditLimit"]) == ("EXT-2", 1000.0)
         else:
             component = "Customer" if "/Customers" in path else "Contact"
             schema = {"$ref": f"urn:customers#/components/schemas/{component}"}
@@ -543,12 +720,14 @@ def test_request_bodies_match_the_official_schemas_and_carry_no_nulls(h: Harness
         checked.add((request.method, re.sub(r"/\d+$", "/{n}", path)))
     assert checked == {
         ("POST", "/customers"),
+        ("PUT", "/customers/{n}"),
         ("PUT", f"{CUSTOMERS_API_PREFIX}/Customers/{{n}}"),
         ("POST", f"{CUSTOMERS_API_PREFIX}/Contacts"),
         ("PUT", f"{CUSTOMERS_API_PREFIX}/Contacts"),
     }
     stored = h.fake.get_customer(int(number))
     assert stored is not None and "barred" not in stored and stored["city"] == "Horsens"
+    assert stored["publicEntryNumber"] == "EXT-2" and "salesPerson" not in stored
 
 
 def test_source_records_are_plain_canonical_values(h: Harness) -> None:

@@ -90,6 +90,7 @@ def test_is_a_crm_connector_with_the_documented_fields(h):
     assert "barred" in h.hs.supported_fields(CUSTOMER) and "customer_number" in h.hs.supported_fields(
         CUSTOMER
     )
+    assert {"external_number", "account_manager"} <= h.hs.supported_fields(CUSTOMER)
     assert h.hs.supported_fields(CONTACT) == {"name", "email", "phone", "title", "lifecycle_stage"}
     assert split_name("Anna Marie  Jensen") == ("Anna Marie", "Jensen")
     assert split_name("Cher") == ("Cher", "") and split_name(None) == ("", "")
@@ -98,7 +99,7 @@ def test_is_a_crm_connector_with_the_documented_fields(h):
 def test_ensure_setup_creates_group_and_properties_once(h):
     h.hs.ensure_setup()
     created = h.fake.calls("POST", "/crm/v3/properties/companies")
-    assert created == 10 and h.fake.calls("POST", "/crm/v3/properties/contacts") == 1
+    assert created == 11 and h.fake.calls("POST", "/crm/v3/properties/contacts") == 1
     assert h.fake.calls("POST", "/crm/v3/properties/companies/groups") == 1
     props = {
         p["name"]: p
@@ -114,6 +115,14 @@ def test_ensure_setup_creates_group_and_properties_once(h):
         "bool",
         "booleancheckbox",
     )
+    external = props["crmsync_external_number"]
+    assert (external["type"], external["fieldType"], external["label"], external["groupName"]) == (
+        "string",
+        "text",
+        "External number",
+        "crmsync",
+    )
+    assert external["hasUniqueValue"] is False
     total = h.fake.stats()["total"]
     h.hs.ensure_setup()
     assert h.fake.stats()["total"] == total  # cached per instance: no call at all
@@ -290,6 +299,67 @@ def test_update_sends_only_the_given_fields(h):
     assert result.record.fields == {"name": "acme", "phone": "+45 7020 0000", "city": None, "barred": False}
     nothing = h.hs.write(CUSTOMER, [WriteItem(record_id="acme", external_id=cid, fields={"notes": "x"})])[0]
     assert nothing.ok and len(h.bodies("POST /crm/v3/objects/companies/batch/update")) == 1  # nothing to send
+
+
+def test_external_number_and_account_manager_round_trip(h):
+    """crmsync_external_number (custom) and hubspot_owner_id (standard), created, read, changed, cleared."""
+    h.hs.ensure_setup()
+    [created] = h.hs.write(
+        CUSTOMER,
+        [
+            WriteItem(
+                record_id="r1",
+                fields={"name": "Acme", "external_number": "CRM-1001", "account_manager": "75"},
+            )
+        ],
+    )
+    assert created.ok and created.record is not None
+    assert (created.record.fields["external_number"], created.record.fields["account_manager"]) == (
+        "CRM-1001",
+        "75",
+    )
+    cid = created.external_id
+    props = h.fake.record("companies", cid)["properties"]
+    assert (props["crmsync_external_number"], props["hubspot_owner_id"]) == ("CRM-1001", "75")
+    got = h.hs.get(CUSTOMER, cid)
+    assert got is not None
+    assert (got.fields["external_number"], got.fields["account_manager"]) == ("CRM-1001", "75")
+    assert h.hs.get_many(CUSTOMER, [cid])[cid].fields["account_manager"] == "75"
+    assert [r.fields["external_number"] for r in h.hs.list_all(CUSTOMER)] == ["CRM-1001"]
+
+    [changed] = h.hs.write(
+        CUSTOMER,
+        [
+            WriteItem(
+                record_id="r1",
+                external_id=cid,
+                fields={"external_number": "CRM-2002", "account_manager": "76"},
+            )
+        ],
+    )
+    assert changed.ok and changed.record is not None
+    assert changed.record.fields == {"name": "Acme", "external_number": "CRM-2002", "account_manager": "76"}
+    body = h.bodies("POST /crm/v3/objects/companies/batch/update")[-1]
+    assert body["inputs"][0]["properties"] == {
+        "crmsync_external_number": "CRM-2002",
+        "hubspot_owner_id": "76",
+    }
+
+    [cleared] = h.hs.write(
+        CUSTOMER,
+        [
+            WriteItem(
+                record_id="r1", external_id=cid, fields={"external_number": None, "account_manager": None}
+            )
+        ],
+    )
+    assert cleared.ok and cleared.record is not None
+    assert cleared.record.fields == {"name": "Acme", "external_number": None, "account_manager": None}
+    props = h.fake.record("companies", cid)["properties"]
+    assert "crmsync_external_number" not in props and "hubspot_owner_id" not in props
+    got = h.hs.get(CUSTOMER, cid)
+    assert got is not None and got.fields["external_number"] is None and got.fields["account_manager"] is None
+    assert got.fields["name"] == "Acme"
 
 
 def test_partial_failure_yields_one_result_per_item(h):

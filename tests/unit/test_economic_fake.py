@@ -599,6 +599,92 @@ def test_api_contacts_lifecycle(fake: EconomicFake, client: httpx.Client) -> Non
     assert legacy["collection"][0]["deleted"] is True
 
 
+# ------------------------------------------------------------------------------------------ booked invoices
+
+
+def test_booked_invoices_collection_matches_schema_and_pages() -> None:
+    fake = EconomicFake(link_base=PUBLIC)
+    fake.clock.freeze(T0)
+    number = fake.add_customer(
+        MINIMAL, city="Horsens", salesPerson=3, layout=16, corporateIdentificationNumber="29189978"
+    )
+    other = fake.add_customer(MINIMAL, name="Without Invoices", vatZone=2)
+    first = fake.book_invoice(number, amount=1000)
+    fake.book_invoice(other, amount=200, currency="EUR")
+    fake.book_invoice(number, amount=-250, date="2026-03-05")  # a credit note
+    schema = "customers.customerNumber.invoices.booked.get.schema.json"
+    with client_for(fake) as client:
+        link = client.get(f"/customers/{number}").json()["invoices"]["booked"]
+        assert link == f"{PUBLIC}/customers/{number}/invoices/booked"
+        page = client.get(f"/customers/{number}/invoices/booked?pagesize=1")
+        assert page.status_code == 200
+        body = page.json()
+        assert_legacy_valid(body, schema)
+        assert body["self"] == f"{PUBLIC}/customers/{number}/invoices/booked?pagesize=1"
+        assert "metaData" not in body
+        assert body["pagination"]["results"] == 2 and body["pagination"]["pageSize"] == 1
+        assert body["pagination"]["nextPage"].endswith(
+            f"/customers/{number}/invoices/booked?pagesize=1&skippages=1"
+        )
+        [invoice] = body["collection"]
+        assert invoice["bookedInvoiceNumber"] == first
+        assert (invoice["date"], invoice["currency"]) == ("2026-03-02", "DKK")
+        assert (invoice["netAmount"], invoice["vatAmount"], invoice["grossAmount"]) == (1000.0, 250.0, 1250.0)
+        assert invoice["customer"] == {"customerNumber": number, "self": f"{PUBLIC}/customers/{number}"}
+        assert invoice["recipient"]["name"] == "Horsens Kommune"
+        assert invoice["references"]["salesPerson"]["employeeNumber"] == 3
+        assert invoice["self"] == f"{PUBLIC}/invoices/booked/{first}"
+
+        second = client.get(body["pagination"]["nextPage"]).json()
+        assert_legacy_valid(second, schema)
+        assert [i["grossAmount"] for i in second["collection"]] == [-312.5]
+        assert "nextPage" not in second["pagination"]
+        credit = client.get(f"/customers/{number}/invoices/booked?filter=date$gt:2026-03-02").json()
+        assert [i["netAmount"] for i in credit["collection"]] == [-250.0]
+        assert credit["pagination"]["resultsWithoutFilter"] == 2
+        newest_first = client.get(f"/customers/{number}/invoices/booked?sort=-bookedInvoiceNumber").json()
+        assert [i["bookedInvoiceNumber"] for i in newest_first["collection"]] == [3, 1]
+
+        abroad = client.get(f"/customers/{other}/invoices/booked").json()
+        assert_legacy_valid(abroad, schema)
+        assert [(i["currency"], i["vatAmount"]) for i in abroad["collection"]] == [("EUR", 0.0)]
+        none = fake.add_customer(MINIMAL, name="Never Invoiced")
+        empty = client.get(f"/customers/{none}/invoices/booked?pagesize=1").json()
+        assert_legacy_valid(empty, schema)
+        assert empty["collection"] == [] and empty["pagination"]["results"] == 0
+
+        missing = client.get("/customers/999/invoices/booked")
+        assert missing.status_code == 404
+        assert set(missing.json()) == set(example("traels-it-economic-rest/404.json"))
+        assert client.get("/customers/999/contacts").status_code == 404  # like the other sub-resources
+        assert client.get(f"/customers/{number}/invoices/booked?sort=netAmount").status_code == 400
+    customer = fake.get_customer(number)
+    assert customer is not None and customer["balance"] == 937.5  # 1250 - 312.5
+    with pytest.raises(KeyError):
+        fake.book_invoice(999)
+    with pytest.raises(ValueError, match="currency"):
+        fake.book_invoice(number, currency="XYZ")
+
+
+def test_a_customer_with_booked_invoices_cannot_be_deleted(fake: EconomicFake, client: httpx.Client) -> None:
+    number = fake.add_customer(MINIMAL)
+    fake.book_invoice(number, amount=500)
+    legacy = client.delete(f"/customers/{number}")
+    assert legacy.status_code == 400 and legacy.json()["httpStatusCode"] == 400
+    problem = client.delete(f"{API}/Customers/{number}")
+    assert problem.status_code == 400
+    assert_openapi_valid(problem.json(), "ProblemDetails")
+    with pytest.raises(ValueError, match="booked invoices"):
+        fake.delete_customer(number)
+    assert fake.customer_numbers() == [number]
+
+    fake.renumber(number, 70)  # the invoices stay with the customer
+    assert client.get("/customers/70/invoices/booked").json()["pagination"]["results"] == 1
+    assert client.get(f"/customers/{number}/invoices/booked").status_code == 404
+    free = fake.add_customer(MINIMAL, name="Deletable")
+    assert client.delete(f"/customers/{free}").status_code == 204
+
+
 # ------------------------------------------------------------------------------------------ webhooks
 
 

@@ -9,11 +9,24 @@ import pytest
 from crmsync.connectors.base import SourceRecord
 from crmsync.engine import Decision, PushAction, after_write, plan_push, reconcile
 from crmsync.models import ObjectType, Record, Side, SyncMode
-from crmsync.policy import ConflictRule, Direction, FieldPolicy, FieldRule
+from crmsync.policy import (
+    BOTH_LATEST,
+    DEFAULT_CONTACT_RULES,
+    DEFAULT_CUSTOMER_RULES,
+    ConflictRule,
+    Direction,
+    FieldPolicy,
+    FieldRule,
+)
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 ECO, HS = "eco", "hs"
-POLICY = FieldPolicy()
+MASTER = ("name", "email", "phone", "city", "address", "zip", "country", "website")
+POLICY = FieldPolicy(
+    customer=DEFAULT_CUSTOMER_RULES | {f: BOTH_LATEST for f in MASTER},
+    contact=DEFAULT_CONTACT_RULES | {f: BOTH_LATEST for f in ("name", "email", "phone", "customer")},
+)
+"""The engine's mechanics are shown on master data flowing both ways (the defaults are tested below)."""
 CUSTOMER_SUPPORTED_HS = frozenset({"name", "email", "city", "customer_number", "customer_group"})
 
 

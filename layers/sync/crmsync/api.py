@@ -16,10 +16,20 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from crmsync import linking
+from crmsync import conflicts, linking
 from crmsync.config import TenantConfig
-from crmsync.models import Base, Fields, FieldValue, ObjectType, Record, Side, SyncMode
-from crmsync.service import SyncContext, sync_now
+from crmsync.models import (
+    Base,
+    ConflictStatus,
+    Fields,
+    FieldValue,
+    ObjectType,
+    Record,
+    Side,
+    SyncMode,
+)
+from crmsync.models import Conflict as ConflictItem
+from crmsync.service import SyncContext, parked_key, push_records, sync_now
 from crmsync.store import SyncStore, VersionConflict, object_type_of
 
 RECORD_ID = r"^(cus|con)_[0-9a-f]{32}$"
@@ -298,3 +308,102 @@ def set_mode(ctx: SyncContext, tenant_id: str, request: ModeRequest) -> dict[str
         for side, plan in plans.items()
     }
     return out
+
+
+# -- conflicts, compare, timeline, parked ----------------------------------------------------------
+
+
+def _existing_record_id(record_id: str) -> str:
+    try:
+        object_type_of(record_id)
+    except ValueError as exc:
+        raise NotFound(record_id) from exc
+    return record_id
+
+
+def list_conflicts(
+    ctx: SyncContext, tenant_id: str, *, status: ConflictStatus | None, record_id: str | None
+) -> list[ConflictItem]:
+    get_config(ctx, tenant_id)
+    return conflicts.list_conflicts(ctx, tenant_id, status=status, record_id=record_id)
+
+
+def resolve(
+    ctx: SyncContext, tenant_id: str, record_id: str, request: conflicts.ResolveRequest
+) -> dict[str, Any]:
+    try:
+        return conflicts.resolve(ctx, tenant_id, _existing_record_id(record_id), request)
+    except KeyError as exc:
+        raise NotFound(record_id) from exc
+    except conflicts.ConflictError as exc:
+        raise Conflict(str(exc)) from exc
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+
+
+def restore(ctx: SyncContext, tenant_id: str, conflict_id: str) -> dict[str, Any]:
+    try:
+        return conflicts.restore(ctx, tenant_id, conflict_id)
+    except KeyError as exc:
+        raise NotFound(conflict_id) from exc
+    except conflicts.ConflictError as exc:
+        raise Conflict(str(exc)) from exc
+
+
+def compare(ctx: SyncContext, tenant_id: str, record_id: str, *, refresh: bool) -> conflicts.CompareView:
+    get_config(ctx, tenant_id)
+    try:
+        return conflicts.compare_record(ctx, tenant_id, _existing_record_id(record_id), refresh=refresh)
+    except KeyError as exc:
+        raise NotFound(record_id) from exc
+
+
+def timeline(ctx: SyncContext, tenant_id: str, record_id: str) -> dict[str, Any]:
+    """Every signal, decision and vendor write of one record (newest last; kept 30 days)."""
+    if ctx.store.get_record(tenant_id, _existing_record_id(record_id)) is None:
+        raise NotFound(record_id)
+    return {"record_id": record_id, "entries": ctx.store.timeline(tenant_id, record_id)}
+
+
+def list_parked(ctx: SyncContext, tenant_id: str) -> dict[str, Any]:
+    get_config(ctx, tenant_id)
+    return {"items": ctx.store.parked(tenant_id)}
+
+
+def replay_parked(ctx: SyncContext, tenant_id: str, parked_id: str) -> dict[str, Any]:
+    """Replay a refused write from the sources' current state (never the old payload).
+
+    Every linked side is re-read, then the record is pushed again; if the target still refuses it,
+    it is parked again with the new reason.
+    """
+    entry = ctx.store.get_parked(tenant_id, parked_id)
+    if entry is None:
+        raise NotFound(parked_id)
+    record_id, conn = entry["record_id"], entry["connection"]
+    record = ctx.store.get_record(tenant_id, record_id)
+    if record is None:
+        ctx.store.unpark(tenant_id, parked_id)
+        raise NotFound(record_id)
+    sync_now(ctx, tenant_id, record_id)
+    ctx.store.unpark(tenant_id, parked_id)
+    record = ctx.store.get_record(tenant_id, record_id)
+    assert record is not None
+    if conn in record.parked:
+        record.parked.pop(conn)
+        try:
+            ctx.store.save_record(record)
+        except VersionConflict as exc:
+            raise Conflict("the record changed meanwhile; replay again") from exc
+        record = ctx.store.get_record(tenant_id, record_id)
+        assert record is not None
+    report = push_records(ctx, [record])
+    again = ctx.store.get_parked(tenant_id, parked_key(record_id, conn))
+    return {
+        "record_id": record_id,
+        "connection": conn,
+        "replayed": again is None and not report.failed,
+        "parked_again": again,
+        "created": report.created,
+        "updated": report.updated,
+        "retry_later": bool(report.failed),
+    }

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from crmsync.models import ConnectionKind, Environment, Side, SyncMode
 from crmsync.policy import FieldPolicy
+from crmsync.value_maps import MAPPABLE_FIELDS, ValueMap
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
 
@@ -74,7 +75,18 @@ class TenantConfig(BaseModel):
         le=1,
         description="minimum score to offer a candidate (bench/matching.py measures the trade-off)",
     )
+    value_maps: dict[str, ValueMap] = Field(
+        default_factory=dict,
+        description="picklist field -> CRM value to accounting value (an unmapped value holds that field)",
+    )
     version: int = 0
+
+    @model_validator(mode="after")
+    def _mappable(self) -> TenantConfig:
+        unknown = sorted(set(self.value_maps) - MAPPABLE_FIELDS)
+        if unknown:
+            raise ValueError(f"value maps only for {sorted(MAPPABLE_FIELDS)}; not for {unknown}")
+        return self
 
     @model_validator(mode="after")
     def _one_crm(self) -> TenantConfig:

@@ -24,6 +24,7 @@ from crmsync.connectors.base import SourceRecord
 from crmsync.models import (
     Base,
     Conflict,
+    ConflictStatus,
     Fields,
     FieldValue,
     ObjectType,
@@ -88,18 +89,42 @@ def reconcile(
     source_time = source.modified_at or now
     outcome = ReconcileOutcome(decision=Decision.UNCHANGED, record=rec)
     is_new = rec.version == 0 and not rec.fields
+    # Directions govern a record *once linked*: a record that exists on this side only takes every
+    # change from it (the link screen and the matcher must see its current values).
+    single_sided = not any(conn != connection_id for conn in rec.links)
 
     for name, value in source.fields.items():
         if base is not None and name in base.fields and base.fields[name] == value:
             continue  # unchanged on this side since crmsync last saw it
         current = rec.fields.get(name)
-        if is_new:
-            _apply(rec, name, value, connection_id, source_time)
-            outcome.applied[name] = value
+        if is_new or (single_sided and name not in rec.held):
+            if current != value or is_new:
+                _apply(rec, name, value, connection_id, source_time)
+                outcome.applied[name] = value
+            continue
+        field_rule = policy.rule(rec.object_type, name)
+        if name in rec.held:
+            # Held for a person: keep the newest values of both sides on the open conflict.
+            other = next((b for c, b in rec.bases.items() if c != connection_id and name in b.fields), None)
+            other_value = other.fields[name] if other is not None else current
+            open_item = _conflict(rec, name, side, value, other_value, source_time, field_rule.rule.value)
+            outcome.conflicts.append(open_item.model_copy(update={"status": ConflictStatus.OPEN}))
+            outcome.held.append(name)
             continue
         if not policy.flows_from(rec.object_type, name, side):
             if current != value:
                 outcome.overridden.append(name)
+                # Not lost: the edit is kept (restorable) while the owner's value is written back.
+                item = _conflict(rec, name, side, value, current, source_time, field_rule.direction.value)
+                outcome.conflicts.append(
+                    item.model_copy(
+                        update={
+                            "status": ConflictStatus.OVERRIDDEN,
+                            "winner": side.other.value,
+                            "losing_value": value,
+                        }
+                    )
+                )
             continue
         if current == value:
             continue  # both sides already agree
@@ -110,33 +135,19 @@ def reconcile(
             outcome.applied[name] = value
             continue
         # Both sides changed since this side's base, to different values: a real conflict.
-        field_rule = policy.rule(rec.object_type, name)
         record_time = rec.field_times.get(name)
-        crm_value, acc_value = (value, current) if side is Side.CRM else (current, value)
-        crm_time, acc_time = (source_time, record_time) if side is Side.CRM else (record_time, source_time)
+        item = _conflict(rec, name, side, value, current, source_time, field_rule.rule.value)
         if field_rule.rule is ConflictRule.MANUAL:
+            rec.held.append(name)
             outcome.held.append(name)
-            winner, losing = "held", None
+            item = item.model_copy(update={"status": ConflictStatus.OPEN, "winner": "held"})
         elif _winner_is_source(field_rule.rule, side, source_time, record_time):
             _apply(rec, name, value, connection_id, source_time)
             outcome.applied[name] = value
-            winner, losing = side.value, current
+            item = item.model_copy(update={"winner": side.value, "losing_value": current})
         else:
-            winner, losing = side.other.value, value
-        outcome.conflicts.append(
-            Conflict(
-                tenant_id=rec.tenant_id,
-                record_id=rec.record_id,
-                field=name,
-                crm_value=crm_value,
-                accounting_value=acc_value,
-                crm_time=crm_time,
-                accounting_time=acc_time,
-                rule=field_rule.rule.value,
-                winner=winner,
-                losing_value=losing,
-            )
-        )
+            item = item.model_copy(update={"winner": side.other.value, "losing_value": value})
+        outcome.conflicts.append(item)
 
     previous = rec.bases.get(connection_id)
     rec.bases[connection_id] = Base(
@@ -150,7 +161,7 @@ def reconcile(
     )
     if is_new:
         outcome.decision = Decision.CREATED
-    elif outcome.conflicts:
+    elif any(c.status is not ConflictStatus.OVERRIDDEN for c in outcome.conflicts):
         outcome.decision = Decision.CONFLICT
     elif outcome.applied:
         outcome.decision = Decision.APPLIED
@@ -161,6 +172,34 @@ def reconcile(
     if outcome.applied:
         rec.updated_at = now
     return outcome
+
+
+def _conflict(
+    rec: Record,
+    name: str,
+    side: Side,
+    value: FieldValue,
+    current: FieldValue,
+    source_time: datetime,
+    rule: str,
+) -> Conflict:
+    """A conflict item with both sides' values and times (status and winner set by the caller)."""
+    record_time = rec.field_times.get(name)
+    crm_value, acc_value = (value, current) if side is Side.CRM else (current, value)
+    crm_time, acc_time = (source_time, record_time) if side is Side.CRM else (record_time, source_time)
+    return Conflict(
+        tenant_id=rec.tenant_id,
+        record_id=rec.record_id,
+        object_type=rec.object_type,
+        field=name,
+        crm_value=crm_value,
+        accounting_value=acc_value,
+        crm_time=crm_time,
+        accounting_time=acc_time,
+        rule=rule,
+        winner="",
+        losing_value=None,
+    )
 
 
 def base_matches(base: Base, fields: Fields) -> bool:
@@ -229,22 +268,27 @@ def plan_push(
     """
     if mode is SyncMode.OFF:
         return None
-    receivable = [
-        name
-        for name in sorted(supported)
-        if policy.flows_to(record.object_type, name, side) and name in record.fields
-    ]
+    obj = record.object_type
+    withheld = set(record.held) | set(record.unmapped)
+    candidates = [n for n in sorted(supported) if n in record.fields and n not in withheld]
     if connection_id not in record.links:
         allowed = mode is SyncMode.AUTOMATIC if create_allowed is None else create_allowed
         if not allowed:
             return None
-        create_fields = {n: record.fields[n] for n in receivable if record.fields[n] is not None}
-        if record.object_type is ObjectType.CUSTOMER and not create_fields.get("name"):
+        create_fields = {
+            n: record.fields[n]
+            for n in candidates
+            if record.fields[n] is not None and policy.copied_on_create(obj, n, side)
+        }
+        if obj is ObjectType.CUSTOMER and not create_fields.get("name"):
             return None  # nothing worth creating yet (both vendors require a name)
         return PushPlan(PushAction.CREATE, create_fields)
+    forced = set(record.forced.get(connection_id, ()))
     base = record.bases.get(connection_id)
     diffs: Fields = {}
-    for name in receivable:
+    for name in candidates:
+        if not (policy.flows_to(obj, name, side) or name in forced):
+            continue
         value = record.fields[name]
         if base is not None and name in base.fields:
             if base.fields[name] != value:
@@ -287,6 +331,8 @@ def after_write(
     )
     rec = record.model_copy(deep=True)
     rec.links[connection_id] = external_id
+    rec.forced.pop(connection_id, None)  # a person's resolution has now reached this side
+    rec.parked.pop(connection_id, None)  # and a write refused there before has now gone through
     outcome = reconcile(
         rec,
         state,

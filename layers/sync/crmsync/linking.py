@@ -261,23 +261,34 @@ class TransferPlan:
         }
 
 
+EXACT_LINK_KEYS: tuple[str, ...] = ("customer_number", "external_number")
+"""Keys that auto-link, in order. A VAT/corporate id is not among them: one company (one CVR) is often
+several accounting customers (departments, production units), so a shared VAT id is offered, not linked."""
+
+
 def _exact_pairs(
     config: TenantConfig, crm_only: list[Record], acc_only: list[Record]
 ) -> list[tuple[str, str]]:
-    """CRM/accounting pairs that share the accounting customer number, unambiguously."""
-    by_number: dict[str, list[Record]] = {}
-    for rec in acc_only:
-        number = rec.fields.get("customer_number")
-        if isinstance(number, str):
-            by_number.setdefault(number, []).append(rec)
-    claimed: Counter[str] = Counter(
-        n for r in crm_only if isinstance(n := r.fields.get("customer_number"), str) and n in by_number
-    )
-    pairs = []
-    for rec in crm_only:
-        number = rec.fields.get("customer_number")
-        if isinstance(number, str) and len(by_number.get(number, [])) == 1 and claimed[number] == 1:
-            pairs.append((rec.record_id, by_number[number][0].record_id))
+    """CRM/accounting pairs that share the customer number, else the external number, unambiguously."""
+    pairs: list[tuple[str, str]] = []
+    paired: set[str] = set()
+    for key in EXACT_LINK_KEYS:
+        crm_left = [r for r in crm_only if r.record_id not in paired]
+        acc_left = [r for r in acc_only if r.record_id not in paired]
+        by_value: dict[str, list[Record]] = {}
+        for rec in acc_left:
+            value = rec.fields.get(key)
+            if isinstance(value, str):
+                by_value.setdefault(value, []).append(rec)
+        claimed: Counter[str] = Counter(
+            v for r in crm_left if isinstance(v := r.fields.get(key), str) and v in by_value
+        )
+        for rec in crm_left:
+            value = rec.fields.get(key)
+            if isinstance(value, str) and len(by_value.get(value, [])) == 1 and claimed[value] == 1:
+                other = by_value[value][0].record_id
+                pairs.append((rec.record_id, other))
+                paired.update((rec.record_id, other))
     return pairs
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 FieldValue = str | bool | None
 Fields = dict[str, FieldValue]
@@ -69,9 +69,16 @@ CUSTOMER_FIELDS: tuple[str, ...] = (
     "payment_terms",
     "vat_zone",
     "barred",
+    "external_number",
+    "account_manager",
     "lifecycle_stage",
 )
 """Canonical customer fields (CRM company / account <-> accounting customer).
+
+``external_number`` is a second number both systems know the customer by (the CRM's account number
+or an old ERP id): HubSpot property ``crmsync_external_number`` <-> e-conomic ``publicEntryNumber``.
+``account_manager`` holds the accounting employee number (e-conomic ``salesPerson``); the CRM's owner
+id is translated through the tenant's value map (``config.value_maps``).
 
 ``lifecycle_stage`` exists only in the CRM (HubSpot ``lifecyclestage``): it gates transfer timing and
 lead conversion and is never written to accounting (the accounting connector does not support it).
@@ -123,6 +130,8 @@ class CustomerFields(BaseModel):
     payment_terms: str | None = None
     vat_zone: str | None = None
     barred: bool | None = None
+    external_number: str | None = None
+    account_manager: str | None = None
     lifecycle_stage: str | None = None
 
 
@@ -195,16 +204,46 @@ class Record(BaseModel):
         default_factory=list,
         description="connections where a person approved creating this record (manual mode, transfer all)",
     )
+    held: list[str] = Field(
+        default_factory=list,
+        description="fields held for a person's decision (a `manual` conflict): written nowhere until resolved",
+    )
+    unmapped: dict[str, str] = Field(
+        default_factory=dict,
+        description="picklist fields whose CRM value has no value mapping (held for that field only)",
+    )
+    parked: dict[str, str] = Field(
+        default_factory=dict, description="connection -> why the last write there was refused (parked)"
+    )
+    forced: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="connection -> fields a person resolved: written there once, whatever the direction",
+    )
     version: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class ConflictStatus(StrEnum):
+    OPEN = "open"
+    """Held (rule ``manual``): waits for a person; the field is written nowhere meanwhile."""
+    AUTO = "auto"
+    """Settled by the field's rule; the losing value is kept here and can be restored."""
+    OVERRIDDEN = "overridden"
+    """An edit on the side that does not own the field; the owner's value was written back."""
+    RESOLVED = "resolved"
+    RESTORED = "restored"
+
+
 class Conflict(BaseModel):
-    """A field changed on both sides since their bases, to different values."""
+    """A field changed on both sides since their bases, to different values (or a non-owner edit).
+
+    Nothing is silently lost: both values, both times, the rule and the losing value are kept.
+    """
 
     tenant_id: str
     record_id: str
+    object_type: ObjectType = ObjectType.CUSTOMER
     field: str
     crm_value: FieldValue
     accounting_value: FieldValue
@@ -213,4 +252,14 @@ class Conflict(BaseModel):
     rule: str
     winner: str
     losing_value: FieldValue
+    status: ConflictStatus = ConflictStatus.AUTO
     detected_at: datetime = Field(default_factory=utcnow)
+    resolution: FieldValue = None
+    resolved_at: datetime | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def conflict_id(self) -> str:
+        """Stable id: an open conflict is one per field; settled ones are kept per detection time."""
+        stamp = "open" if self.status is ConflictStatus.OPEN else self.detected_at.strftime("%Y%m%dT%H%M%S%f")
+        return f"{self.record_id}.{self.field}.{stamp}"

@@ -15,11 +15,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from crmsync import preflight, value_maps
 from crmsync.config import TenantConfig, TransferTiming
 from crmsync.connectors.base import Connector, SourceRecord, VendorError, WriteItem, WriteResult
 from crmsync.connectors.registry import ConnectorProvider
 from crmsync.engine import Decision, PushAction, after_write, may_create, plan_push, reconcile
-from crmsync.models import Base, ObjectType, Record, Side, Signal, SyncMode, utcnow
+from crmsync.models import Base, ConflictStatus, Fields, ObjectType, Record, Side, Signal, SyncMode, utcnow
 from crmsync.signal_queue import SignalQueue
 from crmsync.store import LinkTaken, SyncStore, VersionConflict, new_record_id
 
@@ -158,7 +159,13 @@ def _reconcile_once(
         store.journal(
             tenant,
             record.record_id,
-            {"at": now, "signal": signal.source, "decision": "source_deleted", "connection": conn},
+            {
+                "at": now,
+                "kind": "signal",
+                "signal": signal.source,
+                "decision": "source_deleted",
+                "connection": conn,
+            },
         )
         return SignalOutcome(decision="source_deleted", record_id=record.record_id)
 
@@ -170,6 +177,10 @@ def _reconcile_once(
         )
     source = _resolve_parent(ctx, config, connector, conn, source, signal)
     side = config.connection(conn).side
+    unmapped: dict[str, str] | None = None
+    if side is Side.CRM and obj is ObjectType.CUSTOMER:
+        translated, unmapped = value_maps.from_crm(source.fields, config.value_maps)
+        source = source.model_copy(update={"fields": translated})
     if (
         record is None
         and record_id is None
@@ -187,6 +198,9 @@ def _reconcile_once(
     parent_before = record.fields.get("customer")
     if new_links:
         record.links[conn] = ext
+    unmapped_moved = unmapped is not None and unmapped != record.unmapped
+    if unmapped is not None:
+        record.unmapped = unmapped
     outcome = reconcile(record, source, connection_id=conn, side=side, policy=config.field_policy, now=now)
     previous_base = record.bases.get(conn)
     base_moved = (
@@ -194,27 +208,34 @@ def _reconcile_once(
         or previous_base.fields != source.fields
         or previous_base.version != source.version
     )
-    if outcome.applied or outcome.conflicts or new_links or removed_links or base_moved:
+    if outcome.applied or outcome.conflicts or new_links or removed_links or base_moved or unmapped_moved:
         store.save_record(
             outcome.record, new_links=new_links, removed_links=removed_links, parent_before=parent_before
         )
     for conflict in outcome.conflicts:
         store.put_conflict(conflict)
-    if outcome.decision not in (Decision.UNCHANGED, Decision.ECHO) or new_links:
-        store.journal(
-            tenant,
-            record.record_id,
-            {
-                "at": now,
-                "signal": signal.source,
-                "connection": conn,
-                "decision": outcome.decision.value,
-                "applied": sorted(outcome.applied),
-                "conflicts": [c.field for c in outcome.conflicts],
-                "overridden": outcome.overridden,
-                "renumbered_from": removed_links.get(conn),
+    # The timeline: every signal and its decision, with the values it changed.
+    store.journal(
+        tenant,
+        record.record_id,
+        {
+            "at": now,
+            "kind": "signal",
+            "signal": signal.source,
+            "connection": conn,
+            "external_id": source.external_id,
+            "decision": outcome.decision.value,
+            "changes": {
+                name: {"before": record.fields.get(name), "after": value}
+                for name, value in sorted(outcome.applied.items())
             },
-        )
+            "conflicts": [c.field for c in outcome.conflicts if c.status is not ConflictStatus.OVERRIDDEN],
+            "held": outcome.held,
+            "overridden": outcome.overridden,
+            "unmapped": sorted(unmapped or {}),
+            "renumbered_from": removed_links.get(conn),
+        },
+    )
     logger.debug("reconciled", extra={"record_id": record.record_id, "decision": outcome.decision.value})
     return SignalOutcome(
         decision=outcome.decision.value,
@@ -344,6 +365,7 @@ def _push_group(
         supported = supported | {"customer"}  # the association, carried as the parent's record id
     items: list[WriteItem] = []
     by_id: dict[str, Record] = {}
+    canonical: dict[str, Fields] = {}
     only_customers = config.transfer_timing is TransferTiming.ON_CUSTOMER_STAGE
     for rec in records:
         allowed = may_create(
@@ -383,11 +405,23 @@ def _push_group(
         if not fields and parent_ext is None:
             report.unchanged += 1
             continue
+        external_id = rec.links.get(conn) if plan.action is PushAction.UPDATE else None
+        refused = _preflight(connector, side, obj, rec, fields, external_id)
+        if refused:
+            _park(ctx, config, conn, rec, plan.action.value, "; ".join(refused), "preflight", None, fields)
+            report.parked += 1
+            continue
+        canonical[rec.record_id] = dict(fields)
+        if side is Side.CRM and obj is ObjectType.CUSTOMER:
+            fields, _ = value_maps.to_crm(fields, config.value_maps)  # unmapped values stay behind
+            if not fields and parent_ext is None:
+                report.unchanged += 1
+                continue
         by_id[rec.record_id] = rec
         items.append(
             WriteItem(
                 record_id=rec.record_id,
-                external_id=rec.links.get(conn) if plan.action is PushAction.UPDATE else None,
+                external_id=external_id,
                 fields=fields,
                 parent_external_id=parent_ext,
                 version=(rec.bases[conn].version if conn in rec.bases else None),
@@ -399,7 +433,7 @@ def _push_group(
     for item, result in zip(items, results, strict=True):
         rec = by_id[item.record_id]
         if result.ok and result.external_id:
-            _store_write(ctx, config, conn, side, rec, item, result)
+            _store_write(ctx, config, conn, side, rec, item, result, canonical[rec.record_id])
             if item.external_id is None:
                 report.created += 1
             else:
@@ -408,25 +442,84 @@ def _push_group(
             report.failed.append(rec.record_id)
         else:
             report.parked += 1
-            ctx.store.park(
-                config.tenant_id,
-                {
-                    "record_id": rec.record_id,
-                    "connection": conn,
-                    "object_type": obj.value,
-                    "action": "create" if item.external_id is None else "update",
-                    "reason": result.error,
-                    "error_code": result.error_code,
-                    "request_id": result.request_id,
-                    "fields": sorted(item.fields),
-                    "at": ctx.clock(),
-                },
-            )
-            ctx.store.journal(
-                config.tenant_id,
-                rec.record_id,
-                {"at": ctx.clock(), "decision": "parked", "connection": conn, "reason": result.error},
-            )
+            action = "create" if item.external_id is None else "update"
+            reason = result.error or "refused"
+            _park(ctx, config, conn, rec, action, reason, result.error_code, result.request_id, item.fields)
+
+
+def _preflight(
+    connector: Connector, side: Side, obj: ObjectType, rec: Record, fields: Fields, external_id: str | None
+) -> list[str]:
+    """Reasons the accounting side must not get this write (see ``crmsync.preflight``)."""
+    if side is not Side.ACCOUNTING or obj is not ObjectType.CUSTOMER:
+        return []
+    booked = getattr(connector, "has_booked_invoices", None)
+    return preflight.check_customer(
+        fields,
+        creating=external_id is None,
+        record_fields=rec.fields,
+        has_booked_invoices=(lambda: bool(booked(external_id))) if booked and external_id else None,
+    )
+
+
+def _park(
+    ctx: SyncContext,
+    config: TenantConfig,
+    conn: str,
+    rec: Record,
+    action: str,
+    reason: str,
+    error_code: str | None,
+    request_id: str | None,
+    fields: Fields,
+) -> None:
+    """Park a refused write: one entry per record and connection, visible on the record and replayable.
+
+    Nothing retries it in a loop: the stream only pushes again when the record changes (new data may
+    fix it) or when a person replays it; a refusal with the same reason does not touch the record.
+    """
+    tenant = config.tenant_id
+    ctx.store.park(
+        tenant,
+        {
+            "record_id": rec.record_id,
+            "connection": conn,
+            "object_type": rec.object_type.value,
+            "action": action,
+            "reason": reason,
+            "error_code": error_code,
+            "request_id": request_id,
+            "fields": sorted(fields),
+        },
+        key=parked_key(rec.record_id, conn),
+    )
+    ctx.store.journal(
+        tenant,
+        rec.record_id,
+        {
+            "at": ctx.clock(),
+            "kind": "write",
+            "decision": "parked",
+            "connection": conn,
+            "action": action,
+            "reason": reason,
+            "request_id": request_id,
+        },
+    )
+    current: Record | None = rec
+    for _ in range(MAX_LOCK_RETRIES):
+        if current is None or current.parked.get(conn) == reason:
+            return
+        current.parked[conn] = reason
+        try:
+            ctx.store.save_record(current)
+            return
+        except VersionConflict:
+            current = ctx.store.get_record(tenant, rec.record_id)
+
+
+def parked_key(record_id: str, connection_id: str) -> str:
+    return f"{record_id}.{connection_id}"
 
 
 def _parent_linked(ctx: SyncContext, config: TenantConfig, conn: str, parent_rid: object) -> bool:
@@ -471,10 +564,15 @@ def _store_write(
     rec: Record,
     item: WriteItem,
     result: WriteResult,
+    canonical: Fields,
 ) -> None:
-    """Save the target's new base and link; on a lock conflict re-read and merge again."""
+    """Save the target's new base and link; on a lock conflict re-read and merge again.
+
+    ``canonical`` is what was written in crmsync's values (before a value map translated it for the
+    CRM); the vendor's answer is translated back, so the base compares with the record.
+    """
     assert result.external_id is not None
-    written = dict(item.fields)
+    written = dict(canonical)
     if rec.object_type is ObjectType.CONTACT:
         written["customer"] = rec.fields.get("customer")
     state = result.record
@@ -482,10 +580,14 @@ def _store_write(
         fields = dict(state.fields)
         fields["customer"] = rec.fields.get("customer")
         state = state.model_copy(update={"fields": fields})
+    elif state is not None and side is Side.CRM:
+        translated, _ = value_maps.from_crm(state.fields, config.value_maps)
+        state = state.model_copy(update={"fields": translated})
     current: Record | None = rec
     for _ in range(MAX_LOCK_RETRIES):
         if current is None:
             return
+        before = current.bases.get(conn)
         outcome = after_write(
             current,
             connection_id=conn,
@@ -502,15 +604,22 @@ def _store_write(
         except VersionConflict:
             current = ctx.store.get_record(config.tenant_id, rec.record_id)
             continue
+        if conn in current.parked:
+            ctx.store.unpark(config.tenant_id, parked_key(rec.record_id, conn))
         ctx.store.journal(
             config.tenant_id,
             rec.record_id,
             {
                 "at": ctx.clock(),
+                "kind": "write",
                 "decision": "written",
                 "connection": conn,
                 "action": "create" if item.external_id is None else "update",
-                "fields": sorted(item.fields),
+                "external_id": result.external_id,
+                "changes": {
+                    name: {"before": before.fields.get(name) if before else None, "after": value}
+                    for name, value in sorted(written.items())
+                },
                 "request_id": result.request_id,
             },
         )

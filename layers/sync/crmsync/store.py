@@ -1,6 +1,6 @@
 """All DynamoDB access (one table). Nothing outside this module sees boto3 types.
 
-Item layout (every key starts with the tenant, so no query can cross tenants):
+Item layout (every partition key starts with the tenant, so no query can cross tenants):
 
 | item        | PK            | SK                                        |
 |-------------|---------------|-------------------------------------------|
@@ -8,9 +8,9 @@ Item layout (every key starts with the tenant, so no query can cross tenants):
 | record      | TENANT#t      | REC#<object>#<record id>                  |
 | link        | TENANT#t      | LINK#<connection>#<object>#<external id>  |
 | checkpoint  | TENANT#t      | CKPT#<connection>#<object>                |
-| conflict    | TENANT#t      | CONFLICT#<record id>#<field>              |
-| journal     | TENANT#t      | LOG#<record id>#<time>#<n>  (TTL)         |
-| parked      | TENANT#t      | PARKED#<time>#<id>                        |
+| conflict    | TENANT#t      | CONFLICT#<record id>.<field>.<open|time>  |
+| journal     | TENANT#t#LOG#<record id> | LOG#<time>#<n>  (TTL)          |
+| parked      | TENANT#t      | PARKED#<record id>.<connection> or <time> |
 | tenant list | TENANTS       | TENANT#t                                  |
 | child index | TENANT#t      | CHILD#<customer record>#<contact record>  |
 | api token   | TOKEN#<hash>  | TOKEN                                     |
@@ -33,9 +33,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from crmsync.config import TenantConfig
-from crmsync.models import Conflict, ObjectType, Record, utcnow
+from crmsync.models import Conflict, ConflictStatus, ObjectType, Record, utcnow
 
 JOURNAL_TTL = timedelta(days=30)
+CONFLICT_TTL = timedelta(days=90)
+"""Settled conflicts (with their losing values, restorable) are kept 90 days; open ones until resolved."""
 UNCHANGED = object()
 """``save_record(parent_before=UNCHANGED)``: the caller did not touch the contact's customer."""
 
@@ -58,6 +60,11 @@ class LinkTaken(Exception):
 
 def tenant_pk(tenant_id: str) -> str:
     return f"TENANT#{tenant_id}"
+
+
+def journal_pk(tenant_id: str, record_id: str) -> str:
+    """The timeline of one record is its own partition: one write per signal never heats the tenant's."""
+    return f"{tenant_pk(tenant_id)}#LOG#{record_id}"
 
 
 def record_sk(object_type: ObjectType | str, record_id: str) -> str:
@@ -390,35 +397,52 @@ class SyncStore:
 
     # -- conflicts, journal --------------------------------------------------------------------
     def put_conflict(self, conflict: Conflict) -> None:
+        """An open conflict is one item per field (updated while held); settled ones expire after 90 days."""
+        item = {
+            "PK": _s(tenant_pk(conflict.tenant_id)),
+            "SK": _s(f"CONFLICT#{conflict.conflict_id}"),
+            "status": _s(conflict.status.value),
+            "data": _s(conflict.model_dump_json()),
+        }
+        if conflict.status is not ConflictStatus.OPEN:
+            item["ttl"] = _n(int((utcnow() + CONFLICT_TTL).timestamp()))
+        self._call("put_item", Item=item)
+
+    def get_conflict(self, tenant_id: str, conflict_id: str) -> Conflict | None:
+        item = self._get(tenant_pk(tenant_id), f"CONFLICT#{conflict_id}")
+        return Conflict.model_validate_json(item["data"]["S"]) if item else None
+
+    def delete_conflict(self, conflict: Conflict) -> None:
         self._call(
-            "put_item",
-            Item={
-                "PK": _s(tenant_pk(conflict.tenant_id)),
-                "SK": _s(f"CONFLICT#{conflict.record_id}#{conflict.field}"),
-                "data": _s(conflict.model_dump_json()),
-            },
+            "delete_item",
+            Key={"PK": _s(tenant_pk(conflict.tenant_id)), "SK": _s(f"CONFLICT#{conflict.conflict_id}")},
         )
 
-    def conflicts(self, tenant_id: str, record_id: str | None = None) -> list[Conflict]:
-        prefix = f"CONFLICT#{record_id}#" if record_id else "CONFLICT#"
-        return [
-            Conflict.model_validate_json(i["data"]["S"]) for i in self._query(tenant_pk(tenant_id), prefix)
+    def conflicts(
+        self, tenant_id: str, record_id: str | None = None, status: ConflictStatus | None = None
+    ) -> list[Conflict]:
+        prefix = f"CONFLICT#{record_id}." if record_id else "CONFLICT#"
+        found = [
+            Conflict.model_validate_json(i["data"]["S"])
+            for i in self._query(tenant_pk(tenant_id), prefix)
+            if status is None or i.get("status", {}).get("S") == status.value
         ]
+        return sorted(found, key=lambda c: c.detected_at, reverse=True)
 
     def journal(self, tenant_id: str, record_id: str, entry: dict[str, Any]) -> None:
         now = utcnow()
         self._call(
             "put_item",
             Item={
-                "PK": _s(tenant_pk(tenant_id)),
-                "SK": _s(f"LOG#{record_id}#{now.isoformat()}#{uuid.uuid4().hex[:8]}"),
+                "PK": _s(journal_pk(tenant_id, record_id)),
+                "SK": _s(f"LOG#{now.isoformat()}#{uuid.uuid4().hex[:8]}"),
                 "data": _s(json.dumps(entry, default=str)),
                 "ttl": _n(int((now + JOURNAL_TTL).timestamp())),
             },
         )
 
     def timeline(self, tenant_id: str, record_id: str) -> list[dict[str, Any]]:
-        return [json.loads(i["data"]["S"]) for i in self._query(tenant_pk(tenant_id), f"LOG#{record_id}#")]
+        return [json.loads(i["data"]["S"]) for i in self._query(journal_pk(tenant_id, record_id), "LOG#")]
 
     # -- bulk jobs -----------------------------------------------------------------------------
     def put_job(self, tenant_id: str, job_id: str, total: int, data: dict[str, Any]) -> None:
@@ -460,20 +484,37 @@ class SyncStore:
         }
 
     # -- parked --------------------------------------------------------------------------------
-    def park(self, tenant_id: str, entry: dict[str, Any]) -> str:
-        parked_id = f"{utcnow().isoformat()}#{uuid.uuid4().hex[:12]}"
+    def park(self, tenant_id: str, entry: dict[str, Any], key: str | None = None) -> str:
+        """Park an item; with ``key`` one item per key (a record refused again updates its entry)."""
+        parked_id = key or f"{utcnow().isoformat()}#{uuid.uuid4().hex[:12]}"
         self._call(
-            "put_item",
-            Item={
-                "PK": _s(tenant_pk(tenant_id)),
-                "SK": _s(f"PARKED#{parked_id}"),
-                "data": _s(json.dumps(entry, default=str)),
+            "update_item",
+            Key={"PK": _s(tenant_pk(tenant_id)), "SK": _s(f"PARKED#{parked_id}")},
+            UpdateExpression="SET #d = :d, parked_at = :t ADD attempts :one",
+            ExpressionAttributeNames={"#d": "data"},
+            ExpressionAttributeValues={
+                ":d": _s(json.dumps(entry, default=str)),
+                ":t": _s(utcnow().isoformat()),
+                ":one": _n(1),
             },
         )
         return parked_id
 
+    def get_parked(self, tenant_id: str, parked_id: str) -> dict[str, Any] | None:
+        item = self._get(tenant_pk(tenant_id), f"PARKED#{parked_id}")
+        return self._parked_view(item) if item else None
+
+    def unpark(self, tenant_id: str, parked_id: str) -> None:
+        self._call("delete_item", Key={"PK": _s(tenant_pk(tenant_id)), "SK": _s(f"PARKED#{parked_id}")})
+
     def parked(self, tenant_id: str) -> list[dict[str, Any]]:
-        return [
-            {"id": i["SK"]["S"].removeprefix("PARKED#"), **json.loads(i["data"]["S"])}
-            for i in self._query(tenant_pk(tenant_id), "PARKED#")
-        ]
+        return [self._parked_view(i) for i in self._query(tenant_pk(tenant_id), "PARKED#")]
+
+    @staticmethod
+    def _parked_view(item: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": item["SK"]["S"].removeprefix("PARKED#"),
+            "attempts": int(item.get("attempts", {"N": "1"})["N"]),
+            "parked_at": item.get("parked_at", {}).get("S"),
+            **json.loads(item["data"]["S"]),
+        }

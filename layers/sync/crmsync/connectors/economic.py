@@ -27,6 +27,12 @@ e-conomic serves customers through two APIs over one database: the legacy REST A
   (ean, mobilePhone, creditLimit, layout, iban, ...) goes back exactly as read, nulls are never sent, and
   required references are never cleared. A 409 re-reads and retries, a bounded number of times. An
   update that changes nothing is not sent at all.
+* **external_number: legacy PUT.** ``publicEntryNumber`` exists only in the legacy API, so an update
+  that carries ``external_number`` writes it afterwards by a legacy read-modify-write that changes only
+  that property (the body is the customer as read, restricted to the PUT schema's writable properties).
+  Legacy PUT has no version guard; only the moment between its GET and PUT is exposed.
+  ``account_manager`` is the legacy ``salesPerson`` = Customers API ``ourRef`` (employee number).
+* **Booked invoices: legacy** ``GET /customers/:n/invoices/booked?pagesize=1`` (``has_booked_invoices``).
 * **Contacts: Customers API throughout.** It lists contacts of all customers at once (cursor pages of
   1000; the legacy API needs one call per customer), filters on ``customerNumber``/``lastUpdated``/
   ``isDeleted``, and guards PUT with ``objectVersion``. Deleted contacts stay visible with ``isDeleted``:
@@ -37,8 +43,11 @@ e-conomic serves customers through two APIs over one database: the legacy REST A
 Write results: a create answers with the stored entity (legacy) or the new number (contacts), an update
 with 204. The returned ``SourceRecord`` is built from what was sent, which is exactly what is stored,
 instead of paying a GET per write; its ``modified_at``/``version`` are therefore unknown (None) except
-for legacy creates. ``WriteItem.version`` is not used: customers are read through the legacy API, which
-has no objectVersion, so every update reads a fresh one. Customer deletions are not visible to
+for legacy creates and legacy PUTs (an update carrying ``external_number`` returns the stored entity the
+PUT answered with). A record built from the Customers API leaves ``external_number`` out of ``fields``:
+it cannot know it, and a missing key means "unknown" to the engine where None would mean "empty".
+``WriteItem.version`` is not used: customers are read through the legacy API, which has no
+objectVersion, so every update reads a fresh one. Customer deletions are not visible to
 ``changed_since`` (deleted rows vanish): they arrive by webhook, and ``get`` then answers None.
 """
 
@@ -90,6 +99,7 @@ _LEGACY_SCALARS = {
     "city": "city",
     "country": "country",
     "currency": "currency",
+    "external_number": "publicEntryNumber",
 }
 # canonical -> (legacy reference object, its number property)
 _LEGACY_REFS = {
@@ -97,6 +107,46 @@ _LEGACY_REFS = {
     "payment_terms": ("paymentTerms", "paymentTermsNumber"),
     "vat_zone": ("vatZone", "vatZoneNumber"),
 }
+# canonical -> (optional legacy reference object, its number property): left out when empty
+_LEGACY_OPTIONAL_REFS = {"account_manager": ("salesPerson", "employeeNumber")}
+_LEGACY_ONLY = frozenset({"external_number"})
+"""Canonical fields the Customers API does not know: written by a legacy PUT (see module doc)."""
+PUBLIC_ENTRY_NUMBER_MAX = 50
+_LEGACY_PUT_PROPERTIES = frozenset(
+    {
+        "address",
+        "attention",
+        "barred",
+        "city",
+        "corporateIdentificationNumber",
+        "country",
+        "creditLimit",
+        "currency",
+        "customerContact",
+        "customerGroup",
+        "customerNumber",
+        "defaultDeliveryLocation",
+        "eInvoicingDisabledByDefault",
+        "ean",
+        "email",
+        "layout",
+        "mobilePhone",
+        "name",
+        "pNumber",
+        "paymentTerms",
+        "priceGroup",
+        "publicEntryNumber",
+        "salesPerson",
+        "telephoneAndFaxNumber",
+        "vatNumber",
+        "vatZone",
+        "website",
+        "zip",
+    }
+)
+"""The writable properties of the legacy PUT schema (customers.customerNo.put). A customer as read,
+restricted to these, loses what the schema marks read-only (balance) or lacks (dueAmount, lastUpdated,
+self, metaData and the links: contacts, invoices, templates, totals, deliveryLocations)."""
 # canonical -> Customers API property
 _API_SCALARS = {
     "name": "name",
@@ -112,6 +162,8 @@ _API_SCALARS = {
     "currency": "currency",
 }
 _API_REFS = {"customer_group": "customerGroupNumber", "payment_terms": "paymentTermId", "vat_zone": "zone"}
+_API_OPTIONAL_REFS = {"account_manager": "ourRef"}
+"""References that may be empty: the Customers API's ``ourRef`` is the legacy ``salesPerson``."""
 _API_REQUIRED = frozenset({"name", "currency"})
 _CONTACT_PROPS = {"name": "name", "email": "email", "phone": "phone", "notes": "notes"}
 _CONTACT_READ_ONLY = ("userInterfaceNumber", "lastUpdated", "isDeleted", "active")
@@ -266,6 +318,20 @@ def _as_number(value: FieldValue, name: str) -> int:
     return int(text)
 
 
+def _public_entry_number(fields: Fields) -> str | None:
+    """The ``external_number`` to write as ``publicEntryNumber``, refused up front when e-conomic would."""
+    value = normalize(fields.get("external_number"))
+    if value is None:
+        return None
+    text = str(value)
+    if len(text) > PUBLIC_ENTRY_NUMBER_MAX:
+        raise ValidationError(
+            f"external_number is longer than e-conomic's {PUBLIC_ENTRY_NUMBER_MAX} characters: {text!r}",
+            code="invalid_field",
+        )
+    return text
+
+
 def _chunks(values: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
@@ -392,6 +458,20 @@ class EconomicConnector:
         for data in self._contact_pages("isDeleted$eq:false"):
             yield self._contact_from_api(data)
 
+    def has_booked_invoices(self, customer_number: str) -> bool:
+        """Whether e-conomic holds any booked invoice for the customer (one row of one page is enough).
+
+        A customer with booked invoices can never be deleted in e-conomic. An unknown number raises
+        ``NotFoundError`` rather than answering False: the number may be stale (a renumbered customer),
+        so "no such customer" must not read as "no invoices".
+        """
+        number = _as_number(customer_number, "customer_number")
+        data = self._call(
+            "GET", f"{self.rest_base_url}/customers/{number}/invoices/booked", params={"pagesize": 1}
+        ).json()
+        results = (data.get("pagination") or {}).get("results")
+        return bool(data.get("collection")) or (isinstance(results, int) and results > 0)
+
     # ---------------------------------------------------------------- protocol: writes
 
     def write(self, object_type: ObjectType, items: list[WriteItem]) -> list[WriteResult]:
@@ -465,10 +545,14 @@ class EconomicConnector:
             body[prop] = {number_prop: number}
         if self.defaults.layout is not None:
             body["layout"] = {"layoutNumber": self.defaults.layout}
+        _public_entry_number(fields)
         for canonical, prop in _LEGACY_SCALARS.items():
             value = normalize(fields.get(canonical))
             if value is not None and canonical not in ("name", "currency"):
                 body[prop] = str(value)
+        for canonical, (prop, number_prop) in _LEGACY_OPTIONAL_REFS.items():
+            if normalize(fields.get(canonical)) is not None:
+                body[prop] = {number_prop: _as_number(fields[canonical], canonical)}
         if normalize(fields.get("customer_number")) is not None:
             body["customerNumber"] = _as_number(fields["customer_number"], "customer_number")
         if normalize(fields.get("barred")) is not None and _as_bool(fields["barred"]):
@@ -476,11 +560,25 @@ class EconomicConnector:
         return body
 
     def _update_customer(self, item: WriteItem) -> SourceRecord:
+        """Customers API for what it knows, then a legacy PUT for ``external_number`` if the item has it.
+
+        ``external_number`` is checked before the first write, so a value e-conomic would refuse never
+        leaves the item half written (the Customers API part is validated before its own PUT).
+        """
         number = str(_as_number(item.external_id, "external_id"))
+        api_fields = {k: v for k, v in item.fields.items() if k not in _LEGACY_ONLY}
+        if "external_number" not in item.fields:
+            return self._update_customer_api(number, api_fields)
+        entry = _public_entry_number(item.fields)
+        if api_fields:
+            self._update_customer_api(number, api_fields)
+        return self._update_public_entry_number(number, entry)
+
+    def _update_customer_api(self, number: str, fields: Fields) -> SourceRecord:
         url = f"{self.customers_api_url}/Customers/{number}"
         for attempt in range(CONFLICT_RETRIES + 1):
             current = {k: v for k, v in self._call("GET", url).json().items() if v is not None}
-            body = self._overlay_customer(current, item.fields, number)
+            body = self._overlay_customer(current, fields, number)
             if body == current:
                 return self._customer_from_api(current)
             try:
@@ -491,6 +589,23 @@ class EconomicConnector:
                 continue
             return self._customer_from_api(body, written=True)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _update_public_entry_number(self, number: str, value: str | None) -> SourceRecord:
+        """Legacy read-modify-write of ``publicEntryNumber`` alone (the Customers API lacks it).
+
+        The legacy PUT has no version guard: only the few milliseconds between its GET and PUT are
+        exposed to a concurrent edit, and only properties the legacy API knows. The PUT answers with the
+        stored customer, so the returned record is what e-conomic holds, not what was asked for.
+        """
+        url = f"{self.rest_base_url}/customers/{number}"
+        current: dict[str, Any] = self._call("GET", url).json()
+        if normalize(current.get("publicEntryNumber")) == value:
+            return self._customer_from_legacy(current)
+        body = {k: v for k, v in current.items() if k in _LEGACY_PUT_PROPERTIES and v is not None}
+        body.pop("publicEntryNumber", None)
+        if value is not None:
+            body["publicEntryNumber"] = value
+        return self._customer_from_legacy(self._call("PUT", url, json=body).json())
 
     @staticmethod
     def _overlay_customer(current: dict[str, Any], fields: Fields, number: str) -> dict[str, Any]:
@@ -512,6 +627,11 @@ class EconomicConnector:
                     body.pop(prop, None)
             elif canonical in _API_REFS and value is not None:
                 body[_API_REFS[canonical]] = _as_number(value, canonical)
+            elif canonical in _API_OPTIONAL_REFS:
+                if value is not None:
+                    body[_API_OPTIONAL_REFS[canonical]] = _as_number(value, canonical)
+                else:
+                    body.pop(_API_OPTIONAL_REFS[canonical], None)
             elif canonical == "barred" and value is not None:
                 body["access"] = not _as_bool(value)
         return body
@@ -535,7 +655,7 @@ class EconomicConnector:
     def _customer_from_legacy(self, data: dict[str, Any]) -> SourceRecord:
         fields: Fields = {canonical: normalize(data.get(prop)) for canonical, prop in _LEGACY_SCALARS.items()}
         fields["customer_number"] = normalize(data.get("customerNumber"))
-        for canonical, (prop, number_prop) in _LEGACY_REFS.items():
+        for canonical, (prop, number_prop) in (_LEGACY_REFS | _LEGACY_OPTIONAL_REFS).items():
             fields[canonical] = normalize((data.get(prop) or {}).get(number_prop))
         fields["barred"] = bool(data.get("barred", False))
         return SourceRecord(
@@ -546,10 +666,14 @@ class EconomicConnector:
         )
 
     def _customer_from_api(self, data: dict[str, Any], *, written: bool = False) -> SourceRecord:
-        """``written``: ``data`` is a body we sent, whose objectVersion is already outdated."""
+        """``written``: ``data`` is a body we sent, whose objectVersion is already outdated.
+
+        The Customers API cannot see legacy-only fields (``external_number``): they are left out of
+        ``fields`` (unknown), never set to None, which would tell the engine they are empty.
+        """
         fields: Fields = {canonical: normalize(data.get(prop)) for canonical, prop in _API_SCALARS.items()}
         fields["customer_number"] = normalize(data.get("customerNumber"))
-        for canonical, prop in _API_REFS.items():
+        for canonical, prop in (_API_REFS | _API_OPTIONAL_REFS).items():
             fields[canonical] = normalize(data.get(prop))
         fields["barred"] = not data.get("access", False)
         return SourceRecord(

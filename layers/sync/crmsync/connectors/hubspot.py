@@ -8,8 +8,10 @@ Decisions (and why):
   the first attempt made instead of duplicating it (HubSpot refuses a second record with the same value).
 - **Custom properties** live in a property group ``crmsync`` created by ``ensure_setup()``: accounting-only
   fields (customer number, corporate id, VAT number, e-mail, currency, group, payment terms, VAT zone,
-  barred) have no standard company property. ``ensure_setup`` lists the properties first and creates only
-  what is missing, and is cached per instance, so calling it per invocation costs nothing after the first.
+  barred, external number) have no standard company property. ``account_manager`` is the standard
+  ``hubspot_owner_id`` (the owner id as HubSpot stores it; an empty value removes the owner).
+  ``ensure_setup`` lists the properties first and creates only what is missing, and is cached per
+  instance, so calling it per invocation costs nothing after the first.
 - **website <-> website only; ``domain`` is never written.** ``domain`` is HubSpot's de-duplication and
   auto-association key; deriving it would make crmsync trigger merges/auto-associations nobody asked for,
   and a derived field would show up as a change of its own on the next read. HubSpot users keep ``domain``.
@@ -101,9 +103,14 @@ COMPANY_PROPERTIES: dict[str, str] = {
     "payment_terms": "crmsync_payment_terms",
     "vat_zone": "crmsync_vat_zone",
     "barred": "crmsync_barred",
+    "external_number": "crmsync_external_number",
+    "account_manager": "hubspot_owner_id",
     "lifecycle_stage": "lifecyclestage",
 }
-"""Canonical customer field -> HubSpot company property."""
+"""Canonical customer field -> HubSpot company property.
+
+``account_manager`` carries the raw HubSpot owner id; mapping it to an accounting employee number is the
+tenant's value map's job, not the connector's."""
 
 CONTACT_PROPERTIES: dict[str, str] = {
     "email": "email",
@@ -157,6 +164,7 @@ CUSTOM_PROPERTIES: dict[str, tuple[CustomProperty, ...]] = {
         CustomProperty("crmsync_payment_terms", "Payment terms"),
         CustomProperty("crmsync_vat_zone", "VAT zone"),
         CustomProperty("crmsync_barred", "Barred", "bool", "booleancheckbox"),
+        CustomProperty("crmsync_external_number", "External number"),
         _RECORD_ID,
     ),
     "contacts": (_RECORD_ID,),
