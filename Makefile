@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PYTHONPATH := layers/sync:.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install test demo bench bench-matching lint typecheck template-check unit integration e2e fmt clean
+.PHONY: install test demo chaos bench bench-matching lint typecheck template-check unit integration e2e fmt clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: install lint typecheck template-check
 ## demo: the local stack end to end (moto server, both vendor fakes, gateway, pollers), exits 0
 demo: install
 	$(BIN)/python -m local.demo
+
+## chaos: 10,000 customers x 2 contacts + 1,000 edits under injected faults, one verdict line (long)
+chaos: install
+	$(BIN)/python -m local.chaos --customers $(or $(CUSTOMERS),10000) --edits $(or $(EDITS),1000)
 
 ## bench: initial transfer on the local stack, one line of numbers
 bench: install

@@ -135,6 +135,7 @@ class PumpStats:
     stream_records: int = 0
     push_failures: int = 0
     pulls: int = 0
+    crashes: int = 0
     decisions: dict[str, int] = field(default_factory=dict)
 
 
@@ -147,8 +148,10 @@ class LocalStack:
         hubspot_rate_limit_per_10s: int | None = None,
         economic_rate_limit: tuple[int, float] = (1_000_000, 60.0),
         log_level: str = "WARNING",
+        http_timeout: float | None = None,
     ) -> None:
         self.log_level = log_level
+        self.http_timeout = http_timeout
         self.economic = EconomicFake(
             app_secret_token=ECONOMIC_APP_SECRET,
             agreement_grant_token=ECONOMIC_GRANT,
@@ -161,6 +164,7 @@ class LocalStack:
             search_rate_limit_per_s=None if hubspot_rate_limit_per_10s is None else 5,
         )
         self.stats = PumpStats()
+        self.crash_next_batch_after: int | None = None
         self._moto: MotoServerProcess | None = None
         self._gateway: BaseWSGIServer | None = None
         self._locks: dict[str, threading.Lock] = {}
@@ -216,6 +220,7 @@ class LocalStack:
                 "ECONOMIC_CUSTOMERS_API_URL": f"{eco_url}/customersapi/v3.1.0",
                 "HUBSPOT_API_URL": hs_url,
                 "SECRETS_MAX_AGE": "5",
+                **({"HTTP_TIMEOUT": str(self.http_timeout)} if self.http_timeout else {}),
             }
         )
         runtime.reset()
@@ -331,25 +336,51 @@ class LocalStack:
                 return spec
         raise LookupError(kind)
 
-    def pump_queue(self) -> int:
-        """Deliver waiting signals to the worker in batches; returns how many were delivered."""
+    def pump_queue(self, limit: int | None = None) -> int:
+        """Deliver waiting signals to the worker in batches; returns how many were delivered.
+
+        ``limit`` stops after about that many messages (interleaving edits with a running backfill).
+        ``crash_next_batch_after = k`` kills the next worker invocation after its first ``k`` messages,
+        as a Lambda timeout or OOM would: their effects stay, nothing of the batch is acknowledged, and
+        the whole batch comes back after the visibility timeout.
+        """
         assert self.resources is not None
         spec = self._spec_with("sqs")
         source = spec.sqs[0]
         url = self.resources.queue_urls[source.queue_id]
         arn = self.resources.queue_arns[source.queue_id]
         delivered = 0
-        while True:
-            messages = self.sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=min(10, source.batch_size),
-                AttributeNames=["All"],
-                WaitTimeSeconds=0,
-            ).get("Messages", [])
+        while limit is None or delivered < limit:
+            # Lambda's poller gathers up to BatchSize messages (10 per receive) within the batching window.
+            messages: list[dict[str, Any]] = []
+            while len(messages) < source.batch_size:
+                got = self.sqs.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=min(10, source.batch_size - len(messages)),
+                    AttributeNames=["All"],
+                    WaitTimeSeconds=0,
+                ).get("Messages", [])
+                if not got:
+                    break
+                messages += got
             if not messages:
                 return delivered
-            result = self._invoke(spec, sqs_event(messages, arn)) or {}
-            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            if self.crash_next_batch_after is not None and len(messages) > self.crash_next_batch_after:
+                done_before_crash = messages[: self.crash_next_batch_after]
+                self.crash_next_batch_after = None
+                self._invoke(spec, sqs_event(done_before_crash, arn))
+                self.stats.crashes += 1
+                for m in messages:  # never acknowledged: all of them come back
+                    self.sqs.change_message_visibility(
+                        QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=1
+                    )
+                delivered += len(messages)
+                continue
+            try:
+                result = self._invoke(spec, sqs_event(messages, arn)) or {}
+                failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            except Exception:  # the invocation failed as a whole (Powertools raises when every record failed)
+                failed = {m["MessageId"] for m in messages}
             self.stats.worker_invocations += 1
             self.stats.signals += len(messages)
             self.stats.signal_failures += len(failed)
@@ -366,6 +397,7 @@ class LocalStack:
                     Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
                 )
             delivered += len(messages)
+        return delivered
 
     def pump_stream(self) -> int:
         """Read new stream records and deliver the accepted ones to the push function."""

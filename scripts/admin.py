@@ -4,6 +4,7 @@
         --economic-secret eco.json --hubspot-secret hs.json [--hubspot-portal-id 123] \\
         [--mode manual|automatic|off] [--environment test|production] [--walk-in 999]
     python -m scripts.admin issue-token --table <SyncTableName> --tenant acme
+    python -m scripts.admin redrive --table <SyncTableName> --dlq-url <SignalsDLQ> --queue-url <SignalsQueue>
 
 Secrets files are JSON: e-conomic ``{"app_secret_token", "agreement_grant_token", "webhook_secret"}``, HubSpot
 ``{"access_token", "client_secret"}``; they go to Secrets Manager as ``crmsync/<tenant>/<connection>/<env>`` and are
@@ -23,6 +24,7 @@ import boto3
 from crmsync.api import issue_token
 from crmsync.config import AccountingDefaults, ConnectionConfig, TenantConfig
 from crmsync.models import ConnectionKind, Environment, SyncMode
+from crmsync.service import parked_message_key
 from crmsync.store import SyncStore
 
 ECONOMIC_KEYS = {"app_secret_token", "agreement_grant_token", "webhook_secret"}
@@ -102,6 +104,32 @@ def create_tenant(args: argparse.Namespace, session: Any) -> str:
     )
 
 
+def redrive(store: SyncStore, sqs: Any, dlq_url: str, queue_url: str) -> int:
+    """Move every DLQ message back to the signals queue and clear its parked entry.
+
+    Messages carry no field values (a signal re-reads its source, a push request re-reads its record),
+    so a redrive is always safe; the parked entry would otherwise show a failure that is being retried.
+    """
+    moved = 0
+    while True:
+        messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+            "Messages", []
+        )
+        if not messages:
+            return moved
+        for message in messages:
+            sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"])
+            try:
+                body = json.loads(message["Body"])
+            except ValueError:
+                body = None
+            key = parked_message_key(body) if isinstance(body, dict) else None
+            if key and isinstance(body, dict) and isinstance(body.get("tenant_id"), str):
+                store.unpark(body["tenant_id"], key)
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+
+
 def main(argv: list[str] | None = None, session: Any = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.admin")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -120,8 +148,21 @@ def main(argv: list[str] | None = None, session: Any = None) -> int:
     token = sub.add_parser("issue-token")
     token.add_argument("--table", required=True)
     token.add_argument("--tenant", required=True)
+    move = sub.add_parser("redrive", help="move the signals DLQ back to the signals queue")
+    move.add_argument("--table", required=True)
+    move.add_argument("--dlq-url", required=True)
+    move.add_argument("--queue-url", required=True)
     args = parser.parse_args(argv)
     session = session or boto3.session.Session()
+    if args.command == "redrive":
+        count = redrive(
+            SyncStore(session.client("dynamodb"), args.table),
+            session.client("sqs"),
+            args.dlq_url,
+            args.queue_url,
+        )
+        print(f"redriven: {count}")
+        return 0
     if args.command == "create-tenant":
         api_token = create_tenant(args, session)
     else:

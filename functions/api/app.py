@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -168,9 +169,30 @@ def list_parked(tenant_id: TenantId) -> dict[str, Any]:
 )
 def replay_parked(
     tenant_id: TenantId,
-    parked_id: Annotated[str, Path(pattern=r"^(cus|con)_[0-9a-f]{32}\.[a-z0-9][a-z0-9-]{0,39}$")],
+    parked_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,200}$")],
 ) -> dict[str, Any]:
     return api.replay_parked(_authorized(tenant_id), tenant_id, parked_id)
+
+
+@app.get("/tenants/<tenant_id>/deletes", summary="Deletions waiting for approval (with the guard's reason)")
+def list_deletes(tenant_id: TenantId) -> dict[str, Any]:
+    return api.list_deletes(_authorized(tenant_id), tenant_id)
+
+
+@app.post(
+    "/tenants/<tenant_id>/deletes/<record_id>/approve",
+    summary="Approve a deletion: the record is deleted on its other side(s)",
+)
+def approve_delete(tenant_id: TenantId, record_id: RecordId) -> dict[str, Any]:
+    return api.decide_delete(_authorized(tenant_id), tenant_id, record_id, approve=True)
+
+
+@app.post(
+    "/tenants/<tenant_id>/deletes/<record_id>/reject",
+    summary="Reject a deletion: the other side keeps the record",
+)
+def reject_delete(tenant_id: TenantId, record_id: RecordId) -> dict[str, Any]:
+    return api.decide_delete(_authorized(tenant_id), tenant_id, record_id, approve=False)
 
 
 @app.get("/openapi.json", include_in_schema=False)
@@ -186,6 +208,14 @@ def _error(status: int, message: str) -> Response:
     return Response(
         status_code=status, content_type=content_types.APPLICATION_JSON, body={"message": message}
     )
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_request(exc: RequestValidationError) -> Response:
+    status, body = api.validation_errors(exc.errors())
+    if status >= 500:
+        logger.error("response failed validation", extra={"errors": [e.get("loc") for e in exc.errors()]})
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 @app.exception_handler(api.Unauthorized)
@@ -216,5 +246,8 @@ def conflict(exc: api.Conflict) -> Response:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    refused = api.refuse_unreadable_body(event)  # before Powertools parses it (it would raise: a 500)
+    if refused is not None:
+        return refused
     runtime.context().forget_configs()
     return app.resolve(event, context)

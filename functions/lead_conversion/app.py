@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -46,6 +47,14 @@ def _error(status: int, message: str) -> Response[dict[str, str]]:
     )
 
 
+@app.exception_handler(RequestValidationError)
+def invalid_request(exc: RequestValidationError) -> Response[dict[str, Any]]:
+    status, body = api.validation_errors(exc.errors())
+    if status >= 500:
+        logger.error("response failed validation", extra={"errors": [e.get("loc") for e in exc.errors()]})
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
 @app.exception_handler(LeadError)
 def lead_error(exc: LeadError) -> Response[dict[str, str]]:
     return _error(exc.status, str(exc))
@@ -70,6 +79,9 @@ def forbidden(exc: api.Forbidden) -> Response[dict[str, str]]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    refused = api.refuse_unreadable_body(event)  # before Powertools parses it (it would raise: a 500)
+    if refused is not None:
+        return refused
     runtime.context().forget_configs()
     runtime.lead_converter().config.register_lambda_context(context)  # type: ignore[attr-defined]
     return app.resolve(event, context)

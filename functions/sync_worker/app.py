@@ -17,7 +17,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from crmsync import linking, runtime, service
-from crmsync.models import Signal
+from crmsync.budget import Priority
+from crmsync.models import Signal, SignalBundle
 
 logger = Logger()
 tracer = Tracer()
@@ -26,13 +27,47 @@ processor = BatchProcessor(event_type=EventType.SQS)
 decisions: Counter[str] = Counter()
 
 
+MAX_RECEIVES = 5
+"""The signals queue's ``maxReceiveCount`` (template.yaml; a test keeps them equal)."""
+
+
 def record_handler(record: SQSRecord) -> str:
+    try:
+        return _handle(record)
+    except Exception as exc:
+        if int(record.attributes.approximate_receive_count or 1) >= MAX_RECEIVES:
+            # The last attempt: park it with its reason (visible, replayable); SQS moves it to the DLQ.
+            try:
+                message = record.json_body
+            except ValueError:
+                message = None  # not even JSON: only the DLQ keeps it
+            if isinstance(message, dict):
+                service.park_message(runtime.context(), message, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _handle(record: SQSRecord) -> str:
+    ctx = runtime.context()
     message = record.json_body
+    if isinstance(message, dict) and message.get("kind") == "push":
+        ctx.priority = Priority.LIVE
+        service.push_requested(ctx, service.PushRequest.model_validate(message))
+        decisions["push"] += 1
+        return "push"
     if isinstance(message, dict) and message.get("kind") == "transfer_page":
-        linking.apply_page(runtime.context(), linking.TransferPage.model_validate(message))
+        ctx.priority = Priority.BULK  # bulk work gets only its share of the rate budget
+        linking.apply_page(ctx, linking.TransferPage.model_validate(message))
         decisions["transfer_page"] += 1
         return "transfer_page"
-    outcome = service.handle_signal(runtime.context(), Signal.model_validate(message))
+    if isinstance(message, dict) and message.get("kind") == "signals":
+        bundle = SignalBundle.model_validate(message)
+        ctx.priority = Priority.BULK if all(s.source == "pull" for s in bundle.signals) else Priority.LIVE
+        for outcome in service.handle_bundle(ctx, bundle):
+            decisions[outcome.decision] += 1
+        return "signals"
+    signal = Signal.model_validate(message)
+    ctx.priority = Priority.BULK if signal.source == "pull" else Priority.LIVE
+    outcome = service.handle_signal(ctx, signal)
     decisions[outcome.decision] += 1
     return outcome.decision
 
@@ -43,6 +78,7 @@ def record_handler(record: SQSRecord) -> str:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     ctx = runtime.context()
     ctx.forget_configs()
+    ctx.priority = Priority.LIVE
     service.prefetch(ctx, service.parse_signals(r.get("body", "") for r in event.get("Records", [])))
     decisions.clear()
     response = process_partial_response(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from typing import Any
 
@@ -40,13 +42,25 @@ def hubspot(tenant_id: str, connection_id: str) -> dict[str, Any]:
         connection_id,
         method=event.request_context.http.method,
         uri=request_uri(event.headers, event.raw_path, event.raw_query_string),
-        body=event.decoded_body or "",
+        body=_raw_body(event.body, event.is_base64_encoded),
         headers=event.headers,
         now_ms=int(time.time() * 1000),
         enqueue_once=runtime.enqueue_once(),
     )
     metrics.add_metric(name="HubSpotEvents", unit=MetricUnit.Count, value=result["events"])
     return result
+
+
+def _raw_body(body: str | None, is_base64: bool) -> str | bytes:
+    """The body as sent. Not ``decoded_body``: it raises on a base64 body that is not UTF-8 (a 500)."""
+    if not body:
+        return ""
+    if not is_base64:
+        return body
+    try:
+        return base64.b64decode(body, validate=True)
+    except binascii.Error as exc:
+        raise WebhookRejected(400, "body is not valid base64") from exc
 
 
 @app.exception_handler(WebhookRejected)

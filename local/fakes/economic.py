@@ -6,7 +6,7 @@ One shared state is served through two API surfaces of one WSGI app, so a single
   ``/customers/{n}``, ``/customers/{n}/contacts[/{m}]``, ``/customers/{n}/invoices/booked``;
 * the Customers API at ``/customersapi/v3.1.0/`` (like ``https://apis.e-conomic.com/customersapi/v3.1.0/``):
   ``/Customers``, ``/Customers/{number}``, ``/Contacts``, ``/Contacts/{number}``;
-* a test-control surface at ``/_fake/`` (stats, reset, webhook URL, seeding, bookkeeper edits).
+* a test-control surface at ``/_fake/`` (stats, reset, faults, webhook URL, seeding, bookkeeper edits).
 
 Each customer is stored once, under the Customers API's property names (the superset) plus a few
 legacy-only ones (``publicEntryNumber``, ``customerContact``, ``balance``, ``dueAmount``); both views are
@@ -59,7 +59,7 @@ import unicodedata
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus
@@ -131,18 +131,71 @@ class FakeClock:
 
 @dataclass
 class EconomicFaults:
-    """Random fault injection; everything is off by default and ``seed`` makes runs reproducible."""
+    """Random fault injection; everything is off by default and ``seed`` makes runs reproducible.
+
+    Rates are probabilities (0..1) per API call (after authentication, the token bucket and routing) or
+    per webhook call. A fault answered before the handler has no effect. Precedence within one call:
+    429, 5xx, lost response (writes), timeout, timeout after commit (writes). A draw is made for each of
+    429 and 5xx on every call and for lost responses on every write (as before), for the timeouts only
+    when their rate is not 0. Every
+    injected fault answer (random or ``inject``-ed) is counted in ``stats()["faults"]``.
+
+    Seeding: API faults, webhook drop/duplicate, webhook reorder shuffles and random latency use separate
+    ``random.Random`` streams seeded from ``seed`` (``seed``, ``seed+1``, ``seed+2``, ``seed+3``). They are
+    reseeded by ``reset()`` and whenever faults are replaced (``fake.faults = ...`` or ``set_faults``), so
+    a run that switches faults on after seeding is reproducible as long as its calls are sequential.
+    """
 
     rate_429: float = 0.0
     rate_5xx: float = 0.0
     latency: float = 0.0
+    """Fixed seconds added before every API call."""
     webhook_drop_rate: float = 0.0
+    """Webhook calls never sent (no attempt, no retry); logged with ``dropped=True``."""
     webhook_duplicate_rate: float = 0.0
+    """Webhook calls sent twice in a row (the second logged with ``duplicate=True``)."""
     lost_response_rate: float = 0.0
     """Writes that are committed but answered with 504, as if the response was lost on the way."""
     retry_after: float = 1.0
     """``Retry-After`` seconds sent with randomly injected 429s."""
     seed: int = 0
+    rate_timeout: float = 0.0
+    """Calls that hang ``timeout_s`` seconds and then answer 504 without any effect, so a client with a
+    shorter timeout sees a read timeout (``stats()["timeouts"]``). The hang holds neither the fake's lock
+    nor other requests (the server is threaded); an in-process ``WSGITransport`` client, which has no
+    timeouts, waits ``timeout_s`` and gets the 504."""
+    rate_timeout_after_commit: float = 0.0
+    """Writes that are committed (2xx, cached under their Idempotency-Key) and then hang ``timeout_s``
+    before a 504 (``stats()["timeouts_after_commit"]``): "timed out, but it was written"."""
+    timeout_s: float = 35.0
+    """How long an injected timeout hangs (default: longer than the connector's 30 s client timeout)."""
+    latency_max_s: float = 0.0
+    """Extra uniform random latency ``0..latency_max_s`` before every API call, on top of ``latency``
+    (``stats()["slow_replies"]``, ``stats()["added_latency_s"]``)."""
+    webhook_reorder: bool = False
+    """Deliver the webhook calls queued when the delivery worker picks up work (a batch, as HubSpot's
+    fake does with its POST batches) in a shuffled order (``stats()["webhooks"]["reordered"]`` counts
+    batches whose order changed). Combine with ``webhook_delay_s`` to let calls pile up."""
+    webhook_delay_s: float = 0.0
+    """Hold the oldest queued webhook call back until it is this many seconds old; the calls queued by
+    then go out with it as one batch (so a call waits at most this long, the first exactly this long;
+    ``stats()["webhooks"]["delayed"]`` counts calls held back)."""
+
+    def __post_init__(self) -> None:
+        for name in (
+            "rate_429",
+            "rate_5xx",
+            "lost_response_rate",
+            "rate_timeout",
+            "rate_timeout_after_commit",
+            "webhook_drop_rate",
+            "webhook_duplicate_rate",
+        ):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be a probability between 0 and 1")
+        for name in ("latency", "latency_max_s", "timeout_s", "webhook_delay_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
 
 
 @dataclass
@@ -155,6 +208,9 @@ class ScheduledFault:
     method: str | None = None
     path_contains: str | None = None
     after_commit: bool = False
+    hang_s: float | None = None
+    """Seconds the reply hangs (outside the fake's lock) before the fault answer: an injected timeout
+    (``None``: no timeout; ``0`` still counts as one)."""
 
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method.upper() != method:
@@ -246,6 +302,7 @@ class _Ctx:
     api: str  # legacy | customers
     base: str
     cost: int = 1
+    hang_s: float = 0.0  # an injected hang, slept after the lock is released
 
 
 _MISSING = object()
@@ -849,11 +906,12 @@ class EconomicFake:
     webhook but are not API calls): ``reset``, ``seed``, ``add_customer``, ``update_customer``,
     ``delete_customer``, ``renumber``, ``add_contact``, ``update_contact``, ``delete_contact``,
     ``book_invoice``, ``get_customer``, ``get_contact``, ``contacts_of``, ``customer_numbers``, ``stats``,
-    ``reset_stats``, ``set_webhook``, ``flush_webhooks``, ``set_faults``, ``inject``, ``on_request``,
-    ``clock``.
+    ``reset_stats``, ``set_webhook``, ``flush_webhooks``, ``set_faults`` (or assign ``faults``), ``inject``,
+    ``on_request``, ``clock``.
 
     Test control (HTTP, free and unauthenticated): ``GET /_fake/stats``, ``POST /_fake/reset``,
     ``GET|PUT /_fake/webhook`` (``{"url", "body", "contentType"}``), ``POST /_fake/webhooks/flush``,
+    ``GET|PUT /_fake/faults`` (PUT an object of ``EconomicFaults`` fields; omitted ones are off),
     ``POST /_fake/seed`` (``{"customers", "contactsPerCustomer", "seed", "fireWebhooks"}``),
     ``POST /_fake/customers`` (legacy body), ``PATCH|DELETE /_fake/customers/{n}`` and
     ``POST /_fake/customers/{n}/renumber`` (``{"newNumber"}``).
@@ -900,9 +958,11 @@ class EconomicFake:
         self._owns_webhook_client = webhook_client is None
         self._lock = threading.RLock()
         self._hooks: list[Callable[[str, str], None]] = []
-        self._outbox: deque[WebhookEvent] = deque()
+        self._outbox: deque[tuple[float, WebhookEvent]] = deque()  # (queued at, monotonic), event
         self._outbox_cv = threading.Condition()
         self._pending = 0
+        self._generation = 0  # bumped by reset(): calls taken out before it are not delivered
+        self._wake_hangs = threading.Event()  # set by shutdown() to end injected hangs early
         self._worker: threading.Thread | None = None
         self._stopping = False
         self._server: BaseWSGIServer | None = None
@@ -913,7 +973,7 @@ class EconomicFake:
             ],
             strict_slashes=False,
         )
-        self.set_faults(faults or EconomicFaults())
+        self._faults = faults or EconomicFaults()
         self.reset()
 
     # ---------------------------------------------------------------- state and test control
@@ -933,20 +993,49 @@ class EconomicFake:
             self.reset_stats()
             self.webhook_events: list[WebhookEvent] = []
             self.webhook_log: list[WebhookDelivery] = []
+            self._webhook_counts: Counter[str] = Counter()
+            self._seed_rngs()
         with self._outbox_cv:
             self._pending -= len(self._outbox)
             self._outbox.clear()
+            self._generation += 1
             self._outbox_cv.notify_all()
 
     def reset_stats(self) -> None:
         with self._lock:
             self._calls: Counter[str] = Counter()
             self._statuses: Counter[int] = Counter()
+            self._fault_counts: Counter[str] = Counter()
 
-    def set_faults(self, faults: EconomicFaults) -> None:
-        self.faults = faults
-        self._rng = random.Random(faults.seed)
-        self._webhook_rng = random.Random(faults.seed + 1)
+    @property
+    def faults(self) -> EconomicFaults:
+        """The active faults. Assigning new ones is ``set_faults(new)`` (it reseeds the RNGs)."""
+        return self._faults
+
+    @faults.setter
+    def faults(self, faults: EconomicFaults) -> None:
+        self.set_faults(faults)
+
+    def set_faults(self, faults: EconomicFaults | None = None, /, **changes: Any) -> EconomicFaults:
+        """Switch random fault injection at runtime and reseed its RNGs from the (new) ``seed``.
+
+        ``set_faults(EconomicFaults(rate_timeout=0.1, seed=7))`` replaces everything,
+        ``set_faults(rate_429=0.2)`` changes fields of the active faults, ``set_faults(EconomicFaults())``
+        switches everything off. Data, stats, scheduled ``inject`` faults and queued webhooks are kept.
+        Returns the active faults.
+        """
+        new = replace(faults if faults is not None else self._faults, **changes)
+        with self._lock:
+            self._faults = new
+            self._seed_rngs()
+        return new
+
+    def _seed_rngs(self) -> None:
+        seed = self._faults.seed
+        self._rng = random.Random(seed)  # API call faults
+        self._webhook_rng = random.Random(seed + 1)  # webhook drop/duplicate
+        self._reorder_rng = random.Random(seed + 2)  # webhook batch shuffles
+        self._latency_rng = random.Random(seed + 3)  # random reply latency
 
     def inject(
         self,
@@ -957,15 +1046,17 @@ class EconomicFake:
         method: str | None = None,
         path_contains: str | None = None,
         after_commit: bool = False,
+        hang_s: float | None = None,
     ) -> None:
         """Answer the next ``count`` matching API calls with ``status``.
 
         ``after_commit=True`` lets a write happen first and then loses its response (the client sees
-        ``status``), which is what makes idempotency keys necessary.
+        ``status``), which is what makes idempotency keys necessary. ``hang_s`` makes the reply hang that
+        long first (an injected timeout; with ``after_commit`` only when the write succeeded).
         """
         with self._lock:
             self._scheduled.append(
-                ScheduledFault(status, count, retry_after, method, path_contains, after_commit)
+                ScheduledFault(status, count, retry_after, method, path_contains, after_commit, hang_s)
             )
 
     def on_request(self, callback: Callable[[str, str], None]) -> None:
@@ -982,7 +1073,13 @@ class EconomicFake:
             self.webhook_content_type = content_type
 
     def stats(self) -> dict[str, Any]:
-        """API calls by ``"METHOD /template"``, read/write totals and sizes; test-control is not counted."""
+        """API calls by ``"METHOD /template"``, read/write totals and sizes; test-control is not counted.
+
+        Injected faults: ``faults`` (every injected fault answer), of them ``timeouts`` and
+        ``timeouts_after_commit``; random latency: ``slow_replies`` and ``added_latency_s``. Webhooks:
+        ``events``, ``delivered``, ``dropped``, ``duplicated``, ``reordered`` (batches), ``delayed``,
+        ``failed`` (calls that still failed after the retries) and ``pending``.
+        """
         with self._lock:
             reads = sum(n for key, n in self._calls.items() if key.startswith("GET "))
             total = sum(self._calls.values())
@@ -995,10 +1092,21 @@ class EconomicFake:
                 "statuses": {str(k): v for k, v in sorted(self._statuses.items())},
                 "customers": len(self._customers),
                 "contacts": sum(1 for c in self._contacts.values() if not c.deleted),
+                "faults": self._fault_counts["faults"],
+                "timeouts": self._fault_counts["timeouts"],
+                "timeouts_after_commit": self._fault_counts["timeouts_after_commit"],
+                "slow_replies": self._fault_counts["slow_replies"],
+                "added_latency_s": round(self._fault_counts["added_latency_us"] / 1e6, 6),
                 "webhooks": {
                     "events": len(self.webhook_events),
                     "delivered": sum(1 for d in self.webhook_log if d.status and d.status < 300),
                     "dropped": sum(1 for d in self.webhook_log if d.dropped),
+                    "duplicated": sum(1 for d in self.webhook_log if d.duplicate),
+                    "reordered": self._webhook_counts["reordered"],
+                    "delayed": self._webhook_counts["delayed"],
+                    "failed": sum(
+                        1 for d in self.webhook_log if not d.dropped and not (d.status and d.status < 300)
+                    ),
                     "pending": self._pending,
                 },
             }
@@ -1022,6 +1130,15 @@ class EconomicFake:
         with self._lock:
             row = self._contacts.get(number)
             return None if row is None else self._api_contact(row)
+
+    def all_contacts(self, *, include_deleted: bool = False) -> list[dict[str, Any]]:
+        """Every contact (Customers API shape), for comparisons over a whole agreement."""
+        with self._lock:
+            return [
+                self._api_contact(c)
+                for c in sorted(self._contacts.values(), key=_number)
+                if include_deleted or not c.deleted
+            ]
 
     def contacts_of(self, customer_number: int, *, include_deleted: bool = False) -> list[dict[str, Any]]:
         with self._lock:
@@ -1222,7 +1339,8 @@ class EconomicFake:
         return server, url
 
     def shutdown(self) -> None:
-        """Stop the HTTP server (if serving) and the webhook worker."""
+        """Stop the HTTP server (if serving), injected hangs and the webhook worker (it drains first)."""
+        self._wake_hangs.set()
         stop_server(self._server)
         self._server = None
         with self._outbox_cv:
@@ -1231,6 +1349,7 @@ class EconomicFake:
         if self._worker is not None:
             self._worker.join(timeout=5)
             self._worker = None
+        self._wake_hangs.clear()
         self._stopping = False
         if self._owns_webhook_client and self._webhook_client is not None:
             self._webhook_client.close()
@@ -1263,7 +1382,7 @@ class EconomicFake:
         if not self.webhook_url:
             return
         with self._outbox_cv:
-            self._outbox.append(event)
+            self._outbox.append((time.monotonic(), event))
             self._pending += 1
             self._outbox_cv.notify_all()
             if self._worker is None or not self._worker.is_alive():
@@ -1275,17 +1394,37 @@ class EconomicFake:
     def _deliver_loop(self) -> None:
         while True:
             with self._outbox_cv:
-                while not self._outbox and not self._stopping:
-                    self._outbox_cv.wait()
+                while not self._stopping:  # stopping: deliver what is queued without waiting
+                    if not self._outbox:
+                        self._outbox_cv.wait()
+                        continue
+                    wait = self._outbox[0][0] + self._faults.webhook_delay_s - time.monotonic()
+                    if wait <= 0:
+                        break
+                    self._outbox_cv.wait(wait)
                 if not self._outbox:
                     return
-                event = self._outbox.popleft()
-            try:
-                self._deliver(event)
-            finally:
-                with self._outbox_cv:
-                    self._pending -= 1
-                    self._outbox_cv.notify_all()
+                batch = [event for _, event in self._outbox]
+                self._outbox.clear()
+                generation = self._generation
+                faults = self._faults
+                reordered = False
+                if faults.webhook_reorder and len(batch) > 1:
+                    order = list(batch)
+                    self._reorder_rng.shuffle(batch)
+                    reordered = batch != order
+            if faults.webhook_delay_s or reordered:
+                with self._lock:  # never take _lock while holding _outbox_cv (_fire nests them the other way)
+                    self._webhook_counts["delayed"] += len(batch) if faults.webhook_delay_s else 0
+                    self._webhook_counts["reordered"] += reordered
+            for event in batch:
+                try:
+                    if generation == self._generation:
+                        self._deliver(event)
+                finally:
+                    with self._outbox_cv:
+                        self._pending -= 1
+                        self._outbox_cv.notify_all()
 
     @staticmethod
     def _merge(template: str, event: WebhookEvent) -> str:
@@ -1298,12 +1437,12 @@ class EconomicFake:
             return
         url = self._merge(url_template, event)
         body = self._merge(self.webhook_body, event) if self.webhook_body else "{}"
-        if self._webhook_rng.random() < self.faults.webhook_drop_rate:
+        if self._webhook_rng.random() < self._faults.webhook_drop_rate:
             self.webhook_log.append(
                 WebhookDelivery(event, url, body, self.webhook_content_type, dropped=True)
             )
             return
-        copies = 2 if self._webhook_rng.random() < self.faults.webhook_duplicate_rate else 1
+        copies = 2 if self._webhook_rng.random() < self._faults.webhook_duplicate_rate else 1
         for copy in range(copies):
             delivery = WebhookDelivery(event, url, body, self.webhook_content_type, duplicate=copy > 0)
             self._send(delivery)
@@ -1689,8 +1828,15 @@ class EconomicFake:
         template = _ROUTES[endpoint][0] if endpoint else path
         for hook in list(self._hooks):
             hook(method, path)
-        if self.faults.latency:
-            time.sleep(self.faults.latency)
+        with self._lock:  # draw under the lock, sleep without it
+            faults = self._faults
+            delay = faults.latency
+            if faults.latency_max_s:
+                extra = self._latency_rng.uniform(0.0, faults.latency_max_s)
+                delay += extra
+                self._fault_counts["slow_replies"] += 1
+                self._fault_counts["added_latency_us"] += round(extra * 1e6)
+        self._hang(delay)
         with self._lock:
             self._calls[f"{method} {template}"] += 1
             ctx.cost = self.call_costs.get(method, 1)
@@ -1699,7 +1845,13 @@ class EconomicFake:
             response.headers["X-RequestId"] = ctx.request_id
             response.headers["X-RateLimiting"] = self._bucket.header()
             response.headers["X-CallCost"] = str(ctx.cost)
-            return response
+        self._hang(ctx.hang_s)  # an injected timeout: this request's thread only, no lock held
+        return response
+
+    def _hang(self, seconds: float) -> None:
+        """Sleep for an injected delay (never with a lock held); ``shutdown()`` cuts it short."""
+        if seconds > 0:
+            self._wake_hangs.wait(seconds)
 
     def _authorized(self, request: Request) -> bool:
         return (
@@ -1714,13 +1866,31 @@ class EconomicFake:
                 if fault.remaining == 0:
                     self._scheduled.remove(fault)
                 return fault
-        if self._rng.random() < self.faults.rate_429:
-            return ScheduledFault(429, retry_after=self.faults.retry_after)
-        if self._rng.random() < self.faults.rate_5xx:
+        faults = self._faults
+        if self._rng.random() < faults.rate_429:
+            return ScheduledFault(429, retry_after=faults.retry_after)
+        if self._rng.random() < faults.rate_5xx:
             return ScheduledFault(503)
-        if method != "GET" and self._rng.random() < self.faults.lost_response_rate:
+        write = method != "GET"
+        if write and self._rng.random() < faults.lost_response_rate:
             return ScheduledFault(504, after_commit=True)
+        if faults.rate_timeout and self._rng.random() < faults.rate_timeout:
+            return ScheduledFault(504, hang_s=faults.timeout_s)
+        if (
+            write
+            and faults.rate_timeout_after_commit
+            and self._rng.random() < faults.rate_timeout_after_commit
+        ):
+            return ScheduledFault(504, after_commit=True, hang_s=faults.timeout_s)
         return None
+
+    def _injected(self, ctx: _Ctx, fault: ScheduledFault) -> Response:
+        """Answer with an injected (random or scheduled) fault; count it and arm its hang."""
+        self._fault_counts["faults"] += 1
+        if fault.hang_s is not None:
+            self._fault_counts["timeouts_after_commit" if fault.after_commit else "timeouts"] += 1
+            ctx.hang_s = fault.hang_s
+        return self._fault_response(ctx, fault)
 
     def _fault_response(self, ctx: _Ctx, fault: ScheduledFault) -> Response:
         if fault.status == 429:
@@ -1750,7 +1920,7 @@ class EconomicFake:
             return self._error(ctx, 405, f"The HTTP method {method} is not allowed on this resource.")
         fault = self._take_fault(method, request.path)
         if fault is not None and not fault.after_commit:
-            return self._fault_response(ctx, fault)
+            return self._injected(ctx, fault)
         body: Any = None
         if method in ("POST", "PUT"):
             if request.mimetype not in ("application/json", "application/problem+json"):
@@ -1780,7 +1950,7 @@ class EconomicFake:
                 response.get_data(),
             )
         if fault is not None and 200 <= response.status_code < 300:
-            return self._fault_response(ctx, fault)
+            return self._injected(ctx, fault)
         return response
 
     # ---------------------------------------------------------------- legacy collections
@@ -2361,6 +2531,10 @@ class EconomicFake:
             if path == "/_fake/webhook" and method == "PUT":
                 self.set_webhook(payload.get("url"), payload.get("body"), payload.get("contentType"))
                 return self._json(200, {"url": self.webhook_url, "body": self.webhook_body})
+            if path == "/_fake/faults" and method == "GET":
+                return self._json(200, asdict(self._faults))
+            if path == "/_fake/faults" and method == "PUT":
+                return self._json(200, asdict(self.set_faults(EconomicFaults(**payload))))
             if path == "/_fake/webhooks/flush" and method == "POST":
                 return self._json(200, {"flushed": self.flush_webhooks(float(payload.get("timeout", 5.0)))})
             if path == "/_fake/seed" and method == "POST":

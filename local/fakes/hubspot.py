@@ -15,7 +15,8 @@ port (``server, base_url = fake.serve()``). Paths are exactly those of ``https:/
 - ``/crm/v4/associations/{from}/{to}/batch/read|create|associate/default|archive``,
   ``/crm/v4/objects/{type}/{id}/associations/{toType}[/{toId}]`` and ``.../associations/default/...``.
 - ``/crm/v3/properties/{objectType}`` (list, create, get by name, groups list/create/get).
-- Test control (no auth, not counted): ``GET /_fake/stats``, ``POST /_fake/reset``.
+- Test control (no auth, not counted): ``GET /_fake/stats``, ``POST /_fake/reset``,
+  ``GET|PUT /_fake/faults`` (PUT a JSON object of ``Faults`` fields; omitted ones are off).
 
 Assumptions (not documented by HubSpot, see crm-apis.md section C):
 
@@ -61,7 +62,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -297,7 +298,45 @@ def _property_error(problems: list[PropertyProblem]) -> ApiError:
 
 @dataclass
 class Faults:
-    """Fault injection; all off by default. Rates are probabilities per API call / webhook event."""
+    """Fault injection; all off by default. Rates are probabilities (0..1) per API call / webhook event.
+
+    API calls (authenticated ones; a fault decided before the handler has no effect and is not counted in
+    ``calls``/``reads``/``writes``; every injected fault answer is counted in ``stats()["faults"]``):
+
+    - ``rate_429``: a ``TEN_SECONDLY_ROLLING`` 429 (with ``Retry-After`` unless ``send_retry_after=False``).
+    - ``rate_5xx``: a 500/502/503/504 ``INTERNAL_ERROR``.
+    - ``rate_timeout``: the call hangs ``timeout_s`` seconds and then answers a 504 without any effect, so
+      a client with a shorter timeout sees a read timeout (``stats()["timeouts"]``). Over a socket
+      (``serve()``) the hang holds only that request's thread and never the fake's lock; an in-process
+      ``WSGITransport`` client (which has no timeouts) simply waits ``timeout_s`` and gets the 504.
+    - ``rate_5xx_after_commit`` (writes only): the write happens, then the caller sees a 504.
+    - ``rate_timeout_after_commit`` (writes only): the write happens, then the reply hangs ``timeout_s``
+      and is a 504 (``stats()["timeouts_after_commit"]``): the classic "timed out, but it was written".
+    - ``latency_s`` (fixed) plus a uniform random ``0..latency_max_s`` (``stats()["slow_replies"]``,
+      ``stats()["added_latency_s"]``) before every authenticated call.
+
+    Precedence within one call: 429, then 5xx, then timeout; after commit: 5xx, then timeout. A draw is
+    made only for a rate that is not 0, so switching a fault off leaves the others' sequence unchanged.
+
+    Webhooks (only with a ``target_url``; every event is still recorded in ``events``):
+
+    - ``webhook_drop_rate``: per event, decided when the request/UI edit that caused it commits. A dropped
+      event is never POSTed, not even once, and never retried: it is lost for good, the way an event is
+      after HubSpot exhausted its retries (``stats()["webhooks"]["dropped"]``).
+    - ``webhook_duplicate_rate``: per event, decided at the same time; the event is queued twice with the
+      same ``eventId`` (at-least-once delivery), usually in the same batch (``["duplicated"]``).
+    - ``webhook_reorder``: the delivery worker takes up to 99 queued events per POST (a batch); with this
+      on it shuffles each batch once before its first attempt (``["reordered"]`` counts batches whose
+      order changed). Retries resend the batch in that order; events never move to another batch.
+    - Independently of these faults, a batch whose POST fails (transport error or non-2xx) is retried
+      until ``webhook_max_attempts`` attempts were made and then given up (``["given_up"]``).
+
+    Seeding: API faults, webhook drop/duplicate, reorder shuffles and random latency use separate
+    ``random.Random`` streams seeded from ``seed`` (``seed``, ``seed+1``, ``seed+2``, ``seed+3``). They are
+    reseeded by ``reset()`` and whenever faults are replaced (``fake.faults = ...`` or
+    ``fake.set_faults(...)``), so a run that switches faults on after seeding is reproducible as long as
+    its calls are sequential (concurrent calls draw in arrival order).
+    """
 
     rate_429: float = 0.0
     rate_5xx: float = 0.0
@@ -307,6 +346,26 @@ class Faults:
     webhook_duplicate_rate: float = 0.0
     webhook_reorder: bool = False
     seed: int = 0
+    rate_timeout: float = 0.0  # hang timeout_s, then 504, nothing written
+    rate_timeout_after_commit: float = 0.0  # the write happens, then hang timeout_s, then 504
+    timeout_s: float = 35.0  # longer than the connectors' 30 s client timeout
+    latency_max_s: float = 0.0  # extra uniform random latency per call
+
+    def __post_init__(self) -> None:
+        for name in (
+            "rate_429",
+            "rate_5xx",
+            "rate_5xx_after_commit",
+            "rate_timeout",
+            "rate_timeout_after_commit",
+            "webhook_drop_rate",
+            "webhook_duplicate_rate",
+        ):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be a probability between 0 and 1")
+        for name in ("latency_s", "latency_max_s", "timeout_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
 
 
 @dataclass
@@ -675,7 +734,8 @@ class HubSpotFake:
     - ``webhook_client``: the ``httpx.Client`` used for deliveries (inject a WSGITransport client in tests).
     - ``rate_limit_per_10s`` (default 100, private app Free/Starter), ``daily_limit`` (250,000) and
       ``search_rate_limit_per_s`` (5); ``None`` disables each. ``send_retry_after`` adds ``Retry-After``.
-    - ``faults``: a ``Faults``; ``clock``: epoch-seconds source (inject to control timestamps and windows).
+    - ``faults``: a ``Faults`` (change it at runtime with ``fake.faults = ...`` or ``set_faults``);
+      ``clock``: epoch-seconds source (inject to control timestamps and windows).
     - ``strict_spec``: validate every request body and response body against the OpenAPI specs and record
       problems in ``spec_violations`` (tests assert it stays empty).
     - ``null_for_unset``: return requested-but-unset properties as ``null`` like the live API sometimes does
@@ -714,7 +774,7 @@ class HubSpotFake:
         self.daily_limit = daily_limit
         self.search_rate_limit_per_s = search_rate_limit_per_s
         self.send_retry_after = send_retry_after
-        self.faults = faults or Faults()
+        self._faults = faults or Faults()
         self.clock = clock
         self.webhook_max_attempts = webhook_max_attempts
         self.webhook_retry_delay = webhook_retry_delay
@@ -734,6 +794,7 @@ class HubSpotFake:
         self._server: BaseWSGIServer | None = None
         self._worker: threading.Thread | None = None
         self._stopping = False
+        self._wake_hangs = threading.Event()  # set by shutdown() to end injected hangs early
         self.reset()
 
     # ---------------------------------------------------------------------------------- state
@@ -741,7 +802,7 @@ class HubSpotFake:
     def reset(self) -> None:
         """Forget every record, association, custom property, counter, event and pending delivery."""
         with self._lock, self._cv:
-            self.rng = random.Random(self.faults.seed)
+            self._seed_rngs()
             self._objects: dict[str, dict[str, StoredObject]] = {t: {} for t in OBJECT_TYPES}
             self._ids = {t: itertools.count(1_000_001) for t in OBJECT_TYPES}
             self._properties = {t: default_properties(t) for t in OBJECT_TYPES}
@@ -753,6 +814,7 @@ class HubSpotFake:
             self._assoc: dict[tuple[str, str], bool] = {}
             self._calls: Counter[str] = Counter()
             self._counters: Counter[str] = Counter()
+            self._webhook_counts: Counter[str] = Counter()  # guarded by _cv
             self._windows: dict[str, deque[float]] = {}
             self._search_windows: dict[str, deque[float]] = {}
             self._daily: dict[tuple[str, str], int] = {}
@@ -773,6 +835,41 @@ class HubSpotFake:
                 )
             self.spec_violations.clear()
 
+    def _seed_rngs(self) -> None:
+        seed = self._faults.seed
+        self.rng = random.Random(seed)  # API call faults
+        self._webhook_rng = random.Random(seed + 1)  # webhook drop/duplicate
+        self._reorder_rng = random.Random(seed + 2)  # webhook batch shuffles
+        self._latency_rng = random.Random(seed + 3)  # random reply latency
+
+    @property
+    def faults(self) -> Faults:
+        """The active ``Faults``. Assigning a new one is ``set_faults(new)`` (it reseeds the RNGs)."""
+        return self._faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        self.set_faults(faults)
+
+    def set_faults(self, faults: Faults | None = None, /, **changes: Any) -> Faults:
+        """Switch fault injection at runtime and reseed its RNGs from the (new) ``seed``.
+
+        ``set_faults(Faults(rate_timeout=0.1, seed=7))`` replaces everything, ``set_faults(rate_429=0.2)``
+        changes fields of the active faults, ``set_faults(Faults())`` switches everything off. Records,
+        counters and queued webhooks are kept; calls already past the fault draw are not affected.
+        Returns the active faults.
+        """
+        new = replace(faults if faults is not None else self._faults, **changes)
+        with self._lock, self._cv:
+            self._faults = new
+            self._seed_rngs()
+        return new
+
+    def _hang(self, seconds: float) -> None:
+        """Sleep for an injected delay without holding any lock; ``shutdown()`` cuts it short."""
+        if seconds > 0:
+            self._wake_hangs.wait(seconds)
+
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
 
@@ -780,8 +877,10 @@ class HubSpotFake:
 
     def stats(self) -> dict[str, Any]:
         """API call counts: ``calls`` by ``"METHOD /path/template"``, ``reads``, ``writes``, ``total``,
-        plus rejected calls (``rate_limited``, ``unauthorized``, ``faults``) and webhook counters."""
-        with self._lock:
+        plus rejected calls (``rate_limited``, ``unauthorized``), injected faults (``faults``: every
+        injected fault answer; of them ``timeouts`` and ``timeouts_after_commit``), random latency
+        (``slow_replies``, ``added_latency_s``) and webhook counters (see ``Faults``)."""
+        with self._lock, self._cv:
             return {
                 "calls": dict(self._calls),
                 "reads": self._counters["reads"],
@@ -790,11 +889,19 @@ class HubSpotFake:
                 "rate_limited": self._counters["rate_limited"],
                 "unauthorized": self._counters["unauthorized"],
                 "faults": self._counters["faults"],
+                "timeouts": self._counters["timeouts"],
+                "timeouts_after_commit": self._counters["timeouts_after_commit"],
+                "slow_replies": self._counters["slow_replies"],
+                "added_latency_s": round(self._counters["added_latency_us"] / 1e6, 6),
                 "webhooks": {
                     "events": len(self.events),
                     "deliveries": len(self.deliveries),
                     "failed_deliveries": sum(1 for d in self.deliveries if d.error or not _ok(d.status)),
                     "pending": len(self._outbox) + len(self._retries),
+                    "dropped": self._webhook_counts["dropped"],
+                    "duplicated": self._webhook_counts["duplicated"],
+                    "reordered": self._webhook_counts["reordered"],
+                    "given_up": self._webhook_counts["given_up"],
                 },
             }
 
@@ -932,6 +1039,7 @@ class HubSpotFake:
 
     def shutdown(self) -> None:
         """Stop the server (if serving), the webhook worker, and close the owned webhook client."""
+        self._wake_hangs.set()
         stop_server(self._server)
         self._server = None
         with self._cv:
@@ -940,6 +1048,7 @@ class HubSpotFake:
             self._cv.notify_all()
         if worker is not None:
             worker.join(timeout=2)
+        self._wake_hangs.clear()
         if self._webhook_client is not None and self._owns_webhook_client:
             self._webhook_client.close()
             self._webhook_client = None
@@ -990,6 +1099,7 @@ class HubSpotFake:
             Rule(f"{p}/<property_name>", methods=["GET"], endpoint="get_property"),
             Rule("/_fake/stats", methods=["GET"], endpoint="fake_stats"),
             Rule("/_fake/reset", methods=["POST"], endpoint="fake_reset"),
+            Rule("/_fake/faults", methods=["GET", "PUT"], endpoint="fake_faults"),
         ]
         return Map(rules, strict_slashes=False, merge_slashes=False)
 
@@ -1022,6 +1132,13 @@ class HubSpotFake:
         if endpoint == "fake_reset":
             self.reset()
             return self._json_response(204, None)
+        if endpoint == "fake_faults":
+            if request.method == "PUT":
+                try:
+                    self.set_faults(Faults(**(json.loads(request.get_data(as_text=True) or "{}"))))
+                except (TypeError, ValueError) as exc:
+                    return self._json_response(400, error_body("VALIDATION_ERROR", str(exc)))
+            return self._json_response(200, asdict(self._faults))
 
         for name in _TYPE_ARGS:
             if name in args:
@@ -1051,25 +1168,39 @@ class HubSpotFake:
             body["correlationId"] = correlation
             return self._json_response(401, body, headers)
 
-        if self.faults.latency_s:
-            time.sleep(self.faults.latency_s)
-
-        # injected faults (before any effect)
+        # injected latency and faults (before any effect; the draws hold the lock, the sleeps do not)
         with self._lock:
-            roll_429 = self.faults.rate_429 and self.rng.random() < self.faults.rate_429
-            roll_5xx = self.faults.rate_5xx and self.rng.random() < self.faults.rate_5xx
-            roll_after = (
-                self.faults.rate_5xx_after_commit and self.rng.random() < self.faults.rate_5xx_after_commit
+            faults = self._faults
+            delay = faults.latency_s
+            if faults.latency_max_s:
+                extra = self._latency_rng.uniform(0.0, faults.latency_max_s)
+                delay += extra
+                self._counters["slow_replies"] += 1
+                self._counters["added_latency_us"] += round(extra * 1e6)
+            roll_429 = faults.rate_429 and self.rng.random() < faults.rate_429
+            roll_5xx = faults.rate_5xx and self.rng.random() < faults.rate_5xx
+            roll_after = faults.rate_5xx_after_commit and self.rng.random() < faults.rate_5xx_after_commit
+            roll_timeout = faults.rate_timeout and self.rng.random() < faults.rate_timeout
+            roll_timeout_after = (
+                faults.rate_timeout_after_commit and self.rng.random() < faults.rate_timeout_after_commit
             )
-            if roll_429 or roll_5xx:
+            status_5xx = self.rng.choice((500, 502, 503, 504)) if roll_5xx and not roll_429 else 504
+            if roll_429 or roll_5xx or roll_timeout:
                 self._counters["faults"] += 1
+                if not (roll_429 or roll_5xx):
+                    self._counters["timeouts"] += 1
+        self._hang(delay)
         if roll_429:
             return self._rate_limited("TEN_SECONDLY_ROLLING", correlation, 1.0, headers)
         if roll_5xx:
-            status = self.rng.choice((500, 502, 503, 504))
             body = error_body("INTERNAL_ERROR", "internal error (injected fault)")
             body["correlationId"] = correlation
-            return self._json_response(status, body, headers)
+            return self._json_response(status_5xx, body, headers)
+        if roll_timeout:
+            self._hang(faults.timeout_s)
+            body = error_body("INTERNAL_ERROR", "Gateway timeout (injected, nothing was written)")
+            body["correlationId"] = correlation
+            return self._json_response(504, body, headers)
 
         # rate limits
         limited = self._check_rate_limit(token, is_search, correlation, headers)
@@ -1121,9 +1252,13 @@ class HubSpotFake:
         if self.spec is not None and body is not None:
             for problem in self.spec.response_errors(request.method, request.path, status, body):
                 self.spec_violations.append(f"response {request.method} {request.path} {status}: {problem}")
-        if roll_after and endpoint not in _READ_ENDPOINTS:
+        if (roll_after or roll_timeout_after) and endpoint not in _READ_ENDPOINTS:
             with self._lock:
                 self._counters["faults"] += 1
+                if not roll_after:
+                    self._counters["timeouts_after_commit"] += 1
+            if not roll_after:
+                self._hang(faults.timeout_s)
             body = error_body("INTERNAL_ERROR", "Gateway timeout (injected after commit)")
             return self._json_response(504, body, headers)
         return self._json_response(status, body, headers)
@@ -2405,16 +2540,19 @@ class HubSpotFake:
         self.events.extend(events)
         if self.target_url is None:
             return
+        faults = self._faults
         with self._cv:
             for event in events:
-                if self.faults.webhook_drop_rate and self.rng.random() < self.faults.webhook_drop_rate:
+                if faults.webhook_drop_rate and self._webhook_rng.random() < faults.webhook_drop_rate:
+                    self._webhook_counts["dropped"] += 1
                     continue
                 self._outbox.append(event)
                 if (
-                    self.faults.webhook_duplicate_rate
-                    and self.rng.random() < self.faults.webhook_duplicate_rate
+                    faults.webhook_duplicate_rate
+                    and self._webhook_rng.random() < faults.webhook_duplicate_rate
                 ):
                     self._outbox.append(dict(event))
+                    self._webhook_counts["duplicated"] += 1
             self._ensure_worker()
             self._cv.notify_all()
 
@@ -2445,18 +2583,24 @@ class HubSpotFake:
                         _, _, attempt, batch = heapq.heappop(self._retries)
                     elif self._outbox:
                         batch, self._outbox = self._outbox[:99], self._outbox[99:]
-                        if self.faults.webhook_reorder:
-                            self.rng.shuffle(batch)
+                        if self._faults.webhook_reorder and len(batch) > 1:
+                            order = [id(e) for e in batch]
+                            self._reorder_rng.shuffle(batch)
+                            if [id(e) for e in batch] != order:
+                                self._webhook_counts["reordered"] += 1
                     else:
                         timeout = (self._retries[0][0] - now) if self._retries else WORKER_IDLE_S
                         self._cv.wait(max(0.001, timeout))
                 self._inflight += 1
             try:
                 ok = self._deliver(batch, attempt)
-                if not ok and attempt + 1 < self.webhook_max_attempts:
+                if not ok:
                     with self._cv:
-                        due = time.monotonic() + self.webhook_retry_delay * (attempt + 1)
-                        heapq.heappush(self._retries, (due, next(self._retry_seq), attempt + 1, batch))
+                        if attempt + 1 < self.webhook_max_attempts:
+                            due = time.monotonic() + self.webhook_retry_delay * (attempt + 1)
+                            heapq.heappush(self._retries, (due, next(self._retry_seq), attempt + 1, batch))
+                        else:
+                            self._webhook_counts["given_up"] += 1
             finally:
                 with self._cv:
                     self._inflight -= 1

@@ -344,3 +344,20 @@ def test_replay_re_reads_the_source_and_currency_change_with_booked_invoices_is_
     assert ok(api(stack, "GET", "/parked"))["items"] == []
     assert stack.economic.get_customer(number)["currency"] == currency
     assert api(stack, "POST", f"/parked/{record_id}.nope/replay").status_code == 404
+
+
+def test_a_push_never_overwrites_an_edit_whose_webhook_has_not_arrived(stack: LocalStack):
+    """The bookkeeper types while crmsync is about to write: the write is held back, the edit reconciled."""
+    set_rule(stack, "city")
+    number, company_id, record_id = pair(stack)
+    stack.hubspot.edit("companies", company_id, {"city": "Crmby"})
+    stack.flush_webhooks()
+    stack.pump_queue()  # the CRM edit is in the record; its push to e-conomic is next on the stream
+    time.sleep(1.1)
+    stack.economic.update_customer(number, city="Bogholderby", fire_webhook=False)  # webhook late/lost
+    stack.run_until_idle()
+    assert (hs_city(stack, company_id), eco_city(stack, number)) == ("Bogholderby", "Bogholderby")
+    (item,) = [c for c in conflicts(stack, record_id, every=True) if c["field"] == "city"]
+    assert (item["winner"], item["losing_value"]) == ("accounting", "Crmby"), "the later edit won, visibly"
+    timeline = ok(api(stack, "GET", f"/records/{record_id}/timeline"))["entries"]
+    assert any(e.get("signal") == "push_check" for e in timeline)

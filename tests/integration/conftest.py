@@ -45,7 +45,7 @@ class Env:
         )
 
     def queued(self) -> list[dict[str, Any]]:
-        """Drain the signals queue (what the worker would receive)."""
+        """Drain the signals queue: the signals (unbundled), push requests and pages it held."""
         import json
 
         out = []
@@ -56,7 +56,9 @@ class Env:
             if not msgs:
                 return out
             for m in msgs:
-                out.append(json.loads(m["Body"]))
+                body = json.loads(m["Body"])
+                # Signals travel in bundles of up to 100: unpack them (what the worker reconciles).
+                out += body["signals"] if isinstance(body, dict) and body.get("kind") == "signals" else [body]
                 self.sqs.delete_message(
                     QueueUrl=self.resources.signals_queue_url, ReceiptHandle=m["ReceiptHandle"]
                 )

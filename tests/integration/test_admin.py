@@ -67,3 +67,33 @@ def test_incomplete_secret_file_is_refused(env: Env, tmp_path):
             ]
         )
     assert env.store.get_config("acme") is None
+
+
+def test_redrive_moves_the_dlq_back_and_clears_parked_entries(env: Env, capsys):
+    import boto3
+
+    from crmsync.service import park_message
+
+    env.tenant("t1")
+    sqs = boto3.client("sqs")
+    dlq_url = env.resources.queue_urls["SignalsDLQ"]
+    signal = {
+        "tenant_id": "t1",
+        "connection_id": "eco",
+        "object_type": "customer",
+        "external_id": "7",
+        "source": "webhook",
+    }
+    from crmsync import runtime
+
+    park_message(runtime.context(), signal, "TransientError: e-conomic 503")
+    assert len(env.store.parked("t1")) == 1
+    sqs.send_message(QueueUrl=dlq_url, MessageBody=json.dumps(signal))
+    table = env.resources.sync_table_name
+    queue = env.resources.signals_queue_url
+    assert main(["redrive", "--table", table, "--dlq-url", dlq_url, "--queue-url", queue]) == 0
+    assert "redriven: 1" in capsys.readouterr().out
+    (moved,) = env.queued()
+    assert moved == signal
+    assert env.store.parked("t1") == []
+    assert sqs.receive_message(QueueUrl=dlq_url).get("Messages", []) == []

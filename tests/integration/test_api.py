@@ -114,7 +114,8 @@ def test_conflict_routes_are_per_tenant_and_validate_input(env: Env):
     missing = "/tenants/t1/conflicts/" + record_id + ".city.20260101T000000000000/restore"
     assert call("POST", missing, token_a)["statusCode"] == 404
     assert call("POST", "/tenants/t1/conflicts/not-an-id/restore", token_a)["statusCode"] == 422
-    assert call("POST", "/tenants/t1/parked/nope/replay", token_a)["statusCode"] == 422
+    assert call("POST", "/tenants/t1/parked/nope/replay", token_a)["statusCode"] == 404
+    assert call("POST", "/tenants/t1/parked/no%20pe/replay", token_a)["statusCode"] == 422
     view = call("GET", f"/tenants/t1/records/{record_id}/compare", token_a)
     assert view["statusCode"] == 200
     assert {f["field"] for f in view["json"]["fields"]} >= {"name", "city", "account_manager"}

@@ -82,7 +82,7 @@ def test_queues_match_the_template_and_redrive_to_the_created_dlq(
     attrs = sqs.get_queue_attributes(QueueUrl=resources.signals_queue_url, AttributeNames=["All"])[
         "Attributes"
     ]
-    assert int(attrs["VisibilityTimeout"]) == _props("SignalsQueue")["VisibilityTimeout"] == 360
+    assert int(attrs["VisibilityTimeout"]) == _props("SignalsQueue")["VisibilityTimeout"] == 1080
     redrive = json.loads(attrs["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == resources.queue_arns["SignalsDLQ"]
     assert int(redrive["maxReceiveCount"]) == 5

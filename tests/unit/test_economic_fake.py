@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import cache
@@ -450,6 +451,159 @@ def test_injected_faults(fake: EconomicFake, client: httpx.Client) -> None:
     assert (throttled.status_code, throttled.headers["Retry-After"]) == (429, "3")
 
 
+# ------------------------------------------------------------------------------------------ chaos faults
+
+
+def served_client(fake: EconomicFake, timeout: float = 0.2) -> tuple[httpx.Client, str]:
+    _, base_url = fake.serve()
+    return httpx.Client(base_url=base_url, headers=TOKENS, timeout=timeout), base_url
+
+
+def get_statuses(client: httpx.Client, n: int, path: str = "/customers/1") -> list[int]:
+    return [client.get(path).status_code for _ in range(n)]
+
+
+def test_rate_timeout_hangs_without_blocking_other_requests() -> None:
+    fake = EconomicFake(faults=EconomicFaults(rate_timeout=1.0, timeout_s=1.0))
+    api, _ = served_client(fake)
+    try:
+        with pytest.raises(httpx.ReadTimeout):
+            api.get("/customers")
+        with pytest.raises(httpx.ReadTimeout):
+            api.post("/customers", json=MINIMAL)
+        # both requests still hang on the server: the fake's lock and other requests stay free
+        assert fake.customer_numbers() == []  # a timeout before commit writes nothing
+        fake.faults = EconomicFaults()
+        started = time.monotonic()
+        assert api.get("/customers").status_code == 200
+        assert time.monotonic() - started < 0.5
+        stats = fake.stats()
+        assert (stats["timeouts"], stats["faults"], stats["timeouts_after_commit"]) == (2, 2, 0)
+        assert stats["statuses"] == {"200": 1, "504": 2}
+    finally:
+        api.close()
+        fake.shutdown()  # also ends the two hangs early
+
+
+def test_rate_timeout_after_commit_writes_then_hangs() -> None:
+    fake = EconomicFake(faults=EconomicFaults(rate_timeout_after_commit=1.0, timeout_s=1.0))
+    api, _ = served_client(fake)
+    try:
+        with pytest.raises(httpx.ReadTimeout):
+            api.post("/customers", json=MINIMAL, headers={"Idempotency-Key": "chaos-1"})
+        assert fake.customer_numbers() == [1]  # written, although the client timed out
+        assert api.get("/customers/1").status_code == 200  # reads are not affected
+        fake.set_faults(EconomicFaults())
+        retried = api.post("/customers", json=MINIMAL, headers={"Idempotency-Key": "chaos-1"})
+        assert (retried.status_code, retried.headers["X-ResultFromCache"]) == (201, "true")
+        assert fake.customer_numbers() == [1]
+        stats = fake.stats()
+        assert (stats["timeouts_after_commit"], stats["faults"], stats["timeouts"]) == (1, 1, 0)
+    finally:
+        api.close()
+        fake.shutdown()
+    # in-process (no client timeout) the hang ends with a 504; scheduled hangs count the same way
+    fake = EconomicFake(faults=EconomicFaults(rate_timeout_after_commit=1.0, timeout_s=0.0))
+    fake.inject(504, method="GET", hang_s=0.01)
+    with client_for(fake) as client:
+        assert client.post("/customers", json=MINIMAL).status_code == 504
+        assert client.get("/customers").status_code == 504
+    assert fake.customer_numbers() == [1]
+    assert (fake.stats()["timeouts"], fake.stats()["timeouts_after_commit"]) == (1, 1)
+
+
+def test_rate_timeout_half_is_seeded_and_counted() -> None:
+    def run(seed: int) -> tuple[list[int], dict[str, Any]]:
+        fake = EconomicFake(faults=EconomicFaults(rate_timeout=0.5, timeout_s=0.0, seed=seed))
+        fake.add_customer(MINIMAL, fire_webhook=False)
+        with client_for(fake) as client:
+            result = get_statuses(client, 200)
+            ok = client.get("/customers/1")
+            while ok.status_code != 200:
+                ok = client.get("/customers/1")
+            # the answers that are not faults are untouched
+            assert_legacy_valid(ok.json(), "customers.customerNumber.get.schema.json")
+        return result, fake.stats()
+
+    first, stats = run(11)
+    timeouts = first.count(504)
+    assert set(first) == {200, 504} and 70 <= timeouts <= 130
+    assert stats["timeouts"] == stats["faults"] >= timeouts
+    assert run(11)[0] == first  # same seed, same calls time out
+    assert run(12)[0] != first
+
+
+def test_random_latency_is_seeded_and_counted() -> None:
+    fake = EconomicFake(faults=EconomicFaults(latency_max_s=0.01, seed=3))
+    fake.add_customer(MINIMAL, fire_webhook=False)
+    with client_for(fake) as client:
+        started = time.monotonic()
+        assert get_statuses(client, 30) == [200] * 30
+        elapsed = time.monotonic() - started
+    stats = fake.stats()
+    assert stats["slow_replies"] == 30 and 0 < stats["added_latency_s"] <= 0.3
+    assert elapsed >= stats["added_latency_s"]
+    again = EconomicFake(faults=EconomicFaults(latency_max_s=0.01, seed=3))
+    with client_for(again) as client:
+        get_statuses(client, 30, "/customers")
+    assert again.stats()["added_latency_s"] == stats["added_latency_s"]
+    # random latency has its own RNG stream: switching it on does not move the other faults
+    plain = EconomicFake(faults=EconomicFaults(rate_5xx=0.3, seed=5))
+    slow = EconomicFake(faults=EconomicFaults(rate_5xx=0.3, latency_max_s=0.001, seed=5))
+    with client_for(plain) as a, client_for(slow) as b:
+        assert get_statuses(a, 40, "/customers") == get_statuses(b, 40, "/customers")
+
+
+def test_faults_switch_at_runtime_and_reseed(fake: EconomicFake, client: httpx.Client) -> None:
+    get_statuses(client, 7, "/customers")  # faults off (draws happen, but a new seed restarts them)
+    fake.faults = EconomicFaults(rate_5xx=0.5, seed=4)
+    switched_on = get_statuses(client, 40, "/customers")
+    fresh = EconomicFake(faults=EconomicFaults(rate_5xx=0.5, seed=4))
+    with client_for(fresh) as other:
+        assert switched_on == get_statuses(other, 40, "/customers")
+    assert set(switched_on) == {200, 503}
+    assert fake.set_faults(rate_5xx=0.0, rate_429=1.0).rate_429 == 1.0  # change single fields
+    assert client.get("/customers").status_code == 429
+    fake.set_faults(EconomicFaults())  # off for the final comparison
+    assert get_statuses(client, 20, "/customers") == [200] * 20
+    # the HTTP control surface does the same (free, not counted)
+    control = client.put("/_fake/faults", json={"rate_timeout": 1.0, "timeout_s": 0.0, "seed": 9})
+    assert control.status_code == 200
+    assert fake.faults == EconomicFaults(rate_timeout=1.0, timeout_s=0.0, seed=9)
+    assert client.get("/customers").status_code == 504
+    assert client.put("/_fake/faults", json={"rate_429": 2}).status_code == 400
+    assert client.put("/_fake/faults", json={}).json() == client.get("/_fake/faults").json()
+    assert fake.faults == EconomicFaults()
+    with pytest.raises(ValueError):
+        EconomicFaults(webhook_delay_s=-1)
+
+
+def test_faults_off_change_nothing() -> None:
+    def run(faults: EconomicFaults | None) -> tuple[list[Any], dict[str, Any]]:
+        fake = EconomicFake(faults=faults)
+        fake.clock.freeze(T0)
+        seen: list[str] = []
+        fake.webhook_url, fake.webhook_sink = (
+            "http://hook/?n=[NEWNUMBER]",
+            lambda d: seen.append(d.url) or 200,
+        )
+        with client_for(fake) as client:
+            out = [client.post("/customers", json=MINIMAL).json()["customerNumber"] for _ in range(5)]
+            out += get_statuses(client, 20)
+        assert fake.flush_webhooks()
+        stats = fake.stats()
+        keys = ("faults", "timeouts", "timeouts_after_commit", "slow_replies", "statuses")
+        hooks = stats["webhooks"]
+        return out + seen, {**{k: stats[k] for k in keys}, **hooks}
+
+    baseline = run(None)
+    assert baseline[1]["faults"] == baseline[1]["slow_replies"] == baseline[1]["timeouts"] == 0
+    assert (baseline[1]["dropped"], baseline[1]["duplicated"], baseline[1]["reordered"]) == (0, 0, 0)
+    assert baseline[1]["delayed"] == baseline[1]["failed"] == 0 and baseline[1]["delivered"] == 5
+    assert run(EconomicFaults(seed=99)) == baseline
+    assert run(EconomicFaults(timeout_s=0.0, latency_max_s=0.0, webhook_reorder=False)) == baseline
+
+
 # ------------------------------------------------------------------------------------------ Customers API
 
 
@@ -764,6 +918,54 @@ def test_failed_webhook_deliveries_are_retried() -> None:
     assert fake.flush_webhooks()
     assert (fake.webhook_log[0].attempts, fake.webhook_log[0].status) == (3, 200)
     fake.shutdown()
+
+
+def test_webhook_reorder_and_delay_deliver_a_seeded_shuffled_batch() -> None:
+    def run(seed: int, reorder: bool = True) -> tuple[EconomicFake, list[int], float]:
+        arrivals: list[tuple[float, int]] = []
+        fake = EconomicFake(
+            webhook_url="http://hook/?n=[NEWNUMBER]",
+            webhook_sink=lambda d: arrivals.append((time.monotonic(), d.event.new_number)) or 200,
+            faults=EconomicFaults(webhook_reorder=reorder, webhook_delay_s=0.2, seed=seed),
+        )
+        fired = time.monotonic()
+        for _ in range(8):  # well within the 0.2 s window: one batch
+            fake.add_customer(MINIMAL)
+        assert fake.stats()["webhooks"]["pending"] == 8
+        assert fake.flush_webhooks()
+        fake.shutdown()
+        return fake, [n for _, n in arrivals], arrivals[0][0] - fired
+
+    fake, order, waited = run(1)
+    assert sorted(order) == list(range(1, 9)) and order != sorted(order)
+    assert waited >= 0.19  # held back for webhook_delay_s
+    hooks = fake.stats()["webhooks"]
+    assert (hooks["reordered"], hooks["delayed"], hooks["delivered"], hooks["pending"]) == (1, 8, 8, 0)
+    assert run(1)[1] == order  # same seed, same order
+    fake, in_order, _ = run(1, reorder=False)  # a delay alone keeps the order
+    assert in_order == list(range(1, 9)) and fake.stats()["webhooks"]["reordered"] == 0
+
+
+def test_webhook_drop_and_duplicate_rates_are_seeded_and_counted() -> None:
+    def run(seed: int) -> tuple[EconomicFake, list[str]]:
+        seen: list[str] = []
+        fake = EconomicFake(
+            webhook_url="http://hook/?n=[NEWNUMBER]",
+            webhook_sink=lambda d: seen.append(d.url) or 200,
+            faults=EconomicFaults(webhook_drop_rate=0.5, webhook_duplicate_rate=0.5, seed=seed),
+        )
+        for _ in range(100):
+            fake.add_customer(MINIMAL)
+        assert fake.flush_webhooks()
+        fake.shutdown()
+        return fake, seen
+
+    fake, seen = run(4)
+    hooks = fake.stats()["webhooks"]
+    assert 30 <= hooks["dropped"] <= 70 and 10 <= hooks["duplicated"] <= 45
+    assert len(seen) == hooks["delivered"] == 100 - hooks["dropped"] + hooks["duplicated"]
+    assert len(set(seen)) == 100 - hooks["dropped"]
+    assert run(4)[1] == seen and run(5)[1] != seen
 
 
 def test_bookkeeper_edits_bump_versions_fire_webhooks_and_are_not_api_calls(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -516,6 +517,131 @@ def test_injected_faults_are_seeded_and_counted():
     assert fake.stats()["faults"] == 1
 
 
+COMPANY = {"properties": {"name": "Chaos A/S"}, "associations": []}
+
+
+def served(**kw: Any) -> tuple[HubSpotFake, str]:
+    fake = HubSpotFake(TOKEN, rate_limit_per_10s=None, search_rate_limit_per_s=None, **kw)
+    _, base_url = fake.serve()
+    return fake, base_url
+
+
+def statuses(api: httpx.Client, n: int) -> list[int]:
+    return [api.get("/crm/v3/objects/companies").status_code for _ in range(n)]
+
+
+def test_rate_timeout_hangs_without_blocking_other_requests():
+    fake, base_url = served(faults=Faults(rate_timeout=1.0, timeout_s=1.0))
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        with httpx.Client(base_url=base_url, headers=headers, timeout=0.2) as api:
+            with pytest.raises(httpx.ReadTimeout):
+                api.get("/crm/v3/objects/companies")
+            with pytest.raises(httpx.ReadTimeout):
+                api.post("/crm/v3/objects/companies", json=COMPANY)
+            # both requests still hang on the server: the fake's lock and other requests stay free
+            assert fake.records("companies") == []  # a timeout before commit writes nothing
+            fake.faults = Faults()
+            started = time.monotonic()
+            assert api.get("/crm/v3/objects/companies").status_code == 200
+            assert time.monotonic() - started < 0.5
+        stats = fake.stats()
+        assert (stats["timeouts"], stats["faults"], stats["timeouts_after_commit"]) == (2, 2, 0)
+        assert stats["calls"] == {"GET /crm/v3/objects/companies": 1}  # timed-out calls never ran
+    finally:
+        fake.shutdown()  # also ends the two hangs early
+
+
+def test_rate_timeout_after_commit_writes_then_hangs():
+    fake, base_url = served(faults=Faults(rate_timeout_after_commit=1.0, timeout_s=1.0))
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        with httpx.Client(base_url=base_url, headers=headers, timeout=0.2) as api:
+            with pytest.raises(httpx.ReadTimeout):
+                api.post("/crm/v3/objects/companies", json=COMPANY)
+            assert [r["properties"]["name"] for r in fake.records("companies")] == ["Chaos A/S"]
+            assert api.get("/crm/v3/objects/companies").status_code == 200  # reads are not affected
+        stats = fake.stats()
+        assert (stats["timeouts_after_commit"], stats["faults"], stats["timeouts"]) == (1, 1, 0)
+        assert stats["writes"] == 1
+    finally:
+        fake.shutdown()
+    # in-process (no client timeout) the hang ends with a 504
+    fake, api = make(faults=Faults(rate_timeout_after_commit=1.0, timeout_s=0.0))
+    assert api.post("/crm/v3/objects/companies", json=COMPANY).status_code == 504
+    assert len(fake.records("companies")) == 1
+
+
+def test_rate_timeout_half_is_seeded_and_counted():
+    def run(seed: int, **kw: Any) -> tuple[list[int], dict[str, Any]]:
+        fake, api = make(faults=Faults(rate_timeout=0.5, timeout_s=0.0, seed=seed), **kw)
+        api.post("/crm/v3/objects/companies", json=COMPANY)
+        result = statuses(api, 200), fake.stats()
+        assert fake.spec_violations == []  # the answers that are not faults still follow the spec
+        return result
+
+    first, stats = run(11, strict_spec=True)
+    timeouts = first.count(504)
+    assert set(first) == {200, 504} and 70 <= timeouts <= 130
+    assert stats["timeouts"] == stats["faults"] >= timeouts
+    assert stats["reads"] == 200 - timeouts  # a timed-out call never reached the handler
+    assert run(11)[0] == first  # same seed, same calls time out
+    assert run(12)[0] != first
+
+
+def test_random_latency_is_seeded_and_counted():
+    fake, api = make(faults=Faults(latency_max_s=0.01, seed=3))
+    started = time.monotonic()
+    assert statuses(api, 30) == [200] * 30
+    elapsed = time.monotonic() - started
+    stats = fake.stats()
+    assert stats["slow_replies"] == 30 and 0 < stats["added_latency_s"] <= 0.3
+    assert elapsed >= stats["added_latency_s"]
+    again, api = make(faults=Faults(latency_max_s=0.01, seed=3))
+    statuses(api, 30)
+    assert again.stats()["added_latency_s"] == stats["added_latency_s"]
+    # random latency has its own RNG stream: switching it on does not move the other faults
+    _, api = make(faults=Faults(rate_5xx=0.3, seed=5))
+    _, slow_api = make(faults=Faults(rate_5xx=0.3, latency_max_s=0.001, seed=5))
+    assert statuses(api, 40) == statuses(slow_api, 40)
+
+
+def test_faults_switch_at_runtime_and_reseed():
+    fake, api = make()
+    statuses(api, 7)  # draws nothing: faults are off
+    fake.faults = Faults(rate_5xx=0.5, seed=4)
+    switched_on = statuses(api, 40)
+    _, fresh_api = make(faults=Faults(rate_5xx=0.5, seed=4))
+    assert switched_on == statuses(fresh_api, 40) and set(switched_on) != {200}
+    assert fake.set_faults(rate_5xx=0.0, rate_429=1.0).rate_429 == 1.0  # change single fields
+    assert api.get("/crm/v3/objects/companies").status_code == 429
+    fake.set_faults(Faults())  # off for the final comparison
+    assert statuses(api, 20) == [200] * 20
+    # the HTTP control surface does the same (no auth, not counted)
+    control = api.put("/_fake/faults", json={"rate_timeout": 1.0, "timeout_s": 0.0, "seed": 9})
+    assert control.status_code == 200 and fake.faults == Faults(rate_timeout=1.0, timeout_s=0.0, seed=9)
+    assert api.get("/crm/v3/objects/companies").status_code == 504
+    assert api.put("/_fake/faults", json={"rate_429": 2}).status_code == 400
+    assert api.put("/_fake/faults", json={}).json() == api.get("/_fake/faults").json()
+    assert fake.faults == Faults()
+    with pytest.raises(ValueError):
+        Faults(rate_timeout=-0.1)
+
+
+def test_faults_off_change_nothing():
+    def run(**kw: Any) -> tuple[list[Any], dict[str, Any]]:
+        fake, api = make(**kw)
+        out = [api.post("/crm/v3/objects/companies", json=COMPANY).json()["id"] for _ in range(5)]
+        out += statuses(api, 20)
+        stats = fake.stats()
+        return out, {k: stats[k] for k in ("faults", "timeouts", "timeouts_after_commit", "slow_replies")}
+
+    baseline = run()
+    assert baseline[1] == {"faults": 0, "timeouts": 0, "timeouts_after_commit": 0, "slow_replies": 0}
+    assert run(faults=Faults(seed=99)) == baseline
+    assert run(faults=Faults(timeout_s=0.0, latency_max_s=0.0, webhook_reorder=False)) == baseline
+
+
 # ------------------------------------------------------------------------------------------ properties
 
 
@@ -641,6 +767,55 @@ def test_webhook_faults_drop_and_duplicate():
     fake.create("companies", {"name": "Gone"})
     assert fake.flush_webhooks(5)
     assert receiver.received == [] and len(fake.events) == 2
+
+
+def delivered_ids(receiver: Receiver) -> list[int]:
+    return [e["eventId"] for _, body in receiver.received for e in json.loads(body)]
+
+
+def test_webhook_drop_duplicate_and_reorder_are_seeded_and_counted():
+    inputs = [{"properties": {"name": f"C{i}"}, "associations": []} for i in range(60)]
+
+    def run(seed: int) -> tuple[HubSpotFake, list[int]]:
+        receiver = Receiver()
+        faults = Faults(webhook_drop_rate=0.3, webhook_duplicate_rate=0.3, webhook_reorder=True, seed=seed)
+        fake, api = webhook_fake(receiver, faults=faults)
+        api.post("/crm/v3/objects/companies/batch/create", json={"inputs": inputs})  # 120 events
+        assert fake.flush_webhooks(5)
+        return fake, delivered_ids(receiver)
+
+    fake, delivered = run(2)
+    hooks = fake.stats()["webhooks"]
+    produced = [e["eventId"] for e in fake.events]
+    assert len(produced) == 120 and hooks["events"] == 120
+    assert 15 <= hooks["dropped"] <= 60 and 10 <= hooks["duplicated"] <= 50
+    assert len(delivered) == 120 - hooks["dropped"] + hooks["duplicated"]
+    assert len(set(delivered)) == 120 - hooks["dropped"]  # a dropped event never arrives, not even late
+    assert delivered != sorted(delivered) and hooks["reordered"] == 2  # batches of 99 + the rest
+    assert hooks["given_up"] == 0 and hooks["pending"] == 0
+    assert run(2)[1] == delivered  # same seed: same drops, duplicates and order
+    assert run(3)[1] != delivered
+
+
+def test_failed_webhook_batches_are_given_up_after_the_retries():
+    receiver = Receiver(fail_first=100)
+    fake, _ = webhook_fake(receiver, webhook_max_attempts=3)
+    fake.create("companies", {"name": "Unreachable"})
+    assert fake.flush_webhooks(5)
+    hooks = fake.stats()["webhooks"]
+    assert len(receiver.received) == 3 and hooks["failed_deliveries"] == 3 and hooks["given_up"] == 1
+    assert (hooks["dropped"], hooks["duplicated"], hooks["reordered"]) == (0, 0, 0)
+
+
+def test_webhooks_without_faults_arrive_once_in_order():
+    receiver = Receiver()
+    fake, api = webhook_fake(receiver, faults=Faults(seed=5))
+    inputs = [{"properties": {"name": f"C{i}"}, "associations": []} for i in range(10)]
+    api.post("/crm/v3/objects/companies/batch/create", json={"inputs": inputs})
+    assert fake.flush_webhooks(5)
+    assert delivered_ids(receiver) == [e["eventId"] for e in fake.events]
+    hooks = fake.stats()["webhooks"]
+    assert (hooks["dropped"], hooks["duplicated"], hooks["reordered"], hooks["given_up"]) == (0, 0, 0, 0)
 
 
 def test_association_changes_fire_for_both_sides():

@@ -378,9 +378,9 @@ def test_match_route_prefers_literal_then_variable_then_greedy_then_method_over_
 def test_function_specs_summarise_events() -> None:
     assert set(SPECS) == set(EXPECTED_FUNCTIONS)
     worker = SPECS["SyncWorkerFunction"]
-    assert worker.timeout == 60 and worker.memory_size == 512
+    assert worker.timeout == 180 and worker.memory_size == 512
     (sqs,) = worker.sqs
-    assert (sqs.queue_id, sqs.batch_size, sqs.report_batch_item_failures) == ("SignalsQueue", 10, True)
+    assert (sqs.queue_id, sqs.batch_size, sqs.report_batch_item_failures) == ("SignalsQueue", 100, True)
     (stream,) = SPECS["PushOnChangeFunction"].streams
     assert (stream.table_id, stream.batch_size, stream.on_failure_queue_id) == (
         "SyncTable",
@@ -443,3 +443,15 @@ def test_outputs() -> None:
         "SignalsDLQUrl",
         "PushFailuresQueueUrl",
     } <= set(TEMPLATE["Outputs"])
+
+
+def test_worker_parks_on_the_queues_last_receive() -> None:
+    """The worker parks a message on its last attempt; that is the queue's maxReceiveCount."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sync_worker_app", Path("functions/sync_worker/app.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    redrive = RESOURCES["SignalsQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] == module.MAX_RECEIVES

@@ -10,8 +10,10 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 import secrets
 import uuid
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -29,8 +31,8 @@ from crmsync.models import (
     SyncMode,
 )
 from crmsync.models import Conflict as ConflictItem
-from crmsync.service import SyncContext, parked_key, push_records, sync_now
-from crmsync.store import SyncStore, VersionConflict, object_type_of
+from crmsync.service import SyncContext, parked_key, push_records, replay_message, sync_now
+from crmsync.store import SyncStore, VersionConflict, object_type_of, tenant_pk
 
 RECORD_ID = r"^(cus|con)_[0-9a-f]{32}$"
 
@@ -49,6 +51,84 @@ class NotFound(Exception):
 
 class Conflict(Exception):
     pass
+
+
+MAX_LISTED_ERRORS = 3
+JSON_MEDIA_TYPE = re.compile(r"^application/([a-z0-9.+-]*\+)?json\s*(;.*)?$", re.IGNORECASE)
+
+
+def unreadable_body(headers: Mapping[str, str], body: str | None, is_base64: bool) -> tuple[int, str] | None:
+    """Why a request's body cannot be read as JSON, as ``(status, message)``; None when it can (or is empty).
+
+    Checked before Powertools parses the body: it lets a multipart content type without a boundary
+    and a body that is not UTF-8 escape as exceptions (a 500), where the caller deserves a 4xx.
+    """
+    if not body:
+        return None
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "").strip()
+    if content_type and not JSON_MEDIA_TYPE.match(content_type):
+        return 415, "unsupported content type: send the body as application/json"
+    if is_base64:
+        try:
+            base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+            return 400, "the body is not UTF-8 text"
+    return None
+
+
+def refuse_unreadable_body(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The API Gateway (HTTP API) answer refusing an event whose body is not readable JSON, else None."""
+    problem = unreadable_body(
+        event.get("headers") or {}, event.get("body"), bool(event.get("isBase64Encoded"))
+    )
+    if problem is None:
+        return None
+    status, message = problem
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"statusCode": status, "message": message}),
+        "isBase64Encoded": False,
+    }
+
+
+def _error_message(error: Mapping[str, Any]) -> str:
+    message = str(error.get("msg") or error.get("type") or "invalid")
+    reason = (error.get("ctx") or {}).get("error")
+    if error.get("type") == "json_invalid" and isinstance(reason, str):
+        message = f"{message}: {reason}"  # what json.loads said, e.g. "Expecting value"
+    return message
+
+
+def validation_errors(errors: Iterable[Mapping[str, Any]]) -> tuple[int, dict[str, Any]]:
+    """Status and body for what Powertools' validation found, as ``(status, body)``.
+
+    Powertools answers a request that fails validation with ``{"detail": [{"loc", "type"}]}``: no
+    message, and short of the ``msg`` its own OpenAPI document promises (``HTTPValidationError``).
+    This body keeps the documented shape (``loc``, ``msg``, ``type`` per error; never the input
+    value) and adds one readable ``message``. Powertools raises the same exception when a *response*
+    does not match its declared model: that is a server fault, so it is a 500, never blamed on the
+    caller as a 422.
+    """
+    detail = [
+        {
+            "loc": [part if isinstance(part, int) else str(part) for part in error.get("loc", ())],
+            "msg": _error_message(error),
+            "type": str(error.get("type") or "value_error"),
+        }
+        for error in errors
+    ]
+    if any(d["loc"][:1] == ["response"] for d in detail):
+        return 500, {"statusCode": 500, "message": "internal error: the response failed validation"}
+    listed = "; ".join(
+        f"{'.'.join(str(part) for part in d['loc']) or 'request'}: {d['msg']}"
+        for d in detail[:MAX_LISTED_ERRORS]
+    )
+    more = len(detail) - MAX_LISTED_ERRORS
+    message = f"invalid request: {listed or 'the request failed validation'}" + (
+        f" (and {more} more)" if more > 0 else ""
+    )
+    return 422, {"statusCode": 422, "message": message, "detail": detail}
 
 
 def hash_token(token: str) -> str:
@@ -181,14 +261,29 @@ def _encode_cursor(key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
 
 
-def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+def _decode_cursor(cursor: str | None, tenant_id: str, object_type: ObjectType) -> dict[str, Any] | None:
+    """The DynamoDB start key a cursor carries; a client can tamper with it, so it is checked.
+
+    Only the key ``records_page`` hands out is accepted: this tenant's partition and a record of
+    this type. Anything else went to DynamoDB as ``ExclusiveStartKey`` and failed there (a 500),
+    or named another tenant's partition.
+    """
     if not cursor:
         return None
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, binascii.Error) as exc:
+    except (ValueError, binascii.Error, RecursionError) as exc:
         raise BadRequest("invalid cursor") from exc
-    if not isinstance(value, dict):
+    sort_key = value.get("SK") if isinstance(value, dict) else None
+    if not (
+        isinstance(value, dict)
+        and set(value) == {"PK", "SK"}
+        and value["PK"] == {"S": tenant_pk(tenant_id)}
+        and isinstance(sort_key, dict)
+        and set(sort_key) == {"S"}
+        and isinstance(sort_key["S"], str)
+        and sort_key["S"].startswith(f"REC#{object_type.value}#")
+    ):
         raise BadRequest("invalid cursor")
     return value
 
@@ -202,7 +297,8 @@ def list_customers(
 ) -> LinkPage:
     """The link screen: customers of both sides with their link state (and candidates for unlinked ones)."""
     config = get_config(ctx, tenant_id)
-    records, last = ctx.store.records_page(tenant_id, ObjectType.CUSTOMER, limit, _decode_cursor(cursor))
+    start = _decode_cursor(cursor, tenant_id, ObjectType.CUSTOMER)
+    records, last = ctx.store.records_page(tenant_id, ObjectType.CUSTOMER, limit, start)
     pool: list[Record] | None = None
     indexes: dict[tuple[str, ...], Any] = {}
     rows = []
@@ -379,6 +475,8 @@ def replay_parked(ctx: SyncContext, tenant_id: str, parked_id: str) -> dict[str,
     entry = ctx.store.get_parked(tenant_id, parked_id)
     if entry is None:
         raise NotFound(parked_id)
+    if entry.get("kind") in ("signal", "push", "transfer_page"):
+        return replay_message(ctx, tenant_id, parked_id, entry)
     record_id, conn = entry["record_id"], entry["connection"]
     record = ctx.store.get_record(tenant_id, record_id)
     if record is None:
@@ -407,3 +505,23 @@ def replay_parked(ctx: SyncContext, tenant_id: str, parked_id: str) -> dict[str,
         "updated": report.updated,
         "retry_later": bool(report.failed),
     }
+
+
+# -- deletes -----------------------------------------------------------------------------------------
+
+
+def list_deletes(ctx: SyncContext, tenant_id: str) -> dict[str, Any]:
+    get_config(ctx, tenant_id)
+    return {"items": ctx.store.pending_deletes(tenant_id)}
+
+
+def decide_delete(ctx: SyncContext, tenant_id: str, record_id: str, approve: bool) -> dict[str, Any]:
+    from crmsync import deletes
+
+    get_config(ctx, tenant_id)
+    try:
+        if approve:
+            return deletes.approve(ctx, tenant_id, _existing_record_id(record_id))
+        return deletes.reject(ctx, tenant_id, _existing_record_id(record_id))
+    except KeyError as exc:
+        raise NotFound(record_id) from exc

@@ -10,7 +10,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from crmsync.models import ConnectionKind, Environment, Side, SyncMode
+from crmsync.budget import BudgetLimits, default_limits
+from crmsync.models import ConnectionKind, DeletePolicy, Environment, Side, SyncMode
 from crmsync.policy import FieldPolicy
 from crmsync.value_maps import MAPPABLE_FIELDS, ValueMap
 
@@ -45,10 +46,16 @@ class ConnectionConfig(BaseModel):
     hubspot_portal_id: int | None = Field(
         default=None, description="when set, HubSpot webhooks from another portal are rejected"
     )
+    rate_budget: BudgetLimits | None = Field(
+        default=None, description="the vendor's limits for this account (default: the vendor's smallest tier)"
+    )
 
     @property
     def side(self) -> Side:
         return self.kind.side
+
+    def limits(self) -> BudgetLimits:
+        return self.rate_budget or default_limits(self.kind.value)
 
 
 class TenantConfig(BaseModel):
@@ -74,6 +81,19 @@ class TenantConfig(BaseModel):
         ge=0,
         le=1,
         description="minimum score to offer a candidate (bench/matching.py measures the trade-off)",
+    )
+    deletes: DeletePolicy = Field(
+        default=DeletePolicy.NEVER,
+        description="a deletion on one side: never / approve / automatic on the other",
+    )
+    mass_delete_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="automatic deletes per hour above this share of records are held",
+    )
+    mass_delete_min: int = Field(
+        default=5, ge=0, description="the guard never trips below this many per hour"
     )
     value_maps: dict[str, ValueMap] = Field(
         default_factory=dict,

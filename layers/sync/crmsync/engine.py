@@ -221,6 +221,10 @@ class PushAction(StrEnum):
 class PushPlan:
     action: PushAction
     fields: Fields
+    expected: Fields = field(default_factory=dict)
+    """UPDATE: what the target held for these fields when crmsync last saw it (its base). A connector
+    checks it before writing: a field that differs was changed there by a person whose webhook is not
+    reconciled yet, and writing over it would lose that edit without a trace."""
 
 
 def may_create(
@@ -285,6 +289,8 @@ def plan_push(
         return PushPlan(PushAction.CREATE, create_fields)
     forced = set(record.forced.get(connection_id, ()))
     base = record.bases.get(connection_id)
+    if base is not None and base.deleted:
+        return None  # deleted there: never written to again (the number may be reused by another customer)
     diffs: Fields = {}
     for name in candidates:
         if not (policy.flows_to(obj, name, side) or name in forced):
@@ -295,7 +301,10 @@ def plan_push(
                 diffs[name] = value
         elif value is not None:
             diffs[name] = value
-    return PushPlan(PushAction.UPDATE, diffs) if diffs else None
+    if not diffs:
+        return None
+    expected = {n: base.fields[n] for n in diffs if base is not None and n in base.fields}
+    return PushPlan(PushAction.UPDATE, diffs, expected)
 
 
 def after_write(

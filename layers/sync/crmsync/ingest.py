@@ -65,11 +65,12 @@ def hubspot_webhook(
     *,
     method: str,
     uri: str,
-    body: str,
+    body: str | bytes,
     headers: dict[str, str],
     now_ms: int,
     enqueue_once: EnqueueOnce,
 ) -> dict[str, Any]:
+    """Verify, parse and enqueue a HubSpot delivery; ``body`` is the raw body as sent (signed as bytes)."""
     conn, secret = _connection_secret(ctx, tenant_id, connection_id, ConnectionKind.HUBSPOT)
     verify_hubspot(
         client_secret=str(secret.get("client_secret", "")),
@@ -79,7 +80,11 @@ def hubspot_webhook(
         headers=headers,
         now_ms=now_ms,
     )
-    events = hubspot_events(body, portal_id=conn.hubspot_portal_id)
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+    except UnicodeDecodeError as exc:
+        raise WebhookRejected(400, "body is not UTF-8 JSON") from exc
+    events = hubspot_events(text, portal_id=conn.hubspot_portal_id)
     if not events:
         return {"events": 0, "signals": 0}
     objects = sorted({(event.object_type, event.object_id) for event in events})

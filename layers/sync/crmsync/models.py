@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
@@ -35,6 +35,14 @@ class ObjectType(StrEnum):
 class SyncMode(StrEnum):
     OFF = "off"
     MANUAL = "manual"
+    AUTOMATIC = "automatic"
+
+
+class DeletePolicy(StrEnum):
+    """What a deletion on one side means for the other (see ``crmsync.deletes``)."""
+
+    NEVER = "never"
+    APPROVE = "approve"
     AUTOMATIC = "automatic"
 
 
@@ -165,6 +173,20 @@ class Signal(BaseModel):
     source: str = Field(description="webhook | pull | api | replay")
     hint: dict[str, str] = Field(default_factory=dict)
     received_at: datetime = Field(default_factory=utcnow)
+
+
+class SignalBundle(BaseModel):
+    """Up to 100 signals in one queue message (a pull page, a webhook delivery).
+
+    One SQS request per hundred signals instead of one per signal: cheaper, and the worker batch-reads
+    their sources together. A signal of a bundle that fails is re-queued on its own, so retries, parking
+    and the DLQ work per signal.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["signals"] = "signals"
+    signals: list[Signal] = Field(min_length=1, max_length=100)
 
 
 class Base(BaseModel):

@@ -6,11 +6,14 @@ never at import time, so tests can point them at moto first).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import boto3
 from botocore.config import Config
 
+from crmsync.budget import RateBudget
+from crmsync.config import TenantConfig
 from crmsync.connectors.registry import ConnectorProvider
 from crmsync.ingest import EnqueueOnce, make_enqueue_once
 from crmsync.leads import Converter, make_converter
@@ -31,7 +34,15 @@ def build_context(cfg: Settings) -> SyncContext:
         else None
     )
     credentials = CredentialStore(session.client("secretsmanager", config=_BOTO_CONFIG), cfg.secrets_max_age)
-    return SyncContext(store=store, connectors=ConnectorProvider(cfg, credentials), queue=queue)
+    ctx = SyncContext(store=store, connectors=ConnectorProvider(cfg, credentials), queue=queue)
+
+    def gate(config: TenantConfig, connection_id: str) -> Callable[[], None]:
+        limits = config.connection(connection_id).limits()
+        key = f"TENANT#{config.tenant_id}#{connection_id}"
+        return RateBudget(store, key, limits, priority=lambda: ctx.priority).acquire
+
+    ctx.connectors.gate_factory = gate
+    return ctx
 
 
 @lru_cache(maxsize=1)

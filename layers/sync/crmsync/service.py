@@ -7,20 +7,51 @@ does the I/O around it (connectors, store) and retries optimistic-lock conflicts
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
+from pydantic import BaseModel, ConfigDict, Field
 
 from crmsync import preflight, value_maps
+from crmsync.budget import Priority
 from crmsync.config import TenantConfig, TransferTiming
-from crmsync.connectors.base import Connector, SourceRecord, VendorError, WriteItem, WriteResult
+from crmsync.connectors.base import (
+    Connector,
+    SourceRecord,
+    TransientError,
+    VendorError,
+    WriteItem,
+    WriteResult,
+)
 from crmsync.connectors.registry import ConnectorProvider
-from crmsync.engine import Decision, PushAction, after_write, may_create, plan_push, reconcile
-from crmsync.models import Base, ConflictStatus, Fields, ObjectType, Record, Side, Signal, SyncMode, utcnow
+from crmsync.engine import (
+    Decision,
+    PushAction,
+    ReconcileOutcome,
+    after_write,
+    may_create,
+    plan_push,
+    reconcile,
+)
+from crmsync.models import (
+    Base,
+    ConflictStatus,
+    ConnectionKind,
+    Fields,
+    ObjectType,
+    Record,
+    Side,
+    Signal,
+    SignalBundle,
+    SyncMode,
+    utcnow,
+)
 from crmsync.signal_queue import SignalQueue
 from crmsync.store import LinkTaken, SyncStore, VersionConflict, new_record_id
 
@@ -43,6 +74,8 @@ class SyncContext:
     queue: SignalQueue | None = None
     clock: Callable[[], datetime] = utcnow
     decisions: Counter[str] = field(default_factory=Counter)
+    priority: Priority = Priority.LIVE
+    """Whose turn it is on the rate budget: live changes, or bulk work (pulls, transfer pages)."""
     _configs: dict[str, TenantConfig] = field(default_factory=dict)
     _prefetched: dict[tuple[str, str, str, str], SourceRecord | None] = field(default_factory=dict)
 
@@ -96,14 +129,39 @@ def handle_signal(ctx: SyncContext, signal: Signal) -> SignalOutcome:
 
 
 def parse_signals(bodies: Iterable[str]) -> list[Signal]:
-    """Valid signals among message bodies (an invalid one fails on its own in the record handler)."""
-    out = []
+    """Valid signals among message bodies, bundles unpacked (an invalid one fails in the record handler)."""
+    out: list[Signal] = []
     for body in bodies:
         try:
-            out.append(Signal.model_validate_json(body))
+            out += SignalBundle.model_validate_json(body).signals
         except ValueError:
-            continue
+            try:
+                out.append(Signal.model_validate_json(body))
+            except ValueError:
+                continue
     return out
+
+
+def handle_bundle(ctx: SyncContext, bundle: SignalBundle) -> list[SignalOutcome]:
+    """Reconcile every signal of a bundle; the ones that fail are re-queued one per message.
+
+    A bundle of one fails as a whole instead (SQS retries it, and parks it after its last receive), so a
+    signal that keeps failing is never re-queued in a circle.
+    """
+    if len(bundle.signals) == 1:
+        return [handle_signal(ctx, bundle.signals[0])]
+    outcomes: list[SignalOutcome] = []
+    failed: list[Signal] = []
+    for signal in bundle.signals:
+        try:
+            outcomes.append(handle_signal(ctx, signal))
+        except Exception:
+            logger.warning("signal failed; re-queued alone", extra={"connection": signal.connection_id})
+            failed.append(signal)
+    if failed:
+        assert ctx.queue is not None
+        ctx.queue.send_one_each(failed)  # raises EnqueueError: then the whole bundle is retried
+    return outcomes
 
 
 def prefetch(ctx: SyncContext, signals: list[Signal]) -> None:
@@ -122,8 +180,10 @@ def prefetch(ctx: SyncContext, signals: list[Signal]) -> None:
             found = ctx.connectors.get(config, conn).get_many(obj, sorted(ids))
         except (UnknownTenant, KeyError, VendorError):
             continue
-        for ext in ids:
-            ctx._prefetched[(tenant, conn, obj.value, ext)] = found.get(ext)
+        for ext, source in found.items():
+            # Only what the batch returned: a missing id may be deleted *or* merged into another
+            # (a batch read does not say which), so it is read on its own.
+            ctx._prefetched[(tenant, conn, obj.value, ext)] = source
 
 
 def _reconcile_once(
@@ -146,6 +206,13 @@ def _reconcile_once(
     record = store.get_record(tenant, record_id) if record_id else None
 
     source = ctx.read_source(connector, signal)
+    reuses_ids = config.connection(conn).kind is ConnectionKind.ECONOMIC  # HubSpot ids are never reused
+    if reuses_ids and record is not None and source is not None and record.bases.get(conn, Base()).deleted:
+        # The id was deleted there and now answers again: e-conomic reuses deleted customer numbers,
+        # so this is another customer. The old record lets go of the id (and is never re-created
+        # there); the new customer becomes a record of its own.
+        _release_reused_id(ctx, record, conn, ext, now)
+        record, record_id = None, None
     if source is None:
         if record is None:
             return SignalOutcome(decision="unknown_deleted")
@@ -156,6 +223,10 @@ def _reconcile_once(
         # turn into a mass delete); the journal shows it.
         record.bases[conn] = base.model_copy(update={"deleted": True, "updated_at": now})
         store.save_record(record)
+        record.version += 1
+        from crmsync.deletes import on_source_deleted  # deletes imports this module
+
+        other_side = on_source_deleted(ctx, config, record, conn, now)
         store.journal(
             tenant,
             record.record_id,
@@ -165,13 +236,17 @@ def _reconcile_once(
                 "signal": signal.source,
                 "decision": "source_deleted",
                 "connection": conn,
+                "other_side": other_side,
             },
         )
         return SignalOutcome(decision="source_deleted", record_id=record.record_id)
 
     if source.external_id != ext:
         # The vendor answered for another id: the record was merged into that one (HubSpot serves
-        # a merged-away id as its survivor). Reconcile the survivor instead of creating a twin.
+        # a merged-away id as its survivor). Re-point the link, then reconcile the survivor instead
+        # of deleting and re-creating anything.
+        if record is not None:
+            _follow_merge(ctx, record, conn, ext, source.external_id, now)
         return _reconcile_once(
             ctx, config, connector, signal.model_copy(update={"external_id": source.external_id})
         )
@@ -214,7 +289,32 @@ def _reconcile_once(
         )
     for conflict in outcome.conflicts:
         store.put_conflict(conflict)
-    # The timeline: every signal and its decision, with the values it changed.
+    # The timeline: every signal and its decision, with the values it changed. A scheduled pull's
+    # re-read that found nothing new is the one exception: the lookback re-reads every recent record
+    # on every run, and its "unchanged" says nothing about the record.
+    if signal.source != "pull" or outcome.decision is not Decision.UNCHANGED or new_links:
+        _journal_signal(store, tenant, record, signal, conn, source, outcome, unmapped, removed_links, now)
+    logger.debug("reconciled", extra={"record_id": record.record_id, "decision": outcome.decision.value})
+    return SignalOutcome(
+        decision=outcome.decision.value,
+        record_id=record.record_id,
+        applied=sorted(outcome.applied),
+        conflicts=[c.field for c in outcome.conflicts],
+    )
+
+
+def _journal_signal(
+    store: SyncStore,
+    tenant: str,
+    record: Record,
+    signal: Signal,
+    conn: str,
+    source: SourceRecord,
+    outcome: ReconcileOutcome,
+    unmapped: dict[str, str] | None,
+    removed_links: dict[str, str],
+    now: datetime,
+) -> None:
     store.journal(
         tenant,
         record.record_id,
@@ -236,12 +336,78 @@ def _reconcile_once(
             "renumbered_from": removed_links.get(conn),
         },
     )
-    logger.debug("reconciled", extra={"record_id": record.record_id, "decision": outcome.decision.value})
-    return SignalOutcome(
-        decision=outcome.decision.value,
-        record_id=record.record_id,
-        applied=sorted(outcome.applied),
-        conflicts=[c.field for c in outcome.conflicts],
+
+
+def _follow_merge(
+    ctx: SyncContext, record: Record, conn: str, merged: str, survivor: str, now: datetime
+) -> None:
+    """A merged-away id: its record follows the company to the survivor instead of anything being
+    deleted and re-created.
+
+    * the survivor has no record yet: the link is re-pointed to the survivor;
+    * the survivor's record exists only in the CRM: the two are linked (as the link screen would), so
+      the surviving company is linked to this record's accounting customer;
+    * the survivor is linked to another customer already: this record lets go of the merged id and is
+      never re-created there; both accounting customers stay (a person decides in the link screen).
+    """
+    tenant = record.tenant_id
+    survivor_rid = ctx.store.find_link(tenant, conn, record.object_type, survivor)
+    if survivor_rid == record.record_id:
+        return
+    moved = record.model_copy(deep=True)
+    if survivor_rid is None:
+        moved.links[conn] = survivor
+        ctx.store.save_record(moved, new_links={conn: survivor}, removed_links={conn: merged})
+        decision = "merged_repointed"
+    else:
+        from crmsync import linking  # linking builds on this module
+
+        moved.links.pop(conn, None)
+        moved.bases.pop(conn, None)
+        survivor_rec = ctx.store.get_record(tenant, survivor_rid)
+        config = ctx.config(tenant)
+        joinable = (
+            survivor_rec is not None
+            and linking.link_state(config, survivor_rec) == "crm_only"
+            and linking.link_state(config, moved) == "accounting_only"
+        )
+        if not joinable and conn not in moved.blocked:
+            moved.blocked.append(conn)
+        ctx.store.save_record(moved, removed_links={conn: merged})
+        if joinable:
+            linking.link(ctx, tenant, survivor_rid, record.record_id)
+            decision = "merged_linked"
+        else:
+            decision = "merged_into_other_record"
+    ctx.store.journal(
+        tenant,
+        record.record_id,
+        {
+            "at": now,
+            "kind": "signal",
+            "decision": decision,
+            "connection": conn,
+            "external_id": survivor,
+            "merged_id": merged,
+        },
+    )
+
+
+def _release_reused_id(ctx: SyncContext, record: Record, conn: str, ext: str, now: datetime) -> None:
+    released = record.model_copy(deep=True)
+    released.links.pop(conn, None)
+    released.bases.pop(conn, None)
+    if released.fields.get("customer_number") == ext:
+        # The number now belongs to another customer: the CRM company must not carry it any more.
+        released.fields["customer_number"] = None
+        released.field_sources["customer_number"] = conn
+    if conn not in released.blocked:
+        released.blocked.append(conn)
+    ctx.store.save_record(released, removed_links={conn: ext})
+    ctx.store.journal(
+        record.tenant_id,
+        record.record_id,
+        {"at": now, "kind": "signal", "decision": "id_reused", "connection": conn, "external_id": ext},
     )
 
 
@@ -318,6 +484,8 @@ class PushReport:
     updated: int = 0
     unchanged: int = 0
     parked: int = 0
+    stale: int = 0
+    """Writes held back because the target changed meanwhile (reconciled first, then pushed again)."""
     failed: list[str] = field(default_factory=list)
     """Record ids whose write failed in a way worth retrying (the stream retries them)."""
 
@@ -412,8 +580,10 @@ def _push_group(
             report.parked += 1
             continue
         canonical[rec.record_id] = dict(fields)
+        expected = {k: v for k, v in plan.expected.items() if k in fields}
         if side is Side.CRM and obj is ObjectType.CUSTOMER:
             fields, _ = value_maps.to_crm(fields, config.value_maps)  # unmapped values stay behind
+            expected, _ = value_maps.to_crm(expected, config.value_maps)
             if not fields and parent_ext is None:
                 report.unchanged += 1
                 continue
@@ -425,6 +595,7 @@ def _push_group(
                 fields=fields,
                 parent_external_id=parent_ext,
                 version=(rec.bases[conn].version if conn in rec.bases else None),
+                expected=expected if external_id else {},
             )
         )
     if not items:
@@ -438,6 +609,20 @@ def _push_group(
                 report.created += 1
             else:
                 report.updated += 1
+        elif result.error_code == "stale" and item.external_id:
+            # A person changed the target since crmsync last read it: reconcile that edit first (it
+            # applies, conflicts or is kept as overridden); the saved record is pushed again.
+            report.stale += 1
+            handle_signal(
+                ctx,
+                Signal(
+                    tenant_id=config.tenant_id,
+                    connection_id=conn,
+                    object_type=obj,
+                    external_id=item.external_id,
+                    source="push_check",
+                ),
+            )
         elif result.retryable:
             report.failed.append(rec.record_id)
         else:
@@ -520,6 +705,92 @@ def _park(
 
 def parked_key(record_id: str, connection_id: str) -> str:
     return f"{record_id}.{connection_id}"
+
+
+class PushRequest(BaseModel):
+    """A push that failed on a retryable vendor error, moved from the stream to the signals queue.
+
+    The stream must not block its shard retrying a vendor that throttles; the queue retries with its own
+    visibility timeout, and after ``maxReceiveCount`` the request is parked and moves to the DLQ.
+    The record is read again when the request runs, so a replay never sends an old payload.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["push"] = "push"
+    tenant_id: str
+    record_ids: list[str] = Field(min_length=1, max_length=100)
+
+
+def push_later(ctx: SyncContext, failed: dict[str, list[str]]) -> int:
+    """Queue the retryable failures of a push (tenant -> record ids); raises ``EnqueueError``."""
+    assert ctx.queue is not None
+    requests = [
+        PushRequest(tenant_id=tenant, record_ids=ids[i : i + 100])
+        for tenant, ids in failed.items()
+        for i in range(0, len(ids), 100)
+    ]
+    return ctx.queue.send(requests)
+
+
+def push_requested(ctx: SyncContext, request: PushRequest) -> PushReport:
+    """Run a queued push; a retryable failure raises so the queue retries it."""
+    records = [r for rid in request.record_ids if (r := ctx.store.get_record(request.tenant_id, rid))]
+    report = push_records(ctx, records)
+    if report.failed:
+        raise TransientError(f"{len(report.failed)} record(s) could not be written yet")
+    return report
+
+
+def park_message(ctx: SyncContext, message: dict[str, Any], reason: str) -> str | None:
+    """Park a queue message that exhausted its retries (it also moves to the DLQ), visible and replayable."""
+    if message.get("kind") == "signals":
+        keys = [
+            park_message(ctx, inner, reason)
+            for inner in message.get("signals") or []
+            if isinstance(inner, dict)
+        ]
+        return keys[0] if keys else None
+    tenant = message.get("tenant_id")
+    key = parked_message_key(message)
+    if not isinstance(tenant, str) or key is None:
+        return None
+    kind = message.get("kind") if message.get("kind") in ("push", "transfer_page") else "signal"
+    record_id = (message.get("record_ids") or [None])[0] if kind == "push" else None
+    ctx.store.park(
+        tenant, {"kind": kind, "message": message, "reason": reason, "record_id": record_id}, key=key
+    )
+    return key
+
+
+def parked_message_key(message: dict[str, Any]) -> str | None:
+    """The parked entry of a queue message (one per record and kind, so a repeat updates it)."""
+    if message.get("kind") == "push":
+        ids = message.get("record_ids") or []
+        return f"push.{ids[0]}" if ids else None
+    if message.get("kind") == "transfer_page":
+        digest = hashlib.sha256(json.dumps(message, sort_keys=True).encode()).hexdigest()[:16]
+        return f"page.{message.get('job_id')}.{digest}"
+    parts = (message.get("connection_id"), message.get("object_type"), message.get("external_id"))
+    return "signal.{}.{}.{}".format(*parts) if all(isinstance(p, str) for p in parts) else None
+
+
+def replay_message(ctx: SyncContext, tenant_id: str, parked_id: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """Replay a parked signal or push: enqueue it again (the worker re-reads the source, never old data)."""
+    assert ctx.queue is not None
+    message = entry["message"]
+    model: BaseModel
+    if entry["kind"] == "push":
+        model = PushRequest.model_validate(message)
+    elif entry["kind"] == "transfer_page":
+        from crmsync.linking import TransferPage  # linking builds on this module
+
+        model = TransferPage.model_validate(message)
+    else:
+        model = Signal.model_validate({**message, "source": "replay"})
+    ctx.queue.send([model])
+    ctx.store.unpark(tenant_id, parked_id)
+    return {"replayed": True, "requeued": entry["kind"], "parked_id": parked_id}
 
 
 def _parent_linked(ctx: SyncContext, config: TenantConfig, conn: str, parent_rid: object) -> bool:
@@ -645,6 +916,7 @@ def pull(ctx: SyncContext, tenants: list[str] | None = None) -> PullReport:
     the newest modification time the vendor reported (its clock, not ours).
     """
     assert ctx.queue is not None
+    ctx.priority = Priority.BULK  # a pull is catch-up work: live changes go first on the rate budget
     report = PullReport()
     for tenant in tenants or ctx.store.list_tenants():
         config = ctx.config(tenant)

@@ -42,6 +42,7 @@ class Settings(BaseModel):
             ("economic_customers_api_url", "ECONOMIC_CUSTOMERS_API_URL"),
             ("hubspot_api_url", "HUBSPOT_API_URL"),
             ("secrets_max_age", "SECRETS_MAX_AGE"),
+            ("http_timeout", "HTTP_TIMEOUT"),
         ):
             if env.get(var):
                 values[key] = env[var]

@@ -7,6 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from crmsync.models import Signal, SignalBundle
+
+BUNDLE_SIZE = 100
+
 
 class EnqueueError(Exception):
     """Some signals could not be enqueued; the caller must not advance checkpoints or ack webhooks."""
@@ -18,20 +22,29 @@ class SignalQueue:
         self.url = queue_url
         self.sent = 0
 
-    def send(self, signals: Iterable[BaseModel]) -> int:
-        """Send in batches of 10 (the SQS maximum); raise if any message failed.
+    def send(self, messages: Iterable[BaseModel]) -> int:
+        """Send in batches of 10 messages (the SQS maximum); raise if any failed. Returns the items sent.
 
-        Messages are ``Signal``s, or ``TransferPage``s of a bulk job (told apart by their ``kind``).
+        ``Signal``s travel in ``SignalBundle``s of up to 100; other messages (push requests, transfer
+        pages) one per message (told apart by their ``kind``).
         """
-        batch: list[BaseModel] = []
+        bodies: list[tuple[BaseModel, int]] = []
+        pending: list[Signal] = []
+        for message in messages:
+            if isinstance(message, Signal):
+                pending.append(message)
+                if len(pending) == BUNDLE_SIZE:
+                    bodies.append((SignalBundle(signals=pending), len(pending)))
+                    pending = []
+            else:
+                bodies.append((message, 1))
+        if pending:
+            bodies.append((SignalBundle(signals=pending), len(pending)))
         count = 0
-        for signal in signals:
-            batch.append(signal)
-            if len(batch) == 10:
-                count += self._send_batch(batch)
-                batch = []
-        if batch:
-            count += self._send_batch(batch)
+        for start in range(0, len(bodies), 10):
+            chunk = bodies[start : start + 10]
+            self._send_batch([m for m, _ in chunk])
+            count += sum(n for _, n in chunk)
         return count
 
     def _send_batch(self, batch: list[BaseModel]) -> int:
@@ -45,3 +58,10 @@ class SignalQueue:
             raise EnqueueError(f"{len(failed)} of {len(batch)} signals not enqueued")
         self.sent += len(batch)
         return len(batch)
+
+    def send_one_each(self, signals: Iterable[Signal]) -> int:
+        """Each signal in its own message (a bundle's failures: retried, parked and DLQ'd one by one)."""
+        bundles = [SignalBundle(signals=[s]) for s in signals]
+        for start in range(0, len(bundles), 10):
+            self._send_batch(list(bundles[start : start + 10]))
+        return len(bundles)

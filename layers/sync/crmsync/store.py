@@ -11,6 +11,8 @@ Item layout (every partition key starts with the tenant, so no query can cross t
 | conflict    | TENANT#t      | CONFLICT#<record id>.<field>.<open|time>  |
 | journal     | TENANT#t#LOG#<record id> | LOG#<time>#<n>  (TTL)          |
 | parked      | TENANT#t      | PARKED#<record id>.<connection> or <time> |
+| pending del | TENANT#t      | DELETE#<record id>                        |
+| rate budget | TENANT#t#<connection>#BUDGET | w<window> / d<day> (TTL)   |
 | tenant list | TENANTS       | TENANT#t                                  |
 | child index | TENANT#t      | CHILD#<customer record>#<contact record>  |
 | api token   | TOKEN#<hash>  | TOKEN                                     |
@@ -443,6 +445,68 @@ class SyncStore:
 
     def timeline(self, tenant_id: str, record_id: str) -> list[dict[str, Any]]:
         return [json.loads(i["data"]["S"]) for i in self._query(journal_pk(tenant_id, record_id), "LOG#")]
+
+    # -- pending deletes -----------------------------------------------------------------------
+    def put_pending_delete(self, tenant_id: str, record_id: str, entry: dict[str, Any]) -> None:
+        self._call(
+            "put_item",
+            Item={
+                "PK": _s(tenant_pk(tenant_id)),
+                "SK": _s(f"DELETE#{record_id}"),
+                "data": _s(json.dumps(entry, default=str)),
+            },
+        )
+
+    def get_pending_delete(self, tenant_id: str, record_id: str) -> dict[str, Any] | None:
+        item = self._get(tenant_pk(tenant_id), f"DELETE#{record_id}")
+        return json.loads(item["data"]["S"]) if item else None
+
+    def delete_pending(self, tenant_id: str, record_id: str) -> None:
+        self._call("delete_item", Key={"PK": _s(tenant_pk(tenant_id)), "SK": _s(f"DELETE#{record_id}")})
+
+    def pending_deletes(self, tenant_id: str) -> list[dict[str, Any]]:
+        return [json.loads(i["data"]["S"]) for i in self._query(tenant_pk(tenant_id), "DELETE#")]
+
+    def count_records(self, tenant_id: str) -> int:
+        """How many records a tenant has (a key-only COUNT query; used by the mass-delete guard)."""
+        total, start = 0, None
+        while True:
+            kwargs: dict[str, Any] = {
+                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :sk)",
+                "ExpressionAttributeValues": {":pk": _s(tenant_pk(tenant_id)), ":sk": _s("REC#")},
+                "Select": "COUNT",
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            page = self._call("query", **kwargs)
+            total += int(page.get("Count", 0))
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return total
+
+    # -- rate budget ---------------------------------------------------------------------------
+    def take_budget(self, key: str, window: str, amount: int, ceiling: int, expires_at: int) -> bool:
+        """Add ``amount`` to a window counter unless that would pass ``ceiling`` (one conditional write)."""
+        try:
+            self._call(
+                "update_item",
+                Key={"PK": _s(f"{key}#BUDGET"), "SK": _s(window)},
+                UpdateExpression="ADD used :n SET #ttl = :e",
+                ConditionExpression="attribute_not_exists(used) OR used <= :max",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues={
+                    ":n": _n(amount),
+                    ":e": _n(expires_at),
+                    ":max": _n(ceiling - amount),
+                },
+            )
+        except VersionConflict:
+            return False  # the window is spent
+        return True
+
+    def budget_used(self, key: str, window: str) -> int:
+        item = self._call("get_item", Key={"PK": _s(f"{key}#BUDGET"), "SK": _s(window)}).get("Item")
+        return int(item["used"]["N"]) if item else 0
 
     # -- bulk jobs -----------------------------------------------------------------------------
     def put_job(self, tenant_id: str, job_id: str, total: int, data: dict[str, Any]) -> None:

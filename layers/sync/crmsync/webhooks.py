@@ -12,13 +12,18 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import unquote
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from crmsync.models import ObjectType, Signal
 
 HUBSPOT_TOLERANCE_MS = 300_000
+MAX_HUBSPOT_EVENTS = 1000  # HubSpot sends up to 100 per request
+_DIGITS = re.compile(r"[0-9]+")
 
 # HubSpot decodes exactly these escapes in the URI before signing (validating-requests docs).
 _HUBSPOT_DECODE = {
@@ -49,12 +54,13 @@ class WebhookRejected(Exception):
 def _parse_number(raw: str | None) -> int | None:
     if raw is None or raw.strip() == "" or raw.strip().startswith("["):
         return None  # empty or an unexpanded merge field
-    try:
-        number = int(raw.strip())
-    except ValueError as exc:
-        raise WebhookRejected(400, f"customer number {raw!r} is not a whole number") from exc
+    digits = raw.strip()
+    # ASCII digits only: int() also reads "1_000", "+7" and other scripts' digits (Arabic-Indic "12").
+    if not _DIGITS.fullmatch(digits):
+        raise WebhookRejected(400, f"customer number {raw!r} is not a whole number")
+    number = int(digits) if len(digits.lstrip("0")) <= 12 else 0  # int() refuses over 4300 digits
     if not 1 <= number <= 999_999_999:
-        raise WebhookRejected(400, f"customer number {number} is out of range")
+        raise WebhookRejected(400, f"customer number {digits[:20]} is out of range")
     return number
 
 
@@ -89,11 +95,12 @@ def economic_signals(
     ]
 
 
-def hubspot_signature_v3(client_secret: str, method: str, uri: str, body: str, timestamp: str) -> str:
-    """The v3 signature HubSpot sends in ``X-HubSpot-Signature-v3``."""
+def hubspot_signature_v3(client_secret: str, method: str, uri: str, body: str | bytes, timestamp: str) -> str:
+    """The v3 signature HubSpot sends in ``X-HubSpot-Signature-v3`` (over the body's UTF-8 bytes)."""
     for escaped, plain in _HUBSPOT_DECODE.items():
         uri = uri.replace(escaped, plain).replace(escaped.lower(), plain)
-    message = f"{method}{uri}{body}{timestamp}".encode()
+    raw = body if isinstance(body, bytes) else body.encode()
+    message = f"{method}{uri}".encode() + raw + timestamp.encode()
     digest = hmac.new(client_secret.encode(), message, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
@@ -103,7 +110,7 @@ def verify_hubspot(
     client_secret: str,
     method: str,
     uri: str,
-    body: str,
+    body: str | bytes,
     headers: dict[str, str],
     now_ms: int,
 ) -> None:
@@ -136,6 +143,47 @@ class HubSpotEvent:
 
 
 _HUBSPOT_OBJECTS = {"company": ObjectType.CUSTOMER, "contact": ObjectType.CONTACT}
+# ASCII digits only: str.isdigit() also passes "²" and other scripts' digits.
+_HUBSPOT_ID = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def _hubspot_id(value: object) -> str:
+    """A HubSpot object id (a positive int64, sent as a number or a string of digits), as a string."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value < 2**63:
+        return str(value)
+    if isinstance(value, str) and _HUBSPOT_ID.fullmatch(value) and int(value) < 2**63:
+        return value
+    raise ValueError("must be a HubSpot object id (a positive whole number)")
+
+
+HubSpotId = Annotated[str, BeforeValidator(_hubspot_id)]
+
+
+class HubSpotEventIn(BaseModel):
+    """The fields of one HubSpot event crmsync reads, validated before any of them becomes a signal.
+
+    Other fields pass through untouched (they are part of the event's identity for de-duplication).
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    subscription_type: StrictStr | None = Field(default=None, alias="subscriptionType")
+    event_type: StrictStr | None = Field(default=None, alias="eventType")
+    object_id: HubSpotId = Field(alias="objectId")
+    portal_id: StrictInt | StrictStr | None = Field(default=None, alias="portalId")
+    association_type: StrictStr | None = Field(default=None, alias="associationType")
+    from_object_id: HubSpotId | None = Field(default=None, alias="fromObjectId")
+    to_object_id: HubSpotId | None = Field(default=None, alias="toObjectId")
+    merged_object_ids: list[HubSpotId] | None = Field(default=None, alias="mergedObjectIds")
+
+
+def _invalid_event(index: int, exc: ValidationError) -> WebhookRejected:
+    """A 400 naming the event and its bad fields (never their values: they may be customer data)."""
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'event'}: {error['msg']}"
+        for error in exc.errors()[:3]
+    )
+    return WebhookRejected(400, f"event {index} is malformed: {problems}")
 
 
 def hubspot_events(body: str, *, portal_id: int | None) -> list[HubSpotEvent]:
@@ -146,29 +194,49 @@ def hubspot_events(body: str, *, portal_id: int | None) -> list[HubSpotEvent]:
         raise WebhookRejected(400, "body is not JSON") from exc
     if not isinstance(payload, list):
         raise WebhookRejected(400, "body must be a JSON array of events")
+    if len(payload) > MAX_HUBSPOT_EVENTS:
+        # HubSpot batches at most 100 events per request; enqueueing an unbounded batch could outlast
+        # the function's timeout (a 5xx, retried for a day) halfway through.
+        raise WebhookRejected(413, f"too many events in one delivery (at most {MAX_HUBSPOT_EVENTS})")
     events: list[HubSpotEvent] = []
-    for raw in payload:
+    for index, raw in enumerate(payload):
         if not isinstance(raw, dict):
             raise WebhookRejected(400, "every event must be a JSON object")
-        event_type = str(raw.get("subscriptionType") or raw.get("eventType") or "")
-        if "." not in event_type or raw.get("objectId") is None:
+        if raw.get("objectId") is None or not (raw.get("subscriptionType") or raw.get("eventType")):
             raise WebhookRejected(400, "event without subscriptionType/objectId")
-        if portal_id is not None and raw.get("portalId") not in (portal_id, str(portal_id)):
+        try:
+            event = HubSpotEventIn.model_validate(raw)
+        except ValidationError as exc:
+            raise _invalid_event(index, exc) from exc
+        event_type = event.subscription_type or event.event_type or ""
+        if "." not in event_type:
+            raise WebhookRejected(400, "event without subscriptionType/objectId")
+        if portal_id is not None and event.portal_id not in (portal_id, str(portal_id)):
             raise WebhookRejected(401, "event from another HubSpot portal")
         prefix = event_type.split(".", 1)[0]
         object_type = _HUBSPOT_OBJECTS.get(prefix)
         if object_type is None:
             continue
-        object_id = str(raw["objectId"])
-        if event_type == "contact.associationChange" and raw.get("fromObjectId") is not None:
-            object_id = str(
-                raw["fromObjectId"]
-                if raw.get("associationType", "").startswith("CONTACT")
-                else raw.get("toObjectId")
+        object_id = event.object_id
+        if event_type == "contact.associationChange" and event.from_object_id is not None:
+            # the contact is the "from" side of CONTACT_TO_*, the "to" side of *_TO_CONTACT
+            contact_id = (
+                event.from_object_id
+                if (event.association_type or "").startswith("CONTACT")
+                else event.to_object_id
             )
+            if event.association_type is None or contact_id is None:
+                raise WebhookRejected(
+                    400, f"event {index} is malformed: associationChange without associationType/toObjectId"
+                )
+            object_id = contact_id
         identity = {k: v for k, v in raw.items() if k != "attemptNumber"}
         key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
         events.append(HubSpotEvent(object_type, object_id, event_type, key, raw))
+        if event_type.endswith(".merge") and event.merged_object_ids:
+            # The merged-away ids get no events of their own: their records must follow the survivor.
+            for merged_id in event.merged_object_ids:
+                events.append(HubSpotEvent(object_type, merged_id, event_type, f"{key}:{merged_id}", raw))
     return events
 
 

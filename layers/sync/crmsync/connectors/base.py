@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
 from crmsync.models import Fields, ObjectType, Side
+
+if TYPE_CHECKING:  # http imports the error types from here
+    from crmsync.connectors.http import VendorHttp
 
 
 class SourceRecord(BaseModel):
@@ -38,6 +41,10 @@ class WriteItem(BaseModel):
     fields: Fields
     parent_external_id: str | None = None
     version: str | None = None
+    expected: Fields = Field(
+        default_factory=dict,
+        description="update: the values crmsync last saw there; a differing one makes the write stale",
+    )
 
 
 class WriteResult(BaseModel):
@@ -91,6 +98,21 @@ class ConflictError(VendorError):
     retryable = True
 
 
+def stale_fields(expected: Fields, current: Fields) -> list[str]:
+    """Fields whose current value differs from what crmsync expected there (fields the read lacks are skipped)."""
+    return sorted(n for n, v in expected.items() if n in current and current[n] != v)
+
+
+class StaleError(VendorError):
+    """The target changed a field crmsync is about to write since crmsync last saw it: nothing written.
+
+    The caller reconciles the target's current state first (the edit applies, conflicts or is kept as
+    overridden) and plans again, so a person's edit is never overwritten unseen.
+    """
+
+    code = "stale"
+
+
 class RateLimitedError(VendorError):
     """429: honour ``retry_after`` seconds."""
 
@@ -113,6 +135,7 @@ class Connector(Protocol):
 
     connection_id: str
     side: Side
+    http: VendorHttp
 
     def supported_fields(self, object_type: ObjectType) -> frozenset[str]:
         """Canonical fields this vendor stores for the object type (others are never sent)."""
@@ -140,6 +163,10 @@ class Connector(Protocol):
 
     def list_all(self, object_type: ObjectType) -> Iterator[SourceRecord]:
         """Every record of the type, in the vendor's largest pages."""
+        ...
+
+    def delete(self, object_type: ObjectType, external_id: str) -> None:
+        """Delete one record (only ever for a deletion a tenant allowed or a person approved)."""
         ...
 
     def write(self, object_type: ObjectType, items: list[WriteItem]) -> list[WriteResult]:

@@ -68,11 +68,13 @@ from crmsync.connectors.base import (
     NotFoundError,
     RateLimitedError,
     SourceRecord,
+    StaleError,
     TransientError,
     ValidationError,
     VendorError,
     WriteItem,
     WriteResult,
+    stale_fields,
 )
 from crmsync.connectors.http import RetryPolicy, VendorHttp, retry_after_seconds
 from crmsync.models import CUSTOMER_FIELDS, Fields, FieldValue, ObjectType, Side, normalize
@@ -284,6 +286,13 @@ def map_economic_error(response: httpx.Response) -> VendorError:
     return TransientError(text, **kw)
 
 
+def _refuse_stale(expected: Fields, current: Fields) -> None:
+    """The read-modify-write already reads the record: compare it with what crmsync last saw (free)."""
+    changed = stale_fields(expected, current)
+    if changed:
+        raise StaleError(f"changed in e-conomic since last read: {', '.join(changed)}", code="stale")
+
+
 # --------------------------------------------------------------------------------------------------
 # Value helpers
 
@@ -474,6 +483,22 @@ class EconomicConnector:
 
     # ---------------------------------------------------------------- protocol: writes
 
+    def delete(self, object_type: ObjectType, external_id: str) -> None:
+        """Delete a customer (legacy) or a contact (Customers API); already gone counts as done.
+
+        e-conomic refuses to delete a customer with booked invoices (a ``ValidationError`` the caller
+        keeps as the reason). No Idempotency-Key: DELETE is idempotent by itself (404 = done), and a
+        key derived from the number would replay an old answer once e-conomic reuses that number.
+        """
+        if object_type is ObjectType.CUSTOMER:
+            url = f"{self.rest_base_url}/customers/{_as_number(external_id, 'external_id')}"
+        else:
+            url = f"{self.customers_api_url}/Contacts/{_as_number(external_id, 'external_id')}"
+        try:
+            self._call("DELETE", url)
+        except NotFoundError:
+            return
+
     def write(self, object_type: ObjectType, items: list[WriteItem]) -> list[WriteResult]:
         """One item at a time (e-conomic has no batch write); an AuthError fails the rest unsent."""
         results: list[WriteResult] = []
@@ -568,16 +593,19 @@ class EconomicConnector:
         number = str(_as_number(item.external_id, "external_id"))
         api_fields = {k: v for k, v in item.fields.items() if k not in _LEGACY_ONLY}
         if "external_number" not in item.fields:
-            return self._update_customer_api(number, api_fields)
+            return self._update_customer_api(number, api_fields, item.expected)
         entry = _public_entry_number(item.fields)
         if api_fields:
-            self._update_customer_api(number, api_fields)
+            self._update_customer_api(number, api_fields, item.expected)
         return self._update_public_entry_number(number, entry)
 
-    def _update_customer_api(self, number: str, fields: Fields) -> SourceRecord:
+    def _update_customer_api(
+        self, number: str, fields: Fields, expected: Fields | None = None
+    ) -> SourceRecord:
         url = f"{self.customers_api_url}/Customers/{number}"
         for attempt in range(CONFLICT_RETRIES + 1):
             current = {k: v for k, v in self._call("GET", url).json().items() if v is not None}
+            _refuse_stale(expected or {}, self._customer_from_api(current).fields)
             body = self._overlay_customer(current, fields, number)
             if body == current:
                 return self._customer_from_api(current)
@@ -718,6 +746,7 @@ class EconomicConnector:
             current = {k: v for k, v in self._call("GET", url).json().items() if v is not None}
             if current.get("isDeleted"):
                 raise NotFoundError(f"e-conomic contact {number} is deleted", status=404, code="deleted")
+            _refuse_stale(item.expected, self._contact_from_api(current).fields)
             body = {k: v for k, v in current.items() if k not in _CONTACT_READ_ONLY}
             for canonical, raw in item.fields.items():
                 prop, value = _CONTACT_PROPS.get(canonical), normalize(raw)

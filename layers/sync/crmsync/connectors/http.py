@@ -64,6 +64,8 @@ class VendorHttp:
         self.error_mapper = error_mapper
         self.retry = retry or RetryPolicy()
         self.pacer = pacer
+        self.gate: Callable[[], None] | None = None
+        """Called before every attempt: the tenant connection's shared rate budget (``crmsync.budget``)."""
         self.paced_seconds = 0.0
         self.calls: Counter[str] = Counter()
         self.last_response: httpx.Response | None = None
@@ -83,6 +85,8 @@ class VendorHttp:
         """Send with retries; return the response when its status is in ``ok``, else raise."""
         attempt = 0
         while True:
+            if self.gate is not None:
+                self.gate()
             self.calls[method.upper()] += 1
             try:
                 response = self.client.request(method, url, **kwargs)

@@ -67,6 +67,7 @@ from crmsync.connectors.base import (
     VendorError,
     WriteItem,
     WriteResult,
+    stale_fields,
 )
 from crmsync.connectors.http import RetryPolicy, VendorHttp, retry_after_seconds
 from crmsync.models import CONTACT_FIELDS, CUSTOMER_FIELDS, Fields, ObjectType, Side, normalize
@@ -647,11 +648,19 @@ class HubSpotConnector:
         )
         return str(body.get("id", primary_id))
 
+    def delete(self, object_type: ObjectType, external_id: str) -> None:
+        """Archive a company or contact (HubSpot's delete; restorable for 90 days); gone counts as done."""
+        try:
+            self._call("DELETE", f"/crm/v3/objects/{HS_TYPE[object_type]}/{external_id}")
+        except NotFoundError:
+            return
+
     def write(self, object_type: ObjectType, items: list[WriteItem]) -> list[WriteResult]:
         results: dict[int, WriteResult] = {}
         created: set[str] = set()  # external ids HubSpot reported as new (no associations to read)
         creates = [(i, it) for i, it in enumerate(items) if it.external_id is None]
         updates = [(i, it) for i, it in enumerate(items) if it.external_id is not None]
+        updates = self._drop_stale(object_type, updates, results)
         for batch in _chunks(creates, lambda it: (it.record_id,)):
             self._write_batch(object_type, "upsert", batch, results, created)
         for batch in _chunks(updates, lambda it: (it.record_id, f"id:{it.external_id}")):
@@ -659,6 +668,34 @@ class HubSpotConnector:
         if object_type is ObjectType.CONTACT:
             self._link_parents(items, results, created)
         return [results[i] for i in range(len(items))]
+
+    def _drop_stale(
+        self, object_type: ObjectType, updates: list[tuple[int, WriteItem]], results: dict[int, WriteResult]
+    ) -> list[tuple[int, WriteItem]]:
+        """Read the update targets first (one batch read per 100) and hold back the ones a person changed.
+
+        HubSpot's batch update has no version check; without this read a salesperson's edit whose
+        webhook is still on its way would be overwritten, and its webhook would then read as an echo.
+        """
+        checked = [(i, it) for i, it in updates if it.expected]
+        if not checked:
+            return updates
+        current = self.get_many(object_type, [str(it.external_id) for _, it in checked])
+        keep = []
+        for i, it in updates:
+            now = current.get(str(it.external_id))
+            changed = stale_fields(it.expected, now.fields) if it.expected and now is not None else []
+            if changed:
+                results[i] = WriteResult(
+                    record_id=it.record_id,
+                    ok=False,
+                    external_id=it.external_id,
+                    error=f"changed in HubSpot since last read: {', '.join(changed)}",
+                    error_code="stale",
+                )
+            else:
+                keep.append((i, it))
+        return keep
 
     def _input(self, object_type: ObjectType, mode: str, item: WriteItem) -> dict[str, Any]:
         props = self.to_properties(object_type, item.fields)

@@ -23,6 +23,8 @@ class ConnectorProvider:
         self.credentials = credentials
         self.client = client or httpx.Client(timeout=settings.http_timeout)
         self._cache: dict[tuple[str, str, str], Connector] = {}
+        self.gate_factory: Callable[[TenantConfig, str], Callable[[], None]] | None = None
+        """Builds the shared rate budget of a tenant connection (set by the composition root)."""
 
     def secret(self, config: TenantConfig, connection_id: str) -> dict[str, Any]:
         return self.credentials(config.secret_name(self.settings.secret_prefix, connection_id))
@@ -31,6 +33,8 @@ class ConnectorProvider:
         key = (config.tenant_id, connection_id, config.environment.value)
         if key not in self._cache:
             connector = self._build(config, connection_id)
+            if self.gate_factory is not None:
+                connector.http.gate = self.gate_factory(config, connection_id)
             connector.ensure_setup()  # once per container: e.g. HubSpot custom properties exist
             self._cache[key] = connector
         return self._cache[key]

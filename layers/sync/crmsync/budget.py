@@ -1,0 +1,141 @@
+"""One rate budget per tenant connection, shared by every Lambda instance and every entry point.
+
+The vendors' limits are per account or app, not per Lambda: HubSpot allows 100 (Free/Starter) or 190
+(Professional/Enterprise) calls per rolling 10 s per private app and 250,000+ per day; e-conomic's token
+bucket is reported per agreement and its fair-use policy is 50,000 calls per 24 h. So the budget lives in
+DynamoDB, where all instances see it:
+
+* a counter item per window (``window_seconds``), taken with a conditional ``ADD`` (no read-modify-write);
+  the previous window's count is weighed in as the rolling-window estimate
+  ``previous * (1 - elapsed fraction) + current`` so a burst at a window's edge cannot double the rate;
+* a counter per UTC day for the daily quota;
+* live changes may spend the whole window; bulk work (transfer pages, backfills) only ``bulk_share`` of
+  it, so a salesperson's edit never queues behind a backfill;
+* tokens are reserved in small chunks per instance (fewer DynamoDB writes; an unused rest expires with
+  its window).
+
+When the window is spent the caller waits for the next one if that is short, else gets a
+``RateLimitedError`` (the signal or page goes back to the queue and is retried later). The vendor's own
+headers are still honoured by ``connectors.http`` (pacer, ``Retry-After``): this budget keeps crmsync
+from reaching them in the first place.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crmsync.connectors.base import RateLimitedError
+
+
+class Priority(StrEnum):
+    LIVE = "live"
+    BULK = "bulk"
+
+
+class BudgetLimits(BaseModel):
+    """A connection's limits (defaults per vendor in ``default_limits``); editable in the tenant config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window_seconds: int = Field(ge=1, le=3600)
+    calls_per_window: int = Field(ge=1)
+    calls_per_day: int = Field(ge=1)
+    bulk_share: float = Field(default=0.8, gt=0, le=1, description="share of each window bulk work may use")
+
+
+def default_limits(kind: str) -> BudgetLimits:
+    """HubSpot private app Free/Starter (100 / 10 s, 250,000 / day); e-conomic fair use (50,000 / day)."""
+    if kind == "hubspot":
+        return BudgetLimits(window_seconds=10, calls_per_window=100, calls_per_day=250_000)
+    return BudgetLimits(window_seconds=60, calls_per_window=1_000, calls_per_day=50_000)
+
+
+class Counters(Protocol):
+    """The store's side: conditional counters (``SyncStore.take_budget`` / ``budget_used``)."""
+
+    def take_budget(self, key: str, window: str, amount: int, ceiling: int, expires_at: int) -> bool: ...
+
+    def budget_used(self, key: str, window: str) -> int: ...
+
+
+class RateBudget:
+    """``acquire()`` before every vendor call (``VendorHttp.gate``)."""
+
+    def __init__(
+        self,
+        counters: Counters,
+        key: str,
+        limits: BudgetLimits,
+        *,
+        priority: Callable[[], Priority] = lambda: Priority.LIVE,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        max_wait: float = 12.0,
+        chunk: int | None = None,
+    ) -> None:
+        self.counters = counters
+        self.key = key
+        self.limits = limits
+        self.priority = priority
+        self.clock = clock
+        self.sleep = sleep
+        self.max_wait = max_wait
+        self.chunk = chunk or max(1, min(10, limits.calls_per_window // 20))
+        self._tokens = 0
+        self._token_window = -1
+        self._previous: tuple[int, int] = (-1, 0)  # (window, count), final once that window is over
+        self.waited = 0.0
+        self.taken = 0
+
+    def acquire(self) -> None:
+        while True:
+            now = self.clock()
+            window = int(now // self.limits.window_seconds)
+            if self._tokens > 0 and self._token_window == window:
+                self._tokens -= 1
+                return
+            granted = self._take(now, window)
+            if granted:
+                self._tokens, self._token_window = granted - 1, window
+                return
+            wait = (window + 1) * self.limits.window_seconds - now + 0.01
+            if wait > self.max_wait:
+                raise RateLimitedError(f"rate budget of {self.key} spent", retry_after=wait)
+            self.waited += wait
+            self.sleep(wait)
+
+    def _ceiling(self, now: float, window: int) -> int:
+        limit = self.limits.calls_per_window
+        if self.priority() is Priority.BULK:
+            limit = math.floor(limit * self.limits.bulk_share)
+        if self._previous[0] != window - 1:
+            self._previous = (window - 1, self.counters.budget_used(self.key, f"w{window - 1}"))
+        elapsed = (now % self.limits.window_seconds) / self.limits.window_seconds
+        return limit - math.ceil(self._previous[1] * (1 - elapsed))
+
+    def _take(self, now: float, window: int) -> int:
+        ceiling = self._ceiling(now, window)
+        expires = int(now) + 3 * self.limits.window_seconds
+        for amount in dict.fromkeys((self.chunk, 1)):
+            if amount > ceiling:
+                continue
+            if self.counters.take_budget(self.key, f"w{window}", amount, ceiling, expires):
+                self._take_day(now, amount)
+                self.taken += amount
+                return amount
+        return 0
+
+    def _take_day(self, now: float, amount: int) -> None:
+        day = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d")
+        if not self.counters.take_budget(
+            self.key, f"d{day}", amount, self.limits.calls_per_day, int(now) + 2 * 86400
+        ):
+            tomorrow = (int(now) // 86400 + 1) * 86400
+            raise RateLimitedError(f"daily quota of {self.key} spent", retry_after=tomorrow - now)

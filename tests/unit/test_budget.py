@@ -1,0 +1,121 @@
+"""The shared rate budget: windows, the rolling estimate, live before bulk, the daily quota."""
+
+from __future__ import annotations
+
+import pytest
+
+from crmsync.budget import BudgetLimits, Priority, RateBudget, default_limits
+from crmsync.connectors.base import RateLimitedError
+
+
+class MemoryCounters:
+    """The store's conditional counters, in memory (same contract as ``SyncStore.take_budget``)."""
+
+    def __init__(self) -> None:
+        self.used: dict[tuple[str, str], int] = {}
+        self.writes = 0
+
+    def take_budget(self, key: str, window: str, amount: int, ceiling: int, expires_at: int) -> bool:
+        self.writes += 1
+        current = self.used.get((key, window), 0)
+        if current + amount > ceiling:
+            return False
+        self.used[(key, window)] = current + amount
+        return True
+
+    def budget_used(self, key: str, window: str) -> int:
+        return self.used.get((key, window), 0)
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+LIMITS = BudgetLimits(window_seconds=10, calls_per_window=100, calls_per_day=1_000, bulk_share=0.8)
+
+
+def budget(counters: MemoryCounters, clock: Clock, priority: Priority = Priority.LIVE, **kw) -> RateBudget:
+    limits = kw.pop("limits", LIMITS)
+    return RateBudget(
+        counters, "TENANT#t#hs", limits, priority=lambda: priority, clock=clock, sleep=clock.sleep, **kw
+    )
+
+
+def calls_in_window(counters: MemoryCounters, clock: Clock) -> int:
+    return counters.used.get(("TENANT#t#hs", f"w{int(clock.now // 10)}"), 0)
+
+
+def test_instances_share_one_window_and_never_pass_the_limit():
+    counters, clock = MemoryCounters(), Clock()
+    a, b = budget(counters, clock), budget(counters, clock)
+    for _ in range(45):
+        a.acquire()
+        b.acquire()
+    assert calls_in_window(counters, clock) <= 100
+    assert clock.slept == [], "90 calls fit into one window"
+    for _ in range(20):
+        a.acquire()
+    assert clock.slept, "the 101st call of the window waits for the next one"
+    assert all(v <= 100 for (_, w), v in counters.used.items() if w.startswith("w"))
+
+
+def test_chunks_save_store_writes():
+    counters, clock = MemoryCounters(), Clock()
+    gate = budget(counters, clock)
+    for _ in range(50):
+        gate.acquire()
+    assert counters.writes <= 50 / gate.chunk * 2 + 2, "one window write and one day write per chunk"
+
+
+def test_bulk_gets_its_share_and_live_still_goes():
+    counters, clock = MemoryCounters(), Clock()
+    bulk = budget(counters, clock, Priority.BULK, max_wait=0.0)
+    with pytest.raises(RateLimitedError) as spent:
+        for _ in range(200):
+            bulk.acquire()
+    assert spent.value.retry_after is not None and spent.value.retry_after <= 10.1
+    assert 75 <= calls_in_window(counters, clock) <= 80
+    live = budget(counters, clock, Priority.LIVE)
+    for _ in range(15):
+        live.acquire()
+    assert clock.slept == [], "a live change is not queued behind the backfill"
+
+
+def test_rolling_estimate_stops_a_double_burst_at_the_window_edge():
+    counters, clock = MemoryCounters(), Clock(1_000_009.0)  # 1 s before the window ends
+    gate = budget(counters, clock, max_wait=0.0, chunk=1)
+    for _ in range(100):
+        gate.acquire()
+    clock.now = 1_000_010.5  # just into the next window: 95 % of the last window still counts
+    taken = 0
+    with pytest.raises(RateLimitedError):
+        for _ in range(100):
+            gate.acquire()
+            taken += 1
+    assert taken <= 10, f"{taken} calls right after a full window"
+
+
+def test_daily_quota_raises_with_retry_tomorrow():
+    counters, clock = MemoryCounters(), Clock()
+    limits = BudgetLimits(window_seconds=1, calls_per_window=1_000, calls_per_day=30)
+    gate = budget(counters, clock, limits=limits, chunk=1)
+    for _ in range(30):
+        gate.acquire()
+    with pytest.raises(RateLimitedError, match="daily") as spent:
+        gate.acquire()
+    assert spent.value.retry_after is not None and 0 < spent.value.retry_after <= 86_400
+
+
+def test_vendor_defaults():
+    hubspot, economic = default_limits("hubspot"), default_limits("economic")
+    assert (hubspot.window_seconds, hubspot.calls_per_window, hubspot.calls_per_day) == (10, 100, 250_000)
+    assert economic.calls_per_day == 50_000
