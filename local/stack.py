@@ -126,6 +126,17 @@ class MotoServerProcess:
             self._proc = None
 
 
+def _signals_in(body: str) -> int:
+    """How many signals a queue message carries (a ``SignalBundle`` holds up to 100)."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return 1
+    if isinstance(message, dict) and message.get("kind") == "signals":
+        return len(message.get("signals") or [])
+    return 1
+
+
 @dataclass
 class PumpStats:
     worker_invocations: int = 0
@@ -382,7 +393,7 @@ class LocalStack:
             except Exception:  # the invocation failed as a whole (Powertools raises when every record failed)
                 failed = {m["MessageId"] for m in messages}
             self.stats.worker_invocations += 1
-            self.stats.signals += len(messages)
+            self.stats.signals += sum(_signals_in(m["Body"]) for m in messages)
             self.stats.signal_failures += len(failed)
             for m in messages:
                 if m["MessageId"] in failed:

@@ -380,7 +380,7 @@ def test_function_specs_summarise_events() -> None:
     worker = SPECS["SyncWorkerFunction"]
     assert worker.timeout == 180 and worker.memory_size == 512
     (sqs,) = worker.sqs
-    assert (sqs.queue_id, sqs.batch_size, sqs.report_batch_item_failures) == ("SignalsQueue", 100, True)
+    assert (sqs.queue_id, sqs.batch_size, sqs.report_batch_item_failures) == ("SignalsQueue", 10, True)
     (stream,) = SPECS["PushOnChangeFunction"].streams
     assert (stream.table_id, stream.batch_size, stream.on_failure_queue_id) == (
         "SyncTable",
