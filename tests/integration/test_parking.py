@@ -152,3 +152,22 @@ def test_a_bundle_requeues_only_its_failing_signal_on_its_own(env: Env):
     assert (requeued["connection_id"], requeued["external_id"]) == ("gone", "9"), (
         "only the failing one, alone"
     )
+
+
+def test_signals_for_one_record_in_one_invocation_are_reconciled_once(env: Env):
+    env.tenant("t1")
+    (number,) = env.economic.seed(1, contacts_per_customer=0, seed=8)
+    ctx = runtime.context()
+    ctx.connectors.get(ctx.config("t1"), "eco")
+    signal = Signal(
+        tenant_id="t1",
+        connection_id="eco",
+        object_type=ObjectType.CUSTOMER,
+        external_id=str(number),
+        source="pull",
+    )
+    bundle = {"kind": "signals", "signals": [signal.model_dump(mode="json")] * 3}
+    reads = env.economic.stats()["reads"]
+    assert not worker_fails(bundle, 1)
+    assert env.economic.stats()["reads"] - reads == 1, "one read for three signals of one record"
+    assert env.store.find_link("t1", "eco", ObjectType.CUSTOMER, str(number)) is not None

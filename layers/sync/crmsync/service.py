@@ -78,6 +78,7 @@ class SyncContext:
     """Whose turn it is on the rate budget: live changes, or bulk work (pulls, transfer pages)."""
     _configs: dict[str, TenantConfig] = field(default_factory=dict)
     _prefetched: dict[tuple[str, str, str, str], SourceRecord | None] = field(default_factory=dict)
+    _handled: set[tuple[str, str, str, str]] = field(default_factory=set)
 
     def config(self, tenant_id: str) -> TenantConfig:
         config = self._configs.get(tenant_id) or self.store.get_config(tenant_id)
@@ -90,6 +91,20 @@ class SyncContext:
         """Configs are cached for one invocation only, so a config change applies on the next one."""
         self._configs.clear()
         self._prefetched.clear()
+        self._handled.clear()
+
+    def first_in_invocation(self, signal: Signal) -> bool:
+        """Is this the first signal for its record in this invocation?
+
+        Every signal of an invocation was enqueued before it started, and reconciling re-reads the
+        source during it, so the first one already saw what the later ones announce: they are skipped
+        (webhook batches, duplicates and an overlapping pull often name one record many times).
+        """
+        key = (signal.tenant_id, signal.connection_id, signal.object_type.value, signal.external_id)
+        if key in self._handled:
+            return False
+        self._handled.add(key)
+        return True
 
     def read_source(self, connector: Connector, signal: Signal) -> SourceRecord | None:
         """The source record, from this invocation's batch read if there was one (used once)."""
@@ -149,10 +164,16 @@ def handle_bundle(ctx: SyncContext, bundle: SignalBundle) -> list[SignalOutcome]
     signal that keeps failing is never re-queued in a circle.
     """
     if len(bundle.signals) == 1:
-        return [handle_signal(ctx, bundle.signals[0])]
+        (signal,) = bundle.signals
+        if not ctx.first_in_invocation(signal):
+            return [SignalOutcome(decision="coalesced")]
+        return [handle_signal(ctx, signal)]
     outcomes: list[SignalOutcome] = []
     failed: list[Signal] = []
     for signal in bundle.signals:
+        if not ctx.first_in_invocation(signal):
+            outcomes.append(SignalOutcome(decision="coalesced"))
+            continue
         try:
             outcomes.append(handle_signal(ctx, signal))
         except Exception:
