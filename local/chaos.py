@@ -111,7 +111,6 @@ class Editor:
         self.numbers = numbers
         self.rng = rng
         self.expected: dict[tuple[int, str], str] = {}
-        self.contact_expected: dict[str, str] = {}
         self.companies: dict[str, str] = {}
         self.made = 0
 

@@ -22,11 +22,9 @@ from crmsync.models import (
     Record,
     Side,
 )
-from crmsync.service import SyncContext, UnknownTenant, sync_now
+from crmsync.service import MAX_LOCK_RETRIES, SyncContext, UnknownTenant, sync_now
 from crmsync.store import VersionConflict
 from crmsync.value_maps import ValueMap, map_for
-
-MAX_LOCK_RETRIES = 6
 
 
 class ConflictError(Exception):

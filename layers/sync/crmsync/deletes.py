@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from crmsync.connectors.base import VendorError
-from crmsync.models import Base, DeletePolicy, ObjectType, Record, utcnow
+from crmsync.models import Base, DeletePolicy, Record, utcnow
+from crmsync.service import MAX_LOCK_RETRIES
 from crmsync.store import VersionConflict
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def propagate(ctx: SyncContext, config: TenantConfig, record_id: str) -> str:
 
 
 def _mark_deleted(ctx: SyncContext, tenant: str, record_id: str, conn: str) -> None:
-    for _ in range(6):
+    for _ in range(MAX_LOCK_RETRIES):
         record = ctx.store.get_record(tenant, record_id)
         if record is None:
             return
@@ -135,7 +136,3 @@ def reject(ctx: SyncContext, tenant_id: str, record_id: str) -> dict[str, Any]:
         tenant_id, record_id, {"at": utcnow(), "kind": "resolution", "decision": "delete_rejected"}
     )
     return {"record_id": record_id, "outcome": "kept"}
-
-
-def object_type_of_entry(entry: dict[str, Any]) -> ObjectType:
-    return ObjectType(entry["object_type"])

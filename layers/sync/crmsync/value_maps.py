@@ -11,9 +11,11 @@ different id spaces, so without a mapping nothing crosses for that field.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from crmsync.models import Fields, FieldValue
+from crmsync.models import Fields
 
 MAPPABLE_FIELDS: frozenset[str] = frozenset(
     {"customer_group", "payment_terms", "vat_zone", "currency", "account_manager"}
@@ -55,19 +57,21 @@ def map_for(name: str, maps: dict[str, ValueMap]) -> ValueMap | None:
     return _mapped(maps).get(name)
 
 
-def from_crm(fields: Fields, maps: dict[str, ValueMap]) -> tuple[Fields, dict[str, str]]:
-    """CRM values -> canonical; returns the translated fields and the unmapped raw values.
+def _translate(
+    fields: Fields, maps: dict[str, ValueMap], convert: Callable[[ValueMap, str], str | None]
+) -> tuple[Fields, dict[str, str]]:
+    """Translate the mapped fields; a value without a mapping is left out and returned as unmapped.
 
-    An unmapped field is left out of the result, so the engine treats it as "not seen" rather than
-    as a change; an empty value needs no mapping.
+    Leaving it out makes the engine treat the field as "not seen" rather than as a change; an empty
+    value needs no mapping.
     """
     out = dict(fields)
     unmapped: dict[str, str] = {}
     for name, value_map in _mapped(maps).items():
         value = out.get(name)
-        if name not in out or value is None:
+        if value is None:
             continue
-        translated = value_map.to_accounting(str(value))
+        translated = convert(value_map, str(value))
         if translated is None:
             unmapped[name] = str(value)
             del out[name]
@@ -76,18 +80,11 @@ def from_crm(fields: Fields, maps: dict[str, ValueMap]) -> tuple[Fields, dict[st
     return out, unmapped
 
 
-def to_crm(fields: Fields, maps: dict[str, ValueMap]) -> tuple[Fields, dict[str, FieldValue]]:
-    """Canonical -> CRM values; a value without a mapping is left out (and returned as unmapped)."""
-    out = dict(fields)
-    unmapped: dict[str, FieldValue] = {}
-    for name, value_map in _mapped(maps).items():
-        value = out.get(name)
-        if name not in out or value is None:
-            continue
-        translated = value_map.to_crm(str(value))
-        if translated is None:
-            unmapped[name] = value
-            del out[name]
-        else:
-            out[name] = translated
-    return out, unmapped
+def from_crm(fields: Fields, maps: dict[str, ValueMap]) -> tuple[Fields, dict[str, str]]:
+    """CRM values -> canonical, and the CRM values that have no mapping."""
+    return _translate(fields, maps, ValueMap.to_accounting)
+
+
+def to_crm(fields: Fields, maps: dict[str, ValueMap]) -> tuple[Fields, dict[str, str]]:
+    """Canonical -> CRM values, and the accounting values that have no CRM value."""
+    return _translate(fields, maps, ValueMap.to_crm)
