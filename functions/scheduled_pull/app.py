@@ -23,4 +23,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     ctx.forget_configs()
     report = service.pull(ctx)
     metrics.add_metric(name="PulledSignals", unit=MetricUnit.Count, value=report.enqueued)
-    return {"enqueued": report.enqueued, "checkpoints": report.checkpoints}
+    metrics.add_metric(name="PulledAlreadySeen", unit=MetricUnit.Count, value=report.seen)
+    return {"enqueued": report.enqueued, "seen": report.seen, "checkpoints": report.checkpoints}

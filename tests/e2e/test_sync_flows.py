@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from crmsync import runtime
 from crmsync.models import ObjectType, SyncMode
 from local.stack import ECONOMIC_CONNECTION, HUBSPOT_CONNECTION, LocalStack
 
@@ -94,7 +93,8 @@ def test_edit_in_economic_reaches_hubspot_and_its_echo_writes_nothing(stack: Loc
     number = stack.economic.customer_numbers()[0]
     company = company_of(stack, number)
     eco_writes, hs_writes = writes(stack)
-    echoes_before = runtime.context().decisions["echo"]
+    signals_before = stack.stats.signals
+    hs_events_before = stack.hubspot.stats()["webhooks"]["events"]
     terms = new_terms(stack, number)
     stack.economic.update_customer(number, paymentTerms={"paymentTermsNumber": terms})
     stack.run_until_idle()
@@ -103,7 +103,10 @@ def test_edit_in_economic_reaches_hubspot_and_its_echo_writes_nothing(stack: Loc
     assert writes(stack) == (eco_writes, hs_writes + 1), (
         "one HubSpot write for the edit; nothing back to e-conomic"
     )
-    assert runtime.context().decisions["echo"] > echoes_before, "HubSpot's webhook for our write was an echo"
+    assert stack.hubspot.stats()["webhooks"]["events"] > hs_events_before, "HubSpot announced our write"
+    assert stack.stats.signals - signals_before == 1, (
+        "only e-conomic's webhook became a signal: HubSpot's event for crmsync's own write is dropped at ingestion"
+    )
 
 
 def test_edit_in_hubspot_reaches_economic_and_keeps_fields_crmsync_does_not_own(stack: LocalStack):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from crmsync.models import ObjectType
+from crmsync import runtime, service
+from crmsync.models import ObjectType, Signal
 from local.lambda_runtime import invoke
 from tests.integration.conftest import Env
 
@@ -36,3 +37,23 @@ def test_checkpoint_does_not_move_when_enqueueing_fails(env: Env):
         raised = True
     assert raised, "a pull that could not enqueue must fail (so the schedule retries), not succeed"
     assert env.store.get_checkpoint("t1", "eco", ObjectType.CUSTOMER) == before
+
+
+def test_a_re_read_in_the_lookback_costs_no_signal_and_a_real_change_does(env: Env):
+    """The overlap is free: records the pull re-reads unchanged are compared with their bases in the
+    pull itself (batch reads), so only the record that really changed is enqueued."""
+    env.tenant("t1")
+    env.economic.seed(3, contacts_per_customer=2, seed=4)
+    invoke("scheduled_pull", {"source": "aws.scheduler"}, timeout_s=300)
+    ctx = runtime.context()
+    for body in env.queued():
+        service.handle_signal(ctx, Signal.model_validate(body))
+    again = invoke("scheduled_pull", {"source": "aws.scheduler"}, timeout_s=300)
+    assert (again["enqueued"], again["seen"]) == (0, 9), "all nine re-read in the lookback, none enqueued"
+    assert env.queued() == []
+    number = env.economic.customer_numbers()[0]
+    env.economic.update_customer(number, telephoneAndFaxNumber="+45 11 22 33 44")
+    third = invoke("scheduled_pull", {"source": "aws.scheduler"}, timeout_s=300)
+    signals = env.queued()
+    assert [(s["object_type"], s["external_id"]) for s in signals] == [("customer", str(number))]
+    assert third["seen"] == 8

@@ -148,3 +148,25 @@ def test_request_uri_rebuilds_what_the_sender_signed():
     assert request_uri({"host": "127.0.0.1:3000", "x-forwarded-proto": "http"}, "/p", "a=1") == (
         "http://127.0.0.1:3000/p?a=1"
     )
+
+
+def test_events_for_crmsyncs_own_writes_are_dropped_and_everyone_elses_kept():
+    base = {
+        "objectId": 11,
+        "portalId": 7,
+        "appId": 4242,
+        "subscriptionType": "company.propertyChange",
+        "propertyName": "phone",
+        "propertyValue": "+45 1",
+        "occurredAt": 1,
+        "eventId": 1,
+    }
+    ours = base | {"changeSource": "INTEGRATION", "sourceId": "4242"}
+    person = base | {"changeSource": "CRM_UI", "sourceId": "userId:1001", "objectId": 12}
+    other_app = base | {"changeSource": "INTEGRATION", "sourceId": "999", "objectId": 13}
+    workflow = base | {"changeSource": "AUTOMATION_PLATFORM", "sourceId": "4242", "objectId": 14}
+    merge = ours | {"subscriptionType": "company.merge", "objectId": 15, "mergedObjectIds": [16]}
+    events = hubspot_events(json.dumps([ours, person, other_app, workflow, merge]), portal_id=7)
+    assert sorted({e.object_id for e in events}) == ["12", "13", "14", "15", "16"], (
+        "only the echo of crmsync's own property write is dropped; a merge is always followed"
+    )

@@ -186,6 +186,27 @@ def _invalid_event(index: int, exc: ValidationError) -> WebhookRejected:
     return WebhookRejected(400, f"event {index} is malformed: {problems}")
 
 
+def own_change(raw: dict[str, Any]) -> bool:
+    """Is this event the echo of crmsync's own write?
+
+    HubSpot stamps every event with who made the change: an app's API write carries
+    ``changeSource: "INTEGRATION"`` and ``sourceId`` = that app's id, and ``appId`` is the app the
+    delivery is for. When both ids are crmsync's app, the change is one crmsync wrote and already
+    recorded from the write's answer (creates are upserts, so even a lost answer is repaired by
+    writing again): re-reading it would only cost a vendor read and a signal. A person's edit, a
+    workflow, an import or another integration has another source and is always kept; so is a
+    merge (only people merge).
+    """
+    app_id = raw.get("appId")
+    return (
+        raw.get("changeSource") == "INTEGRATION"
+        and isinstance(app_id, int | str)
+        and not isinstance(app_id, bool)
+        and str(raw.get("sourceId")) == str(app_id)
+        and not str(raw.get("subscriptionType") or raw.get("eventType") or "").endswith(".merge")
+    )
+
+
 def hubspot_events(body: str, *, portal_id: int | None) -> list[HubSpotEvent]:
     """Parse a (verified) delivery; events for objects crmsync does not sync are skipped."""
     try:
@@ -215,7 +236,7 @@ def hubspot_events(body: str, *, portal_id: int | None) -> list[HubSpotEvent]:
             raise WebhookRejected(401, "event from another HubSpot portal")
         prefix = event_type.split(".", 1)[0]
         object_type = _HUBSPOT_OBJECTS.get(prefix)
-        if object_type is None:
+        if object_type is None or own_change(raw):
             continue
         object_id = event.object_id
         if event_type == "contact.associationChange" and event.from_object_id is not None:
