@@ -30,9 +30,9 @@ demo: install
 chaos: install
 	$(BIN)/python -m local.chaos --customers $(or $(CUSTOMERS),10000) --edits $(or $(EDITS),1000)
 
-## bench: initial transfer on the local stack, one line of numbers
+## bench: backfill + per-record baseline + steady state at the vendors' rate limits, one line (long)
 bench: install
-	$(BIN)/python -m bench.transfer 200 2 100
+	$(BIN)/python -m bench.throughput --customers $(or $(CUSTOMERS),10000) --edits $(or $(EDITS),1000)
 
 ## bench-matching: duplicate-search quality on a generated labeled set (one line)
 bench-matching: install

@@ -148,6 +148,8 @@ class PumpStats:
     pulls: int = 0
     crashes: int = 0
     decisions: dict[str, int] = field(default_factory=dict)
+    invocations: dict[str, list[float]] = field(default_factory=dict)
+    """Per function (logical id): the duration of every invocation in seconds (the bench prices them)."""
 
 
 class LocalStack:
@@ -299,11 +301,13 @@ class LocalStack:
     def _invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> Any:
         handler = load_handler(spec.code_dir.name, spec.handler)
         with self._lock(spec.logical_id):  # one "container" per function: handlers keep module state
+            started = time.perf_counter()
             try:
                 return handler(
                     event, FakeLambdaContext(function_name=spec.logical_id, timeout_s=spec.timeout)
                 )
             finally:
+                self.stats.invocations.setdefault(spec.logical_id, []).append(time.perf_counter() - started)
                 # Metrics are disabled locally; Powertools would otherwise keep them and print them
                 # once 100 pile up. On Lambda they are flushed to CloudWatch after every invocation.
                 Metrics().clear_metrics()

@@ -296,6 +296,51 @@ def _property_error(problems: list[PropertyProblem]) -> ApiError:
 # Configuration dataclasses
 
 
+class _Associations(dict[tuple[str, str], bool]):
+    """(contact id, company id) -> is primary, indexed by contact and by company.
+
+    A plain dict to every reader; the two indexes answer "this contact's companies" and "this
+    company's contacts" without scanning every association (which made big backfills quadratic).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._contacts: dict[str, dict[str, bool]] = {}
+        self._companies: dict[str, dict[str, None]] = {}
+
+    def of_contact(self, contact_id: str) -> dict[str, bool]:
+        return self._contacts.get(contact_id, {})
+
+    def of_company(self, company_id: str) -> dict[str, None]:
+        return self._companies.get(company_id, {})
+
+    def __setitem__(self, key: tuple[str, str], value: bool) -> None:
+        super().__setitem__(key, value)
+        contact, company = key
+        self._contacts.setdefault(contact, {})[company] = value
+        self._companies.setdefault(company, {})[contact] = None
+
+    def __delitem__(self, key: tuple[str, str]) -> None:
+        super().__delitem__(key)
+        contact, company = key
+        self._contacts.get(contact, {}).pop(company, None)
+        self._companies.get(company, {}).pop(contact, None)
+
+    def pop(self, key: tuple[str, str], *default: Any) -> Any:  # type: ignore[override]
+        if key in self:
+            value = self[key]
+            del self[key]
+            return value
+        if default:
+            return default[0]
+        raise KeyError(key)
+
+    def setdefault(self, key: tuple[str, str], default: bool = False) -> bool:  # type: ignore[override]
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+
 @dataclass
 class Faults:
     """Fault injection; all off by default. Rates are probabilities (0..1) per API call / webhook event.
@@ -811,7 +856,7 @@ class HubSpotFake:
             self._unique["contacts"]["email"] = {}
             self._merged_into: dict[str, dict[str, str]] = {t: {} for t in OBJECT_TYPES}
             # (contact_id, company_id) -> is_primary
-            self._assoc: dict[tuple[str, str], bool] = {}
+            self._assoc = _Associations()
             self._calls: Counter[str] = Counter()
             self._counters: Counter[str] = Counter()
             self._webhook_counts: Counter[str] = Counter()  # guarded by _cv
@@ -1568,11 +1613,15 @@ class HubSpotFake:
         obj.archived, obj.archived_ms = True, now
         for name, value in obj.properties.items():
             self._unindex(obj.object_type, obj.id, name, value)
-        for contact_id, company_id in list(self._assoc):
-            if (obj.object_type == "contacts" and contact_id == obj.id) or (
-                obj.object_type == "companies" and company_id == obj.id
-            ):
-                self._remove_association(contact_id, company_id, source=source)
+        pairs = (
+            [(obj.id, co) for co in self._assoc.of_contact(obj.id)]
+            if obj.object_type == "contacts"
+            else [(c, obj.id) for c in self._assoc.of_company(obj.id)]
+            if obj.object_type == "companies"
+            else []
+        )
+        for contact_id, company_id in pairs:  # each index keeps the associations' insertion order
+            self._remove_association(contact_id, company_id, source=source)
         self._event(
             SINGULAR[obj.object_type] + ".deletion", source, now, objectId=int(obj.id), changeFlag="DELETED"
         )
@@ -2104,7 +2153,7 @@ class HubSpotFake:
     def _add_association(
         self, contact_id: str, company_id: str, *, primary: bool | None, source: tuple[str, str]
     ) -> None:
-        has_primary = any(p for (c, _), p in self._assoc.items() if c == contact_id)
+        has_primary = any(self._assoc.of_contact(contact_id).values())
         existing = self._assoc.get((contact_id, company_id))
         make_primary = (not has_primary) if primary is None else primary
         now = self._now_ms()
@@ -2114,15 +2163,17 @@ class HubSpotFake:
                 contact_id, company_id, removed=False, primary=False, source=source, now=now
             )
         if make_primary and not self._assoc[(contact_id, company_id)]:
-            for pair, is_primary in list(self._assoc.items()):
-                if pair[0] == contact_id and is_primary:
-                    self._assoc[pair] = False
-                    self._event_association(*pair, removed=True, primary=True, source=source, now=now)
+            for other, is_primary in list(self._assoc.of_contact(contact_id).items()):
+                if is_primary:
+                    self._assoc[(contact_id, other)] = False
+                    self._event_association(
+                        contact_id, other, removed=True, primary=True, source=source, now=now
+                    )
             self._assoc[(contact_id, company_id)] = True
             self._event_association(
                 contact_id, company_id, removed=False, primary=True, source=source, now=now
             )
-        self._refresh_calculated()
+        self._refresh_calculated({contact_id}, {company_id})
 
     def _remove_association(self, contact_id: str, company_id: str, *, source: tuple[str, str]) -> None:
         was_primary = self._assoc.pop((contact_id, company_id), None)
@@ -2134,26 +2185,36 @@ class HubSpotFake:
                 contact_id, company_id, removed=True, primary=True, source=source, now=now
             )
         self._event_association(contact_id, company_id, removed=True, primary=False, source=source, now=now)
-        self._refresh_calculated()
+        self._refresh_calculated({contact_id}, {company_id})
 
-    def _refresh_calculated(self) -> None:
-        """Keep ``associatedcompanyid`` and ``num_associated_contacts`` in step (no events, no timestamp)."""
-        counts: Counter[str] = Counter(co for (_, co) in self._assoc)
-        primaries = {c: co for (c, co), p in self._assoc.items() if p}
-        for obj in self._objects["companies"].values():
-            obj.properties["num_associated_contacts"] = str(counts.get(obj.id, 0))
-        for obj in self._objects["contacts"].values():
-            if obj.id in primaries:
-                obj.properties["associatedcompanyid"] = primaries[obj.id]
+    def _refresh_calculated(
+        self, contact_ids: set[str] | None = None, company_ids: set[str] | None = None
+    ) -> None:
+        """Keep ``associatedcompanyid`` and ``num_associated_contacts`` in step (no events, no timestamp).
+
+        Only for the objects an association change touched (all of them when not told): recomputing
+        every object on every change made a 20,000-contact backfill quadratic in the fake.
+        """
+        companies = self._objects["companies"]
+        contacts = self._objects["contacts"]
+        for cid in companies if company_ids is None else company_ids:
+            if cid in companies:
+                companies[cid].properties["num_associated_contacts"] = str(len(self._assoc.of_company(cid)))
+        for cid in contacts if contact_ids is None else contact_ids:
+            if cid not in contacts:
+                continue
+            primary = next((co for co, p in self._assoc.of_contact(cid).items() if p), None)
+            if primary is not None:
+                contacts[cid].properties["associatedcompanyid"] = primary
             else:
-                obj.properties.pop("associatedcompanyid", None)
+                contacts[cid].properties.pop("associatedcompanyid", None)
 
     def _associated(self, otype: str, oid: str) -> list[tuple[str, bool]]:
         """(other id, is primary) for one object, ordered by other id."""
         if otype == "contacts":
-            pairs = [(co, p) for (c, co), p in self._assoc.items() if c == oid]
+            pairs = list(self._assoc.of_contact(oid).items())
         else:
-            pairs = [(c, p) for (c, co), p in self._assoc.items() if co == oid]
+            pairs = [(c, self._assoc[(c, oid)]) for c in self._assoc.of_company(oid)]
         return sorted(pairs, key=lambda t: int(t[0]))
 
     def _associated_ids(self, otype: str, oid: str) -> dict[str, list[str]]:

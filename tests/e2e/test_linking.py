@@ -253,6 +253,7 @@ def test_applied_transfer_runs_as_a_paged_job_with_readable_progress(stack: Loca
     progress = api(stack, "GET", f"/transfers/{job['job_id']}").json()
     assert progress["finished"] is True
     assert progress["done"] == progress["total"] == 1 + 5 and progress["failed"] == 0
+    assert progress["rate_per_second"] > 0 and progress["eta_seconds"] == 0 and progress["errors"] == 0
     assert len(stack.hubspot.records("companies")) == 3 + 2, (
         "the 2 unmatched customers were created in HubSpot"
     )

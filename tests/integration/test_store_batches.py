@@ -83,3 +83,13 @@ def test_a_stale_prefetched_record_costs_a_retry_never_a_lost_write(env: Env):
     assert final is not None
     assert final.fields["phone"] == "+45 70 70 70 70" and final.fields["city"] == "Written meanwhile"
     assert final.version == other.version + 2
+
+
+def test_a_transfer_page_applied_twice_is_counted_once(env: Env):
+    """SQS delivers at least once and a worker can crash after the work, before the delete."""
+    env.store.put_job("t1", "job1", 200, {"what": "test"})
+    assert env.store.add_job_progress("t1", "job1", 0, 98, 2) is True
+    assert env.store.add_job_progress("t1", "job1", 0, 98, 2) is False, "the redelivered page"
+    assert env.store.add_job_progress("t1", "job1", 1, 100, 0) is True
+    job = env.store.get_job("t1", "job1")
+    assert job is not None and (job["done"], job["failed"], job["total"]) == (198, 2, 200)

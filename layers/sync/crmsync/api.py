@@ -14,6 +14,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -29,6 +30,7 @@ from crmsync.models import (
     Record,
     Side,
     SyncMode,
+    utcnow,
 )
 from crmsync.models import Conflict as ConflictItem
 from crmsync.service import SyncContext, parked_key, push_records, replay_message, sync_now
@@ -379,8 +381,24 @@ def get_job(ctx: SyncContext, tenant_id: str, job_id: str) -> dict[str, Any]:
     job = ctx.store.get_job(tenant_id, job_id)
     if job is None:
         raise NotFound(job_id)
-    job["finished"] = job["done"] + job["failed"] >= job["total"]
-    return job
+    return {**job, **job_progress(job, utcnow())}
+
+
+def job_progress(job: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Finished?, throughput so far and the time left at that pace (None until a page has finished)."""
+    settled = job["done"] + job["failed"]
+    finished = settled >= job["total"]
+    started = datetime.fromisoformat(job["created_at"])
+    until = datetime.fromisoformat(job["updated_at"]) if finished else now
+    seconds = max((until - started).total_seconds(), 1e-3)
+    rate = settled / seconds if settled else None
+    left = job["total"] - settled
+    return {
+        "finished": finished,
+        "rate_per_second": round(rate, 2) if rate else None,
+        "eta_seconds": 0 if finished else (round(left / rate) if rate else None),
+        "errors": job["failed"],
+    }
 
 
 def set_mode(ctx: SyncContext, tenant_id: str, request: ModeRequest) -> dict[str, Any]:

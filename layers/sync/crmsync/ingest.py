@@ -33,7 +33,7 @@ def _connection_secret(
     ctx: SyncContext, tenant_id: str, connection_id: str, kind: ConnectionKind
 ) -> tuple[ConnectionConfig, dict[str, Any]]:
     try:
-        config = ctx.config(tenant_id)
+        config = ctx.ingest_config(tenant_id)
         conn = config.connection(connection_id)
     except (UnknownTenant, KeyError) as exc:
         # Same answer as a bad secret: the endpoint does not reveal which tenants exist.

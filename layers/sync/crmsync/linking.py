@@ -344,6 +344,9 @@ class TransferPage(BaseModel):
     kind: Literal["transfer_page"] = "transfer_page"
     tenant_id: str
     job_id: str
+    page: int = Field(
+        default=0, ge=0, description="the page's number in its job: progress counts once per page"
+    )
     links: list[tuple[str, str]] = Field(default_factory=list)
     creates: dict[str, list[str]] = Field(default_factory=dict)
 
@@ -363,15 +366,21 @@ def transfer_pages(tenant_id: str, job_id: str, plan: TransferPlan) -> list[Tran
             TransferPage(tenant_id=tenant_id, job_id=job_id, creates={conn: ids[i : i + PAGE_SIZE]})
             for i in range(0, len(ids), PAGE_SIZE)
         ]
-    return pages
+    return [page.model_copy(update={"page": number}) for number, page in enumerate(pages)]
 
 
 def apply_page(ctx: SyncContext, page: TransferPage) -> dict[str, Any]:
-    """Apply one page and count it on the job (re-applying a page is harmless: links and approvals are idempotent)."""
+    """Apply one page and count it on the job.
+
+    Re-applying a page (SQS delivers at least once; a worker may crash after the work and before the
+    delete) is harmless: links and approvals are idempotent, and the job counts each page once.
+    """
     plan = TransferPlan(link_pairs=list(page.links), create_ids=dict(page.creates))
     result = apply_transfer(ctx, page.tenant_id, plan)
     done = result["linked"] + result["approved_creates"]
-    ctx.store.add_job_progress(page.tenant_id, page.job_id, done, page.size - done)
+    result["counted"] = ctx.store.add_job_progress(
+        page.tenant_id, page.job_id, page.page, done, page.size - done
+    )
     return result
 
 

@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 from stdnum.eu import vat as eu_vat
 
-from crmsync.matching import country_code, normalize_vat
 from crmsync.models import Fields, FieldValue
 
 REFS = ("customer_group", "payment_terms", "vat_zone")
@@ -45,11 +44,17 @@ def check_customer(
         value = fields.get(ref)
         if value is not None and not _is_ref(value):
             reasons.append(f"{ref} {value!r} is not an accounting reference number (missing value mapping?)")
-    country = country_code(str(fields.get("country") or record_fields.get("country") or "") or None)
-    for name, countries in (("corporate_id", CORPORATE_ID_COUNTRIES), ("vat_number", VAT_COUNTRIES)):
-        value = fields.get(name)
-        if country in countries and isinstance(value, str) and normalize_vat(value, country) is None:
-            reasons.append(f"{name} {value!r} is not valid for {country}")
+    ids = {name: fields.get(name) for name in ("corporate_id", "vat_number") if fields.get(name)}
+    if ids:
+        # Only now: the matching module brings phonenumbers and rapidfuzz, which a worker that writes
+        # no id never needs (cold start).
+        from crmsync.matching import country_code, normalize_vat
+
+        country = country_code(str(fields.get("country") or record_fields.get("country") or "") or None)
+        for name, countries in (("corporate_id", CORPORATE_ID_COUNTRIES), ("vat_number", VAT_COUNTRIES)):
+            value = ids.get(name)
+            if country in countries and isinstance(value, str) and normalize_vat(value, country) is None:
+                reasons.append(f"{name} {value!r} is not valid for {country}")
     currency = fields.get("currency")
     if currency is not None and not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()):
         reasons.append(f"currency {currency!r} is not an ISO 4217 code")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
@@ -15,12 +16,14 @@ from botocore.config import Config
 from crmsync.budget import RateBudget
 from crmsync.config import TenantConfig
 from crmsync.connectors.registry import ConnectorProvider
-from crmsync.ingest import EnqueueOnce, make_enqueue_once
-from crmsync.leads import Converter, make_converter
 from crmsync.service import SyncContext
 from crmsync.settings import CredentialStore, Settings, settings
 from crmsync.signal_queue import SignalQueue
 from crmsync.store import SyncStore
+
+if TYPE_CHECKING:  # imported where used: only the webhook and lead handlers need them (cold start)
+    from crmsync.ingest import EnqueueOnce
+    from crmsync.leads import Converter
 
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=10)
 
@@ -53,12 +56,16 @@ def context() -> SyncContext:
 @lru_cache(maxsize=1)
 def enqueue_once() -> EnqueueOnce:
     """The webhook de-duplicator (Powertools Idempotency on the idempotency table), built on first use."""
+    from crmsync.ingest import make_enqueue_once
+
     return make_enqueue_once(context(), settings().idempotency_table_name)
 
 
 @lru_cache(maxsize=1)
 def lead_converter() -> Converter:
     """Lead conversion, exactly once per lead (Powertools Idempotency on the idempotency table)."""
+    from crmsync.leads import make_converter
+
     return make_converter(context(), settings().idempotency_table_name)
 
 

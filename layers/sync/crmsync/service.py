@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -59,6 +60,8 @@ from crmsync.store import LinkTaken, StoreError, SyncStore, VersionConflict, new
 logger = Logger(child=True)
 
 MAX_LOCK_RETRIES = 6
+INGEST_CONFIG_MAX_AGE = 30.0
+"""Seconds webhook ingestion may use a tenant's config before reading it again."""
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -83,12 +86,30 @@ class SyncContext:
     _links: dict[tuple[str, str, str, str], str | None] = field(default_factory=dict)
     _records: dict[tuple[str, str], Record] = field(default_factory=dict)
     _journal_buffer: list[tuple[str, str, dict[str, Any], datetime]] | None = None
+    _ingest_configs: dict[str, tuple[TenantConfig, float]] = field(default_factory=dict)
 
     def config(self, tenant_id: str) -> TenantConfig:
         config = self._configs.get(tenant_id) or self.store.get_config(tenant_id)
         if config is None:
             raise UnknownTenant(tenant_id)
         self._configs[tenant_id] = config
+        return config
+
+    def ingest_config(self, tenant_id: str, max_age: float = INGEST_CONFIG_MAX_AGE) -> TenantConfig:
+        """The tenant's config for webhook ingestion, kept up to ``max_age`` seconds across invocations.
+
+        Ingestion only checks which connection a webhook is for and how to verify it, on every
+        delivery (often one per second): one config read per delivery was the largest share of its
+        DynamoDB operations. A config change reaches ingestion within ``max_age``; the worker, which
+        decides what to sync, still reads the config fresh on every invocation.
+        """
+        cached = self._ingest_configs.get(tenant_id)
+        if cached is not None and time.monotonic() - cached[1] < max_age:
+            return cached[0]
+        config = self.store.get_config(tenant_id)
+        if config is None:
+            raise UnknownTenant(tenant_id)
+        self._ingest_configs[tenant_id] = (config, time.monotonic())
         return config
 
     def forget_configs(self) -> None:

@@ -610,14 +610,43 @@ class SyncStore:
             ConditionExpression="attribute_not_exists(PK)",
         )
 
-    def add_job_progress(self, tenant_id: str, job_id: str, done: int, failed: int) -> None:
-        """Atomic counters, so pages finishing on parallel workers never lose progress."""
-        self._call(
-            "update_item",
-            Key={"PK": _s(tenant_pk(tenant_id)), "SK": _s(f"JOB#{job_id}")},
-            UpdateExpression="ADD done :d, failed :f SET updated_at = :t",
-            ExpressionAttributeValues={":d": _n(done), ":f": _n(failed), ":t": _s(utcnow().isoformat())},
-        )
+    def add_job_progress(self, tenant_id: str, job_id: str, page: int, done: int, failed: int) -> bool:
+        """Count a finished page on its job, once: a page marker and the atomic counters in one
+        transaction, so a page applied twice (redelivered, or crashed before its delete) is not counted
+        twice, and pages finishing on parallel workers never lose progress. False: counted before."""
+        pk = _s(tenant_pk(tenant_id))
+        self.ops += 1
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {"PK": pk, "SK": _s(f"JOB#{job_id}#PAGE#{page:06d}"), "done": _n(done)},
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": {"PK": pk, "SK": _s(f"JOB#{job_id}")},
+                            "UpdateExpression": "ADD done :d, failed :f SET updated_at = :t",
+                            "ExpressionAttributeValues": {
+                                ":d": _n(done),
+                                ":f": _n(failed),
+                                ":t": _s(utcnow().isoformat()),
+                            },
+                        }
+                    },
+                ],
+            )
+        except ClientError as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return False  # this page was counted before
+            # TransactionConflict (another page's update at the same moment), throttling: retry.
+            raise StoreError(f"add_job_progress: {exc.response.get('Error', {}).get('Code')}") from exc
+        return True
 
     def get_job(self, tenant_id: str, job_id: str) -> dict[str, Any] | None:
         item = self._get(tenant_pk(tenant_id), f"JOB#{job_id}")

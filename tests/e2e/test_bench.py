@@ -1,0 +1,39 @@
+"""The throughput bench, small: it must keep running and keep printing the line issue 6 asks for."""
+
+from __future__ import annotations
+
+import re
+
+from bench.throughput import floor_seconds, run
+
+KEYS = (
+    "backfill_ratio_to_floor",
+    "hubspot_calls_per_record",
+    "baseline_speedup",
+    "calls_per_edit",
+    "ddb_ops_per_edit",
+    "import_ratio_vs_boto3",
+    "peak_rss_mb",
+    "usd_per_million_edits",
+)
+
+
+def test_floor_counts_batches_of_100_at_ten_hubspot_requests_a_second():
+    seconds, calls = floor_seconds(10_000, 2)
+    assert calls == 100 + 200 + 200, "company upserts, contact upserts, association writes"
+    assert seconds == 50.0
+
+
+def test_small_bench_prints_every_number_and_syncs_everything():
+    result = run(customers=20, contacts=2, edits=10, baseline_sample=230, import_repeats=1)
+    values = dict(re.findall(r"(\w+)=([0-9.]+)", result.line))
+    assert tuple(values) == KEYS, result.line
+    assert all(float(v) > 0 for v in values.values()), result.line
+    details = result.details
+    assert details["synced"] == 20 * 3, "every customer and contact reached HubSpot"
+    assert details["hubspot_calls"] >= details["hubspot_calls_needed"]
+    assert 5 < details["baseline_records_per_s"] < 20, "the baseline is held to HubSpot's 10 requests/s"
+    assert details["edit_vendor_calls"] >= 10, (
+        "the edits were carried to the other side (vendor calls were made)"
+    )
+    assert float(values["peak_rss_mb"]) < 1024

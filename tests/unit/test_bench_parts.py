@@ -1,0 +1,86 @@
+"""Building blocks of ``make bench``: the cost model's arithmetic and the cold-import measurement."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from bench import coldstart
+from bench.cost import Usage, lambda_gb_seconds, usd_per_million
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# One of everything, in round numbers, priced by hand at the eu-west-1 list prices in bench/cost.py.
+KNOWN = Usage(
+    lambda_invocations=1_000_000,  # 1M x $0.20/M                      = $0.20
+    lambda_gb_seconds=100_000,  # 100k x $0.0000166667 (x86)           = $1.66667
+    ddb_read_units=2_000_000,  # 2M x $0.1415/M                         = $0.283
+    ddb_write_units=3_000_000,  # 3M x $0.70675/M                       = $2.12025
+    sqs_requests=500_000,  # 0.5M x $0.40/M                              = $0.20
+    api_requests=1_000_000,  # 1M x $1.11/M                              = $1.11
+    secrets_calls=20_000,  # 2 x $0.05 per 10k                           = $0.10
+)
+KNOWN_USD = 0.20 + 1.66667 + 0.283 + 2.12025 + 0.20 + 1.11 + 0.10  # = 5.67992
+
+
+def test_cost_of_a_known_usage() -> None:
+    assert KNOWN.usd() == pytest.approx(KNOWN_USD, abs=1e-9)
+    # arm64 changes only the duration price: 100k GB-s x $0.0000133334 = $1.33334
+    assert KNOWN.usd(arm64=True) == pytest.approx(KNOWN_USD - 1.66667 + 1.33334, abs=1e-9)
+    assert Usage().usd() == 0
+
+
+def test_cost_per_million_edits_scales_the_run() -> None:
+    assert usd_per_million(KNOWN, 2_000) == pytest.approx(KNOWN_USD * 500, abs=1e-6)
+    assert usd_per_million(Usage(sqs_requests=3), 1) == pytest.approx(1.20)  # 3M requests x $0.40/M
+    with pytest.raises(ValueError):
+        usd_per_million(KNOWN, 0)
+
+
+def test_lambda_bills_each_invocation_rounded_up_to_a_millisecond() -> None:
+    # 0.1 ms -> 1 ms, 3.1 ms -> 4 ms, exactly 3 ms stays 3 ms (no float creep), 1 s -> 1000 ms
+    assert lambda_gb_seconds([0.0001, 0.0031, 0.003, 1.0], 1024) == pytest.approx(1.008)
+    assert lambda_gb_seconds([0.0031], 512) == pytest.approx(0.004 / 2)
+    # per invocation, not on the sum: ten 0.1 ms runs are ten billed milliseconds, not one
+    assert lambda_gb_seconds([0.0001] * 10, 1024) == pytest.approx(0.010)
+    assert lambda_gb_seconds([], 1024) == 0
+
+
+def test_only_the_deployed_closure_is_importable_in_the_children() -> None:
+    deployed = coldstart.deployed_distributions()
+    assert {"boto3", "botocore", "pydantic", "httpx", "aws-lambda-powertools", "aws-xray-sdk"} <= deployed
+    blocked = coldstart.undeployed_modules()
+    assert {"rich", "click", "pygments", "moto", "pytest"} <= blocked  # dev-only, not in the layer
+    assert not {"boto3", "botocore", "pydantic", "httpx", "crmsync"} & blocked
+
+
+def test_cold_import_of_every_handler_against_boto3() -> None:
+    handlers = sorted(p.parent.name for p in (REPO_ROOT / "functions").glob("*/app.py"))
+    assert handlers, "no handler directories found"
+    result = coldstart.measure(repeats=1)
+
+    assert result.boto3_seconds > 0
+    assert sorted(result.handler_seconds) == handlers
+    assert sorted(result.ratios) == handlers
+    assert all(r > 0 for r in result.ratios.values())
+    assert result.worst in handlers
+    assert math.isclose(result.worst_ratio, max(result.ratios.values()))
+    assert all(kib > 0 for kib in result.peak_rss_kib.values())
+    line = result.line()
+    assert line.startswith(f"import_ratio_vs_boto3={result.worst_ratio:.2f} worst={result.worst} ")
+    assert all(f" {name}_ms=" in line for name in handlers)
+
+
+def test_import_profile_is_the_handlers_subtree() -> None:
+    profile = coldstart.import_profile("scheduled_pull")
+    assert profile[-1].module == "app" and profile[-1].depth == 0
+    assert all(c.depth > 0 for c in profile[:-1])
+    modules = {c.module for c in profile}
+    assert {"boto3", "crmsync.runtime"} <= modules
+    assert "encodings" not in modules  # interpreter start-up is not the handler's cost
+    # httpx tries its CLI (rich, click): the attempt is logged, but nothing of them loads, as on Lambda
+    assert not any(m.startswith(("rich.", "click.", "pygments.")) for m in modules)
+    top = coldstart.top_imports(profile, 3)
+    assert len(top) == 3 and top[0].cumulative_us >= top[1].cumulative_us >= top[2].cumulative_us
