@@ -99,8 +99,14 @@ class MotoServerProcess:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
+        # HTTP/1.1 keep-alive (werkzeug answers HTTP/1.0 by default: one TCP connection per AWS call).
+        script = (
+            "import sys; from werkzeug.serving import WSGIRequestHandler; "
+            "WSGIRequestHandler.protocol_version = 'HTTP/1.1'; "
+            "from moto.server import main; sys.exit(main(sys.argv[1:]))"
+        )
         self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter running moto
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-c", script, "-H", "127.0.0.1", "-p", str(port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

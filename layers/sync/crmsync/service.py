@@ -660,15 +660,19 @@ def _push_group(
     by_id: dict[str, Record] = {}
     canonical: dict[str, Fields] = {}
     only_customers = config.transfer_timing is TransferTiming.ON_CUSTOMER_STAGE
+    parents: dict[str, Record] = {}
+    if obj is ObjectType.CONTACT:
+        # The contacts' customers in one batch read (customers are pushed first, so these are current).
+        wanted = {r.fields.get("customer") for r in records}
+        parents = ctx.store.get_records(config.tenant_id, {p for p in wanted if isinstance(p, str)})
     for rec in records:
         allowed = may_create(
             rec, connection_id=conn, side=side, mode=config.sync_mode, only_customers_stage=only_customers
         )
         if obj is ObjectType.CONTACT and not allowed and config.sync_mode is not SyncMode.OFF:
             # A contact follows its customer: once the customer is linked there, its contacts go too.
-            allowed = conn not in rec.blocked and _parent_linked(
-                ctx, config, conn, rec.fields.get("customer")
-            )
+            parent = parents.get(str(rec.fields.get("customer")))
+            allowed = conn not in rec.blocked and parent is not None and conn in parent.links
         plan = plan_push(
             rec,
             connection_id=conn,
@@ -686,7 +690,7 @@ def _push_group(
         if obj is ObjectType.CONTACT and (plan.action is PushAction.CREATE or "customer" in fields):
             parent_rid = rec.fields.get("customer")
             parent_ext, retry = _parent_on_target(
-                ctx, config, conn, parent_rid if isinstance(parent_rid, str) else None
+                ctx, config, conn, parent_rid if isinstance(parent_rid, str) else None, parents
             )
             if parent_ext is None and plan.action is PushAction.CREATE:
                 if retry:
@@ -918,15 +922,12 @@ def replay_message(ctx: SyncContext, tenant_id: str, parked_id: str, entry: dict
     return {"replayed": True, "requeued": entry["kind"], "parked_id": parked_id}
 
 
-def _parent_linked(ctx: SyncContext, config: TenantConfig, conn: str, parent_rid: object) -> bool:
-    if not isinstance(parent_rid, str):
-        return False
-    parent = ctx.store.get_record(config.tenant_id, parent_rid)
-    return parent is not None and conn in parent.links
-
-
 def _parent_on_target(
-    ctx: SyncContext, config: TenantConfig, conn: str, parent_rid: str | None
+    ctx: SyncContext,
+    config: TenantConfig,
+    conn: str,
+    parent_rid: str | None,
+    parents: dict[str, Record],
 ) -> tuple[str | None, bool]:
     """The customer's external id on ``conn`` (creating it first if it may be created there).
 
@@ -935,7 +936,7 @@ def _parent_on_target(
     """
     if not parent_rid:
         return None, False
-    parent = ctx.store.get_record(config.tenant_id, parent_rid)
+    parent = parents.get(parent_rid)
     if parent is None:
         return None, False
     if conn not in parent.links:
@@ -948,6 +949,8 @@ def _parent_on_target(
         # Bring the customer over first (idempotent: upsert by record id / Idempotency-Key).
         _push_group(ctx, config, conn, ObjectType.CUSTOMER, [parent], PushReport())
         parent = ctx.store.get_record(config.tenant_id, parent_rid)
+        if parent is not None:
+            parents[parent_rid] = parent
     ext = parent.links.get(conn) if parent else None
     return ext, ext is None
 
