@@ -57,3 +57,14 @@ def test_a_re_read_in_the_lookback_costs_no_signal_and_a_real_change_does(env: E
     signals = env.queued()
     assert [(s["object_type"], s["external_id"]) for s in signals] == [("customer", str(number))]
     assert third["seen"] == 8
+
+
+def test_a_pull_works_in_chunks_and_moves_the_checkpoint_once_after_all(env: Env, monkeypatch):
+    monkeypatch.setattr(service, "PULL_CHUNK", 2)
+    env.tenant("t1")
+    env.economic.seed(3, contacts_per_customer=2, seed=6)
+    result = invoke("scheduled_pull", {"source": "aws.scheduler"}, timeout_s=300)
+    signals = env.queued()
+    assert result["enqueued"] == len(signals) == 9, "3 customers + 6 contacts, two at a time"
+    assert len({(s["object_type"], s["external_id"]) for s in signals}) == 9
+    assert env.store.get_checkpoint("t1", "eco", ObjectType.CONTACT) is not None

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -60,6 +61,8 @@ from crmsync.store import LinkTaken, StoreError, SyncStore, VersionConflict, new
 logger = Logger(child=True)
 
 MAX_LOCK_RETRIES = 6
+PULL_CHUNK = 1000
+"""Records a pull compares and enqueues at a time (one e-conomic page; ten HubSpot search pages)."""
 INGEST_CONFIG_MAX_AGE = 30.0
 """Seconds webhook ingestion may use a tenant's config before reading it again."""
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -1058,26 +1061,30 @@ def pull(ctx: SyncContext, tenants: list[str] | None = None) -> PullReport:
                 cursor = ctx.store.get_checkpoint(tenant, conn.connection_id, obj)
                 since = (cursor - timedelta(seconds=config.lookback_seconds)) if cursor else EPOCH
                 newest = cursor
-                sources = list(connector.changed_since(obj, since))
-                for src in sources:
-                    if src.modified_at and (newest is None or src.modified_at > newest):
-                        newest = src.modified_at
-                fresh = _not_seen_yet(ctx, config, conn.connection_id, sources)
-                signals = [
-                    Signal(
-                        tenant_id=tenant,
-                        connection_id=conn.connection_id,
-                        object_type=obj,
-                        external_id=src.external_id,
-                        source="pull",
-                    )
-                    for src in fresh
-                ]
-                ctx.queue.send(signals)  # raises EnqueueError: the checkpoint then stays where it was
-                report.enqueued += len(signals)
-                report.seen += len(sources) - len(fresh)
+                read = 0
+                # In chunks, so a first pull of a big account never holds every record in memory.
+                changed = iter(connector.changed_since(obj, since))
+                while sources := list(islice(changed, PULL_CHUNK)):  # itertools.batched needs 3.12
+                    for src in sources:
+                        if src.modified_at and (newest is None or src.modified_at > newest):
+                            newest = src.modified_at
+                    fresh = _not_seen_yet(ctx, config, conn.connection_id, sources)
+                    signals = [
+                        Signal(
+                            tenant_id=tenant,
+                            connection_id=conn.connection_id,
+                            object_type=obj,
+                            external_id=src.external_id,
+                            source="pull",
+                        )
+                        for src in fresh
+                    ]
+                    ctx.queue.send(signals)  # raises EnqueueError: the checkpoint then stays where it was
+                    report.enqueued += len(signals)
+                    report.seen += len(sources) - len(fresh)
+                    read += len(sources)
                 if newest is not None:
-                    ctx.store.put_checkpoint(tenant, conn.connection_id, obj, newest, len(signals))
+                    ctx.store.put_checkpoint(tenant, conn.connection_id, obj, newest, read)
                     report.checkpoints[f"{tenant}/{conn.connection_id}/{obj.value}"] = newest.isoformat()
     return report
 
