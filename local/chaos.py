@@ -149,7 +149,7 @@ def run(cfg: ChaosConfig, *, progress: bool = False) -> ChaosResult:
         token = stack.add_tenant(TENANT, mode=SyncMode.AUTOMATIC)
         _faults_on(stack, cfg)
         if cfg.crash:
-            stack.crash_next_batch_after = 4
+            stack.crash_next_batch_after = 1  # the first batch of two or more messages dies after one
         editor = Editor(stack, numbers, rng)
         stack.run_pull()
         rounds = 0

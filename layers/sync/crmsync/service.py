@@ -1097,8 +1097,8 @@ def _not_seen_yet(
     This is what makes the lookback overlap free: a record re-read because it falls in the window is
     compared with its base right here (one batch read per 100 records) instead of costing a signal, a
     second vendor read and three item reads in the worker. "Seen" is strict: same fields after the
-    worker's own translation (value maps, the contact's customer), same vendor version, not a
-    tombstone. Anything else, including every doubt (no record, no base, a read error), is enqueued.
+    worker's own translation (value maps, the contact's customer), not a tombstone. Anything else,
+    including every doubt (no record, no base, a read error), is enqueued.
     """
     if not sources:
         return []
@@ -1126,14 +1126,19 @@ def _not_seen_yet(
         if src.object_type is ObjectType.CONTACT:
             parent = (conn, ObjectType.CUSTOMER, src.parent_external_id) if src.parent_external_id else None
             fields["customer"] = links.get(parent) if parent else None
-        same = (
-            fields == base.fields
-            and (src.version is None or src.version == base.version)
-            and (unmapped is None or unmapped == record.unmapped)
-        )
-        if not same:
+        # The vendor's version is not compared: a new version with the same fields (a field crmsync does
+        # not sync was edited; HubSpot bumps a record when crmsync writes its associations) has nothing
+        # to sync. A stale e-conomic token only costs a 409, a re-read and a retry on the next write.
+        if _present(fields) != _present(base.fields) or (
+            unmapped is not None and unmapped != record.unmapped
+        ):
             fresh.append(src)
     return fresh
+
+
+def _present(fields: Fields) -> Fields:
+    """A field that is absent and a field that is None say the same (the engine reads both as None)."""
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 # --------------------------------------------------------------------------------------------
