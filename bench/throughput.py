@@ -247,7 +247,7 @@ def peak_rss_mb(stack: LocalStack, numbers: list[int]) -> float:
     ]
     bundles = [{"kind": "signals", "signals": signals[i : i + 100]} for i in range(0, len(signals), 100)]
     script = """
-import json, resource, sys
+import json, sys
 from local.lambda_runtime import load_handler, FakeLambdaContext
 bundles = json.loads(sys.stdin.read())
 event = {"Records": [{"messageId": str(i), "receiptHandle": "r", "body": json.dumps(b),
@@ -259,7 +259,9 @@ for name, payload in (("sync_worker", event), ("scheduled_pull", {"source": "aws
         load_handler(name)(payload, FakeLambdaContext(function_name=name, timeout_s=900))
     except Exception as exc:
         print(f"{name}: {type(exc).__name__}: {exc}", file=sys.stderr)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# VmHWM: this process image's peak RSS. (ru_maxrss is no good here: Linux carries the parent's peak
+# across fork and exec, so a child of the big bench process would report the bench's own size.)
+print([int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")][0])
 """
     child = subprocess.run(
         [sys.executable, "-c", script],

@@ -36,4 +36,4 @@ def test_small_bench_prints_every_number_and_syncs_everything():
     assert details["edit_vendor_calls"] >= 10, (
         "the edits were carried to the other side (vendor calls were made)"
     )
-    assert float(values["peak_rss_mb"]) < 1024
+    assert float(values["peak_rss_mb"]) < 256, "a Lambda container stays far from its memory limit"
