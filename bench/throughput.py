@@ -294,6 +294,7 @@ def run(customers: int, contacts: int, edits: int, baseline_sample: int, import_
         numbers = stack.economic.seed(customers, contacts_per_customer=contacts, seed=1)
         stack.add_tenant(TENANT, mode=SyncMode.AUTOMATIC)
         hs0, eco0 = stack.hubspot.stats()["total"], stack.economic.stats()["total"]
+        hs_calls0 = Counter(stack.hubspot.stats()["calls"])
         started = time.monotonic()
         stack.run_pull()
         stack.run_until_idle(timeout=6 * 3600)
@@ -307,6 +308,7 @@ def run(customers: int, contacts: int, edits: int, baseline_sample: int, import_
             "synced": synced,
             "hubspot_calls": hubspot_calls,
             "hubspot_calls_needed": needed_calls,
+            "hubspot_backfill_calls": dict(Counter(stack.hubspot.stats()["calls"]) - hs_calls0),
             "economic_calls": stack.economic.stats()["total"] - eco0,
             "throttled": stack.hubspot.stats()["rate_limited"],
         }
