@@ -131,10 +131,6 @@ class AwsCounter:
         self.write_units += factor * sum(max(1, math.ceil(_size(i) / 1024)) for i in items if i is not None)
 
     @property
-    def ddb_items(self) -> int:
-        return self.items
-
-    @property
     def sqs_requests(self) -> int:
         return sum(n for op, n in self.requests.items() if op.endswith("Message") or "MessageBatch" in op)
 
@@ -345,7 +341,7 @@ def run(customers: int, contacts: int, edits: int, baseline_sample: int, import_
         )
         details |= {
             "edit_vendor_calls": calls,
-            "edit_ddb_items": window.ddb_items,
+            "edit_ddb_items": window.items,
             "edit_ddb_requests": sum(n for op, n in window.requests.items() if op in READ_OPS | WRITE_OPS),
             "edit_ddb_items_by_op": dict(window.op_items),
             "edit_invocations": {k: len(v) for k, v in durations.items() if v},
@@ -365,7 +361,7 @@ def run(customers: int, contacts: int, edits: int, baseline_sample: int, import_
         f"hubspot_calls_per_record={hubspot_calls / records:.4f} "
         f"baseline_speedup={baseline_s / backfill_s:.1f} "
         f"calls_per_edit={calls / edits:.2f} "
-        f"ddb_ops_per_edit={window.ddb_items / edits:.2f} "
+        f"ddb_ops_per_edit={window.items / edits:.2f} "
         f"import_ratio_vs_boto3={imports.worst_ratio:.2f} "
         f"peak_rss_mb={rss:.0f} "
         f"usd_per_million_edits={cost.usd_per_million(usage, edits, arm64=True):.2f}"

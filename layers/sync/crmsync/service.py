@@ -92,10 +92,14 @@ class SyncContext:
     _ingest_configs: dict[str, tuple[TenantConfig, float]] = field(default_factory=dict)
 
     def config(self, tenant_id: str) -> TenantConfig:
-        config = self._configs.get(tenant_id) or self.store.get_config(tenant_id)
+        config = self._configs.get(tenant_id) or self._read_config(tenant_id)
+        self._configs[tenant_id] = config
+        return config
+
+    def _read_config(self, tenant_id: str) -> TenantConfig:
+        config = self.store.get_config(tenant_id)
         if config is None:
             raise UnknownTenant(tenant_id)
-        self._configs[tenant_id] = config
         return config
 
     def ingest_config(self, tenant_id: str, max_age: float = INGEST_CONFIG_MAX_AGE) -> TenantConfig:
@@ -109,9 +113,7 @@ class SyncContext:
         cached = self._ingest_configs.get(tenant_id)
         if cached is not None and time.monotonic() - cached[1] < max_age:
             return cached[0]
-        config = self.store.get_config(tenant_id)
-        if config is None:
-            raise UnknownTenant(tenant_id)
+        config = self._read_config(tenant_id)
         self._ingest_configs[tenant_id] = (config, time.monotonic())
         return config
 

@@ -145,58 +145,40 @@ class SyncStore:
     def _batch_get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """Many items in BatchGetItem calls of 100 keys (one request instead of one per item).
 
-        Strongly consistent, like ``_get``; unprocessed keys (throttling) are asked again after a
-        short pause, so the answer is complete or the call raises ``StoreError``.
+        Strongly consistent, like ``_get``; the answer is complete or the call raises ``StoreError``.
         """
         wanted = sorted(set(keys))
         found: dict[tuple[str, str], dict[str, Any]] = {}
         for start in range(0, len(wanted), BATCH_GET_MAX):
-            request: dict[str, Any] = {
-                self.table: {
-                    "Keys": [
-                        {"PK": _s(pk), "SK": _s(sk)} for pk, sk in wanted[start : start + BATCH_GET_MAX]
-                    ],
-                    "ConsistentRead": True,
-                }
-            }
-            for attempt in range(MAX_UNPROCESSED_ROUNDS):
-                self.ops += 1
-                try:
-                    answer = self._db.batch_get_item(RequestItems=request)
-                except ClientError as exc:
-                    raise StoreError(f"batch_get_item: {exc.response.get('Error', {}).get('Code')}") from exc
+            keys_part = [{"PK": _s(pk), "SK": _s(sk)} for pk, sk in wanted[start : start + BATCH_GET_MAX]]
+            for answer in self._until_processed(
+                "batch_get_item", {self.table: {"Keys": keys_part, "ConsistentRead": True}}, "UnprocessedKeys"
+            ):
                 for item in answer.get("Responses", {}).get(self.table, []):
                     found[(item["PK"]["S"], item["SK"]["S"])] = item
-                request = answer.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(min(1.0, 0.05 * 2**attempt))
-            else:
-                raise StoreError("batch_get_item: keys left unprocessed")
         return found
 
     def _batch_put(self, items: list[dict[str, Any]]) -> None:
         """Unconditional puts in BatchWriteItem calls of 25 (journal entries: append-only, no conditions)."""
         for start in range(0, len(items), BATCH_WRITE_MAX):
-            request: dict[str, Any] = {
-                self.table: [
-                    {"PutRequest": {"Item": item}} for item in items[start : start + BATCH_WRITE_MAX]
-                ]
-            }
-            for attempt in range(MAX_UNPROCESSED_ROUNDS):
-                self.ops += 1
-                try:
-                    answer = self._db.batch_write_item(RequestItems=request)
-                except ClientError as exc:
-                    raise StoreError(
-                        f"batch_write_item: {exc.response.get('Error', {}).get('Code')}"
-                    ) from exc
-                request = answer.get("UnprocessedItems") or {}
-                if not request:
-                    break
-                time.sleep(min(1.0, 0.05 * 2**attempt))
-            else:
-                raise StoreError("batch_write_item: items left unprocessed")
+            puts = [{"PutRequest": {"Item": item}} for item in items[start : start + BATCH_WRITE_MAX]]
+            for _ in self._until_processed("batch_write_item", {self.table: puts}, "UnprocessedItems"):
+                pass
+
+    def _until_processed(self, op: str, request: dict[str, Any], leftover: str) -> Iterator[dict[str, Any]]:
+        """Send a batch request, then what DynamoDB left unprocessed (throttling) after a short backoff."""
+        for attempt in range(MAX_UNPROCESSED_ROUNDS):
+            self.ops += 1
+            try:
+                answer = getattr(self._db, op)(RequestItems=request)
+            except ClientError as exc:
+                raise StoreError(f"{op}: {exc.response.get('Error', {}).get('Code')}") from exc
+            yield answer
+            request = answer.get(leftover) or {}
+            if not request:
+                return
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        raise StoreError(f"{op}: items left unprocessed")
 
     def _query(self, pk: str, prefix: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {
