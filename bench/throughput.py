@@ -74,10 +74,17 @@ class AwsCounter:
     read_units: float = 0.0
     write_units: float = 0.0
     op_items: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
+    """Item operations per operation and item kind (``PutItem REC``, ``BatchGetItem LINK``, ...)."""
 
     def snapshot(self) -> AwsCounter:
         return AwsCounter(
-            Counter(self.requests), self.items, self.read_units, self.write_units, Counter(self.op_items)
+            Counter(self.requests),
+            self.items,
+            self.read_units,
+            self.write_units,
+            Counter(self.op_items),
+            Counter(self.kinds),
         )
 
     def minus(self, before: AwsCounter) -> AwsCounter:
@@ -87,6 +94,7 @@ class AwsCounter:
             self.read_units - before.read_units,
             self.write_units - before.write_units,
             self.op_items - before.op_items,
+            self.kinds - before.kinds,
         )
 
     def record(self, op: str, params: dict[str, Any], answer: dict[str, Any]) -> None:
@@ -94,6 +102,8 @@ class AwsCounter:
         before = self.items
         self._count(op, params, answer)
         self.op_items[op] += self.items - before
+        for key in _keys(op, params):
+            self.kinds[f"{op} {_kind(key)}"] += 1
 
     def _count(self, op: str, params: dict[str, Any], answer: dict[str, Any]) -> None:
         if op == "GetItem":
@@ -133,6 +143,35 @@ class AwsCounter:
     @property
     def sqs_requests(self) -> int:
         return sum(n for op, n in self.requests.items() if op.endswith("Message") or "MessageBatch" in op)
+
+
+def _keys(op: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The items or keys a DynamoDB request names (empty for queries and other services)."""
+    if op in ("GetItem", "DeleteItem", "UpdateItem"):
+        return [params.get("Key") or {}]
+    if op == "PutItem":
+        return [params.get("Item") or {}]
+    if op == "BatchGetItem":
+        return [k for t in params.get("RequestItems", {}).values() for k in t["Keys"]]
+    if op == "BatchWriteItem":
+        return [
+            r.get("PutRequest", {}).get("Item") or r.get("DeleteRequest", {}).get("Key") or {}
+            for rs in params.get("RequestItems", {}).values()
+            for r in rs
+        ]
+    if op == "TransactWriteItems":
+        return [
+            p.get("Item") or p.get("Key") or {} for t in params.get("TransactItems", []) for p in t.values()
+        ]
+    return []
+
+
+def _kind(key: dict[str, Any]) -> str:
+    """``REC``, ``LINK``, ``LOG``, ... from the sort key; ``idempotency`` for Powertools' records."""
+    sk = key.get("SK", {}).get("S")
+    if sk is None:
+        return "idempotency" if "id" in key else "other"
+    return str(sk).split("#", 1)[0]
 
 
 def _size(item: Any) -> int:
@@ -291,6 +330,7 @@ def run(customers: int, contacts: int, edits: int, baseline_sample: int, import_
         stack.add_tenant(TENANT, mode=SyncMode.AUTOMATIC)
         hs0, eco0 = stack.hubspot.stats()["total"], stack.economic.stats()["total"]
         hs_calls0 = Counter(stack.hubspot.stats()["calls"])
+        inv0 = {k: len(v) for k, v in stack.stats.invocations.items()}
         started = time.monotonic()
         stack.run_pull()
         stack.run_until_idle(timeout=6 * 3600)
@@ -307,6 +347,12 @@ def run(customers: int, contacts: int, edits: int, baseline_sample: int, import_
             "hubspot_backfill_calls": dict(Counter(stack.hubspot.stats()["calls"]) - hs_calls0),
             "economic_calls": stack.economic.stats()["total"] - eco0,
             "throttled": stack.hubspot.stats()["rate_limited"],
+            # Where the backfill's wall time went: seconds inside each function's invocations (the
+            # local stack runs them one after another; on AWS the worker runs up to 10 at once and
+            # the push alongside it).
+            "backfill_busy_s": {
+                k: round(sum(v[inv0.get(k, 0) :]), 1) for k, v in stack.stats.invocations.items()
+            },
         }
 
         # steady state
@@ -344,6 +390,7 @@ def run(customers: int, contacts: int, edits: int, baseline_sample: int, import_
             "edit_ddb_items": window.items,
             "edit_ddb_requests": sum(n for op, n in window.requests.items() if op in READ_OPS | WRITE_OPS),
             "edit_ddb_items_by_op": dict(window.op_items),
+            "edit_ddb_items_by_kind": dict(window.kinds.most_common()),
             "edit_invocations": {k: len(v) for k, v in durations.items() if v},
             "edit_usd": round(usage.usd(arm64=True), 6),
         }

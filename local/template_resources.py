@@ -726,7 +726,10 @@ def matches_filter(pattern: Mapping[str, Any], record: Mapping[str, Any]) -> boo
         present = isinstance(record, Mapping) and key in record
         value = record.get(key) if present else None
         if isinstance(expected, Mapping):
-            if not present or not isinstance(value, Mapping) or not matches_filter(expected, value):
+            # An absent object still matches a sub-pattern made of ``exists: false`` leaves.
+            if present and not isinstance(value, Mapping):
+                return False
+            if not matches_filter(expected, value if present else {}):
                 return False
             continue
         rules = expected if isinstance(expected, list) else [expected]

@@ -94,10 +94,14 @@ def test_edit_in_economic_reaches_hubspot_and_its_echo_writes_nothing(stack: Loc
     company = company_of(stack, number)
     eco_writes, hs_writes = writes(stack)
     signals_before = stack.stats.signals
+    stream_before = stack.stats.stream_records
     hs_events_before = stack.hubspot.stats()["webhooks"]["events"]
     terms = new_terms(stack, number)
     stack.economic.update_customer(number, paymentTerms={"paymentTermsNumber": terms})
     stack.run_until_idle()
+    assert stack.stats.stream_records - stream_before == 1, (
+        "the push got the reconciled record, not its own save of HubSpot's new state (origin 'base')"
+    )
     props = stack.hubspot.record("companies", company["id"])["properties"]
     assert props["crmsync_payment_terms"] == str(terms)
     assert writes(stack) == (eco_writes, hs_writes + 1), (

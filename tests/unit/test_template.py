@@ -207,19 +207,28 @@ def test_stream_source_bisects_bounds_retries_and_has_failure_destination() -> N
         assert on_failure["Type"] == "SQS"
         assert RESOURCES[_target(on_failure["Destination"])]["Type"] == "AWS::SQS::Queue"
         patterns = [json.loads(f["Pattern"]) for f in ev["FilterCriteria"]["Filters"]]
-        assert patterns == [{"dynamodb": {"Keys": {"SK": {"S": [{"prefix": "REC#"}]}}}}]
+        rec_only = {"Keys": {"SK": {"S": [{"prefix": "REC#"}]}}}
+        assert patterns == [
+            {"dynamodb": {**rec_only, "NewImage": {"origin": {"S": [{"anything-but": ["base"]}]}}}},
+            {"dynamodb": {**rec_only, "NewImage": {"origin": {"S": [{"exists": False}]}}}},
+        ]
 
 
 def test_stream_filter_admits_only_record_items() -> None:
     (stream,) = SPECS["PushOnChangeFunction"].streams
     assert stream.filter_prefix == "REC#"
 
-    def record(sk: str) -> dict[str, Any]:
-        return {"eventName": "MODIFY", "dynamodb": {"Keys": {"PK": {"S": "TENANT#t"}, "SK": {"S": sk}}}}
+    def record(sk: str, origin: str | None = None) -> dict[str, Any]:
+        image = {"SK": {"S": sk}, **({"origin": {"S": origin}} if origin else {})}
+        keys = {"PK": {"S": "TENANT#t"}, "SK": {"S": sk}}
+        return {"eventName": "MODIFY", "dynamodb": {"Keys": keys, "NewImage": image}}
 
-    assert stream.accepts(record("REC#customer#1"))
+    assert stream.accepts(record("REC#customer#1", "sync"))
+    assert stream.accepts(record("REC#customer#1")), "items written before the origin marker still pass"
+    assert not stream.accepts(record("REC#customer#1", "base")), "the push's own base saves are skipped"
     for sk in ("LINK#c#customer#7", "CKPT#c#customer", "CONFIG", "LOG#r#t"):
         assert not stream.accepts(record(sk))
+        assert not stream.accepts(record(sk, "sync"))
 
 
 # ------------------------------------------------------------------------------------------ tables

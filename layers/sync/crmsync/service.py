@@ -56,7 +56,15 @@ from crmsync.models import (
     utcnow,
 )
 from crmsync.signal_queue import SignalQueue
-from crmsync.store import LinkTaken, StoreError, SyncStore, VersionConflict, new_record_id
+from crmsync.store import (
+    ORIGIN_BASE,
+    ORIGIN_SYNC,
+    LinkTaken,
+    StoreError,
+    SyncStore,
+    VersionConflict,
+    new_record_id,
+)
 
 logger = Logger(child=True)
 
@@ -1003,8 +1011,11 @@ def _store_write(
             now=ctx.clock(),
         )
         new_link = {conn: result.external_id} if current.links.get(conn) != result.external_id else {}
+        # Nothing for the other connections when the vendor's answer changed no field (the usual
+        # case); a value the vendor assigned (e-conomic's customer number) must still flow on.
+        origin = ORIGIN_SYNC if outcome.applied or outcome.conflicts else ORIGIN_BASE
         try:
-            ctx.store.save_record(outcome.record, new_links=new_link)
+            ctx.store.save_record(outcome.record, new_links=new_link, origin=origin)
         except VersionConflict:
             current = ctx.store.get_record(config.tenant_id, rec.record_id)
             continue

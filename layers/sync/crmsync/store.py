@@ -46,6 +46,10 @@ BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
 """DynamoDB's BatchWriteItem limit per request."""
 MAX_UNPROCESSED_ROUNDS = 8
+ORIGIN_SYNC = "sync"
+ORIGIN_BASE = "base"
+"""A record item's ``origin``: ``base`` when a save only recorded a vendor's state after crmsync wrote
+there (the push's stream filter skips those); ``sync`` for everything else."""
 UNCHANGED = object()
 """``save_record(parent_before=UNCHANGED)``: the caller did not touch the contact's customer."""
 
@@ -287,7 +291,7 @@ class SyncStore:
             for sk, key in wanted.items()
         }
 
-    def _record_put(self, record: Record) -> dict[str, Any]:
+    def _record_put(self, record: Record, origin: str = ORIGIN_SYNC) -> dict[str, Any]:
         new_version = record.version + 1
         stored = record.model_copy(update={"version": new_version})
         item = {
@@ -297,6 +301,7 @@ class SyncStore:
             "version": _n(new_version),
             "object_type": _s(record.object_type.value),
             "updated_at": _s(utcnow().isoformat()),
+            "origin": _s(origin),
         }
         put: dict[str, Any] = {"TableName": self.table, "Item": item}
         if record.version == 0:
@@ -313,8 +318,13 @@ class SyncStore:
         new_links: dict[str, str] | None = None,
         removed_links: dict[str, str] | None = None,
         parent_before: str | None | object = UNCHANGED,
+        origin: str = ORIGIN_SYNC,
     ) -> Record:
         """Write the record (version-checked) and its link changes.
+
+        ``origin`` marks the item for the stream filter: ``ORIGIN_BASE`` (only what a vendor now holds
+        changed, after crmsync's own write there) is not delivered to the push, which would find
+        nothing to write and would take room from real changes in its batches of 100.
 
         ``new_links`` / ``removed_links`` map connection id -> external id. Links are claimed
         *before* the record is written and released *after* it, each with its own condition, so a
@@ -327,7 +337,7 @@ class SyncStore:
             self.claim_link(record.tenant_id, conn, record.object_type, ext, record.record_id)
         self.ops += 1
         try:
-            self._db.put_item(**self._record_put(record))
+            self._db.put_item(**self._record_put(record, origin))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 raise VersionConflict(record.record_id) from exc
