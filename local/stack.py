@@ -434,16 +434,18 @@ class LocalStack:
                 self._iterators[sid] = self.streams.get_shard_iterator(
                     StreamArn=arn, ShardId=sid, ShardIteratorType="TRIM_HORIZON"
                 )["ShardIterator"]
+            # Like Lambda's poller: filter first, then fill batches of BatchSize across reads (a read of
+            # 1,000 stream records holds links, timeline entries and the like that the filter drops).
+            pending: list[dict[str, Any]] = []
             while True:
                 page = self.streams.get_records(ShardIterator=self._iterators[sid], Limit=1000)
                 self._iterators[sid] = page["NextShardIterator"]
-                records = [r for r in page.get("Records", []) if source.accepts(r)]
+                pending += [r for r in page.get("Records", []) if source.accepts(r)]
+                while len(pending) >= source.batch_size or (pending and not page.get("Records")):
+                    batch, pending = pending[: source.batch_size], pending[source.batch_size :]
+                    delivered += self._deliver_stream_batch(spec, batch, arn)
                 if not page.get("Records"):
                     break
-                for start in range(0, len(records), source.batch_size):
-                    delivered += self._deliver_stream_batch(
-                        spec, records[start : start + source.batch_size], arn
-                    )
         return delivered
 
     def _deliver_stream_batch(self, spec: FunctionSpec, batch: list[dict[str, Any]], arn: str) -> int:

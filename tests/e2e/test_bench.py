@@ -32,6 +32,10 @@ def test_small_bench_prints_every_number_and_syncs_everything():
     details = result.details
     assert details["synced"] == 20 * 3, "every customer and contact reached HubSpot"
     assert details["hubspot_calls"] >= details["hubspot_calls_needed"]
+    writes = {k: n for k, n in details["hubspot_backfill_calls"].items() if not k.endswith("/search")}
+    assert sum(writes.values()) == details["hubspot_calls_needed"], (
+        f"the backfill wrote in full batches of 100, nothing more: {writes}"
+    )
     assert 5 < details["baseline_records_per_s"] < 20, "the baseline is held to HubSpot's 10 requests/s"
     assert details["edit_vendor_calls"] >= 10, (
         "the edits were carried to the other side (vendor calls were made)"

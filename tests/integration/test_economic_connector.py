@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import random
 import re
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -27,7 +29,7 @@ from crmsync.connectors.base import (
     WriteItem,
     WriteResult,
 )
-from crmsync.connectors.economic import EconomicConnector, EconomicDefaults
+from crmsync.connectors.economic import WRITE_CONCURRENCY, EconomicConnector, EconomicDefaults
 from crmsync.connectors.http import RetryPolicy
 from crmsync.models import CUSTOMER_FIELDS, ObjectType, Side
 from local.fakes.economic import CUSTOMERS_API_PREFIX, EconomicFake
@@ -559,6 +561,57 @@ def test_an_auth_failure_stops_the_batch() -> None:
     results = h.connector.write(CUSTOMER, items)
     assert [(r.ok, r.error_code) for r in results] == [(False, "AuthError")] * 3
     assert h.fake.stats()["total"] == 1
+
+
+class SlowInFlightCounter(httpx.BaseTransport):
+    """The fake behind a 30 ms round trip, counting how many requests are in flight at once."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.peak = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+        try:
+            time.sleep(0.03)
+            return self.inner.handle_request(request)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def test_writes_run_a_few_at_a_time_and_answer_in_order(fake: EconomicFake) -> None:
+    """No batch endpoint: WRITE_CONCURRENCY writes in flight (the first alone), results in item order."""
+    counter = SlowInFlightCounter(httpx.WSGITransport(app=fake.app))
+    client = httpx.Client(transport=counter, base_url=BASE)
+    connector = EconomicConnector(
+        "conn-eco-1",
+        "test-app-secret",
+        "test-grant-token",
+        DEFAULTS,
+        rest_base_url=BASE,
+        customers_api_url=f"{BASE}{CUSTOMERS_API_PREFIX}",
+        client=client,
+    )
+    items = [WriteItem(record_id=f"r{i}", fields={"name": f"Customer {i} ApS"}) for i in range(12)]
+    items[5] = WriteItem(record_id="r5", fields={"city": "no name: refused"})
+    results = connector.write(CUSTOMER, items)
+    assert [r.record_id for r in results] == [i.record_id for i in items]
+    assert [r.ok for r in results] == [i != 5 for i in range(12)]
+    created = {r.external_id: r.record for r in results if r.ok}
+    assert len(created) == 11, "each create got its own customer"
+    assert all(
+        rec is not None and rec.fields["name"] == f"Customer {rec_id[1:]} ApS"
+        for rec_id, rec in ((r.record_id, r.record) for r in results if r.ok)
+    )
+    ids = [r.request_id for r in results if r.ok]
+    assert len(set(ids)) == len(ids), "each result carries its own response's request id"
+    assert counter.peak == WRITE_CONCURRENCY, "writes overlap, never more than the bound"
+    client.close()
 
 
 # ------------------------------------------------------------------------------------------ contacts

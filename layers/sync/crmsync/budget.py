@@ -23,6 +23,7 @@ from reaching them in the first place.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -93,8 +94,13 @@ class RateBudget:
         self._previous: tuple[int, int] = (-1, 0)  # (window, count), final once that window is over
         self.waited = 0.0
         self.taken = 0
+        self._lock = threading.Lock()
 
     def acquire(self) -> None:
+        with self._lock:  # a connector may write from a few threads; the local tokens are shared
+            self._acquire()
+
+    def _acquire(self) -> None:
         while True:
             now = self.clock()
             window = int(now // self.limits.window_seconds)

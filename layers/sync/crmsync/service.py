@@ -12,6 +12,7 @@ import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -69,6 +70,9 @@ from crmsync.store import (
 logger = Logger(child=True)
 
 MAX_LOCK_RETRIES = 6
+STORE_CONCURRENCY = 8
+"""Records the push saves at once after a vendor batch (boto3 clients are thread-safe; their
+connection pool holds 10)."""
 PULL_CHUNK = 1000
 """Records a pull compares and enqueues at a time (one e-conomic page; ten HubSpot search pages)."""
 INGEST_CONFIG_MAX_AGE = 30.0
@@ -743,10 +747,13 @@ def _push_group(
     if not items:
         return
     results = connector.write(obj, items)
+    written = [(item, result) for item, result in zip(items, results, strict=True) if result.ok]
+    _store_writes(
+        ctx, config, conn, side, [(by_id[i.record_id], i, r, canonical[i.record_id]) for i, r in written]
+    )
     for item, result in zip(items, results, strict=True):
         rec = by_id[item.record_id]
         if result.ok and result.external_id:
-            _store_write(ctx, config, conn, side, rec, item, result, canonical[rec.record_id])
             if item.external_id is None:
                 report.created += 1
             else:
@@ -966,6 +973,28 @@ def _parent_on_target(
             parents[parent_rid] = parent
     ext = parent.links.get(conn) if parent else None
     return ext, ext is None
+
+
+def _store_writes(
+    ctx: SyncContext,
+    config: TenantConfig,
+    conn: str,
+    side: Side,
+    writes: list[tuple[Record, WriteItem, WriteResult, Fields]],
+) -> None:
+    """``_store_write`` for a vendor batch's successful writes, ``STORE_CONCURRENCY`` at a time.
+
+    Each is one record's conditional writes (link, record), independent of the others; one after
+    another they made a page of 100 creates take 200 DynamoDB round trips back to back, which bounds
+    a stream shard's throughput (its batches are processed one at a time). A failure raises as before.
+    """
+    writes = [w for w in writes if w[2].external_id]
+    if len(writes) <= 1:
+        for rec, item, result, fields in writes:
+            _store_write(ctx, config, conn, side, rec, item, result, fields)
+        return
+    with ThreadPoolExecutor(max_workers=min(STORE_CONCURRENCY, len(writes))) as pool:
+        list(pool.map(lambda w: _store_write(ctx, config, conn, side, *w), writes))
 
 
 def _store_write(

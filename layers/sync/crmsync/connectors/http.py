@@ -10,6 +10,7 @@ vendor-specific ``error_mapper``.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -68,7 +69,17 @@ class VendorHttp:
         """Called before every attempt: the tenant connection's shared rate budget (``crmsync.budget``)."""
         self.paced_seconds = 0.0
         self.calls: Counter[str] = Counter()
-        self.last_response: httpx.Response | None = None
+        self._count_lock = threading.Lock()
+        self._local = threading.local()
+
+    @property
+    def last_response(self) -> httpx.Response | None:
+        """This thread's last response (a connector may write from a few threads at once)."""
+        return getattr(self._local, "response", None)
+
+    @last_response.setter
+    def last_response(self, response: httpx.Response | None) -> None:
+        self._local.response = response
 
     @property
     def total_calls(self) -> int:
@@ -87,7 +98,8 @@ class VendorHttp:
         while True:
             if self.gate is not None:
                 self.gate()
-            self.calls[method.upper()] += 1
+            with self._count_lock:
+                self.calls[method.upper()] += 1
             try:
                 response = self.client.request(method, url, **kwargs)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
@@ -127,5 +139,6 @@ class VendorHttp:
         wait = self.pacer(response)
         if wait:
             wait = min(wait, self.retry.max_retry_after)
-            self.paced_seconds += wait
+            with self._count_lock:
+                self.paced_seconds += wait
             self.retry.sleep(wait)
