@@ -41,6 +41,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +77,8 @@ class AwsCounter:
     op_items: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
     """Item operations per operation and item kind (``PutItem REC``, ``BatchGetItem LINK``, ...)."""
+    stop: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
+    """Stop counting (``count_aws`` sets it)."""
 
     def snapshot(self) -> AwsCounter:
         return AwsCounter(
@@ -117,7 +120,9 @@ class AwsCounter:
             items = answer.get("Items", [])
             self.items += max(1, len(items))
             self.read_units += max(1, math.ceil(sum(_size(i) for i in items) / 4096))
-        elif op in ("PutItem", "UpdateItem", "DeleteItem"):
+        elif op == "UpdateItem":
+            self._write([answer.get("Attributes") or params.get("Key")], 1)
+        elif op in ("PutItem", "DeleteItem"):
             self._write([params.get("Item") or params.get("Key")], 1)
         elif op == "BatchWriteItem":
             puts = [
@@ -184,12 +189,18 @@ def count_aws() -> AwsCounter:
     original = botocore.client.BaseClient._make_api_call
 
     def counted(self: Any, operation: str, params: dict[str, Any]) -> Any:
-        answer = original(self, operation, params)
+        # DynamoDB bills an update by the size of the whole item (the larger of before and after), which
+        # the request does not show: ask for the item after it, count it, and hand back what was asked.
+        peek = operation == "UpdateItem" and "ReturnValues" not in params
+        answer = original(self, operation, {**params, "ReturnValues": "ALL_NEW"} if peek else params)
         if self.meta.service_model.service_name != "dynamodbstreams":  # Lambda's stream reads are free
             counter.record(operation, params, answer if isinstance(answer, dict) else {})
+        if peek and isinstance(answer, dict):
+            answer.pop("Attributes", None)
         return answer
 
     botocore.client.BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    counter.stop = lambda: setattr(botocore.client.BaseClient, "_make_api_call", original)
     return counter
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, computed_field
 
 FieldValue = str | bool | None
 Fields = dict[str, FieldValue]
@@ -244,6 +244,9 @@ class Record(BaseModel):
     version: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    _log: list[str] | None = PrivateAttr(default=None)
+    """The timeline entries the stored item carries (JSON), as read with this version; None when this
+    copy did not come from the table (see ``SyncStore.save_record``)."""
 
 
 class ConflictStatus(StrEnum):

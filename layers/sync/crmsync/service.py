@@ -423,18 +423,25 @@ def _reconcile_once(
         or previous_base.fields != source.fields
         or previous_base.version != source.version
     )
-    if outcome.applied or outcome.conflicts or new_links or removed_links or base_moved or unmapped_moved:
-        ctx.saved(outcome.record, [*new_links.items(), *removed_links.items()])
-        store.save_record(
-            outcome.record, new_links=new_links, removed_links=removed_links, parent_before=parent_before
-        )
-    for conflict in outcome.conflicts:
-        store.put_conflict(conflict)
     # The timeline: every signal and its decision, with the values it changed. A scheduled pull's
     # re-read that found nothing new is the one exception: the lookback re-reads every recent record
     # on every run, and its "unchanged" says nothing about the record.
+    entry = None
     if signal.source != "pull" or outcome.decision is not Decision.UNCHANGED or new_links:
-        _journal_signal(ctx, tenant, record, signal, conn, source, outcome, unmapped, removed_links, now)
+        entry = _signal_entry(record, signal, conn, source, outcome, unmapped, removed_links, now)
+    if outcome.applied or outcome.conflicts or new_links or removed_links or base_moved or unmapped_moved:
+        ctx.saved(outcome.record, [*new_links.items(), *removed_links.items()])
+        store.save_record(
+            outcome.record,
+            new_links=new_links,
+            removed_links=removed_links,
+            parent_before=parent_before,
+            log=[entry] if entry else [],  # lands with the change it describes
+        )
+    elif entry:
+        ctx.journal(tenant, record.record_id, entry)  # nothing to save (an echo, say): its own item
+    for conflict in outcome.conflicts:
+        store.put_conflict(conflict)
     logger.debug("reconciled", extra={"record_id": record.record_id, "decision": outcome.decision.value})
     return SignalOutcome(
         decision=outcome.decision.value,
@@ -444,9 +451,7 @@ def _reconcile_once(
     )
 
 
-def _journal_signal(
-    ctx: SyncContext,
-    tenant: str,
+def _signal_entry(
     record: Record,
     signal: Signal,
     conn: str,
@@ -455,28 +460,25 @@ def _journal_signal(
     unmapped: dict[str, str] | None,
     removed_links: dict[str, str],
     now: datetime,
-) -> None:
-    ctx.journal(
-        tenant,
-        record.record_id,
-        {
-            "at": now,
-            "kind": "signal",
-            "signal": signal.source,
-            "connection": conn,
-            "external_id": source.external_id,
-            "decision": outcome.decision.value,
-            "changes": {
-                name: {"before": record.fields.get(name), "after": value}
-                for name, value in sorted(outcome.applied.items())
-            },
-            "conflicts": [c.field for c in outcome.conflicts if c.status is not ConflictStatus.OVERRIDDEN],
-            "held": outcome.held,
-            "overridden": outcome.overridden,
-            "unmapped": sorted(unmapped or {}),
-            "renumbered_from": removed_links.get(conn),
+) -> dict[str, Any]:
+    """The timeline entry of a reconciled signal (``record`` is the record before it)."""
+    return {
+        "at": now,
+        "kind": "signal",
+        "signal": signal.source,
+        "connection": conn,
+        "external_id": source.external_id,
+        "decision": outcome.decision.value,
+        "changes": {
+            name: {"before": record.fields.get(name), "after": value}
+            for name, value in sorted(outcome.applied.items())
         },
-    )
+        "conflicts": [c.field for c in outcome.conflicts if c.status is not ConflictStatus.OVERRIDDEN],
+        "held": outcome.held,
+        "overridden": outcome.overridden,
+        "unmapped": sorted(unmapped or {}),
+        "renumbered_from": removed_links.get(conn),
+    }
 
 
 def _follow_merge(
@@ -1043,30 +1045,26 @@ def _store_write(
         # Nothing for the other connections when the vendor's answer changed no field (the usual
         # case); a value the vendor assigned (e-conomic's customer number) must still flow on.
         origin = ORIGIN_SYNC if outcome.applied or outcome.conflicts else ORIGIN_BASE
+        entry = {
+            "at": ctx.clock(),
+            "kind": "write",
+            "decision": "written",
+            "connection": conn,
+            "action": "create" if item.external_id is None else "update",
+            "external_id": result.external_id,
+            "changes": {
+                name: {"before": before.fields.get(name) if before else None, "after": value}
+                for name, value in sorted(written.items())
+            },
+            "request_id": result.request_id,
+        }
         try:
-            ctx.store.save_record(outcome.record, new_links=new_link, origin=origin)
+            ctx.store.save_record(outcome.record, new_links=new_link, origin=origin, log=[entry])
         except VersionConflict:
             current = ctx.store.get_record(config.tenant_id, rec.record_id)
             continue
         if conn in current.parked:
             ctx.store.unpark(config.tenant_id, parked_key(rec.record_id, conn))
-        ctx.journal(
-            config.tenant_id,
-            rec.record_id,
-            {
-                "at": ctx.clock(),
-                "kind": "write",
-                "decision": "written",
-                "connection": conn,
-                "action": "create" if item.external_id is None else "update",
-                "external_id": result.external_id,
-                "changes": {
-                    name: {"before": before.fields.get(name) if before else None, "after": value}
-                    for name, value in sorted(written.items())
-                },
-                "request_id": result.request_id,
-            },
-        )
         return
     raise VersionConflict(rec.record_id)
 

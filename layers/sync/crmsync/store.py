@@ -9,7 +9,7 @@ Item layout (every partition key starts with the tenant, so no query can cross t
 | link        | TENANT#t      | LINK#<connection>#<object>#<external id>  |
 | checkpoint  | TENANT#t      | CKPT#<connection>#<object>                |
 | conflict    | TENANT#t      | CONFLICT#<record id>.<field>.<open|time>  |
-| journal     | TENANT#t#LOG#<record id> | LOG#<time>#<n>  (TTL)          |
+| journal     | TENANT#t#LOG#<record id> | LOG#<time>#<n> or LOG#v<version> (a page) (TTL) |
 | parked      | TENANT#t      | PARKED#<record id>.<connection> or <time> |
 | pending del | TENANT#t      | DELETE#<record id>                        |
 | rate budget | TENANT#t#<connection>#BUDGET | w<window> / d<day> (TTL)   |
@@ -17,6 +17,7 @@ Item layout (every partition key starts with the tenant, so no query can cross t
 | child index | TENANT#t      | CHILD#<customer record>#<contact record>  |
 | api token   | TOKEN#<hash>  | TOKEN                                     |
 
+A record item also carries its newest timeline entries (``log``, see ``LOG_IN_RECORD``).
 Records carry an integer ``version`` written with a condition (optimistic locking); links are
 created with ``attribute_not_exists`` so one external record can only ever link to one record.
 Model payloads are stored as one JSON attribute ``data``: the table never needs to query inside
@@ -46,6 +47,10 @@ BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
 """DynamoDB's BatchWriteItem limit per request."""
 MAX_UNPROCESSED_ROUNDS = 8
+LOG_IN_RECORD = 6
+"""Timeline entries a record item carries before a save moves them to the timeline partition (one item
+for all of them). A signal or write that saves the record adds its entry in the same write, so a
+record change and its timeline entry land together and cost one item operation, not two."""
 ORIGIN_SYNC = "sync"
 ORIGIN_BASE = "base"
 """A record item's ``origin``: ``base`` when a save only recorded a vendor's state after crmsync wrote
@@ -100,10 +105,22 @@ def object_type_of(record_id: str) -> ObjectType:
     raise ValueError(f"not a record id: {record_id!r}")
 
 
-def record_from_image(data_json: str, version: int) -> Record:
+def record_from_image(data_json: str, version: int, log: list[str] | None = None) -> Record:
+    """A record from its item's ``data`` and ``version`` (and the timeline entries it carries)."""
     record = Record.model_validate_json(data_json)
     record.version = version
+    record._log = list(log) if log is not None else None
     return record
+
+
+def _record_from_item(item: dict[str, Any]) -> Record:
+    log = [v["S"] for v in item.get("log", {}).get("L", [])]
+    return record_from_image(item["data"]["S"], int(item["version"]["N"]), log)
+
+
+def _entry_json(entry: dict[str, Any]) -> str:
+    """One timeline entry as stored: JSON with an ``id`` (a reader drops an entry seen twice)."""
+    return json.dumps({"id": uuid.uuid4().hex[:16], **entry}, default=str)
 
 
 def _s(value: str) -> dict[str, str]:
@@ -118,8 +135,21 @@ def _journal_item(tenant_id: str, record_id: str, entry: dict[str, Any], at: dat
     return {
         "PK": _s(journal_pk(tenant_id, record_id)),
         "SK": _s(f"LOG#{at.isoformat()}#{uuid.uuid4().hex[:8]}"),
-        "data": _s(json.dumps(entry, default=str)),
+        "data": _s(_entry_json(entry)),
         "ttl": _n(int((at + JOURNAL_TTL).timestamp())),
+    }
+
+
+def _journal_page(record: Record, entries: list[str]) -> dict[str, Any]:
+    """The entries a record item carried, moved to its timeline partition as one item.
+
+    The key is the record's version when they were moved, so a save retried after a lock conflict
+    writes the same page again instead of a second one."""
+    return {
+        "PK": _s(journal_pk(record.tenant_id, record.record_id)),
+        "SK": _s(f"LOG#v{record.version:09d}"),
+        "page": _s(json.dumps(entries)),
+        "ttl": _n(int((utcnow() + JOURNAL_TTL).timestamp())),
     }
 
 
@@ -262,9 +292,7 @@ class SyncStore:
     # -- records and links ---------------------------------------------------------------------
     def get_record(self, tenant_id: str, record_id: str) -> Record | None:
         item = self._get(tenant_pk(tenant_id), record_sk(object_type_of(record_id), record_id))
-        if item is None:
-            return None
-        return record_from_image(item["data"]["S"], int(item["version"]["N"]))
+        return _record_from_item(item) if item is not None else None
 
     def find_link(
         self, tenant_id: str, connection_id: str, object_type: ObjectType, external_id: str
@@ -276,7 +304,7 @@ class SyncStore:
         """The records that exist among ``record_ids`` (one batch read per 100)."""
         pk = tenant_pk(tenant_id)
         items = self._batch_get((pk, record_sk(object_type_of(rid), rid)) for rid in record_ids)
-        records = (record_from_image(i["data"]["S"], int(i["version"]["N"])) for i in items.values())
+        records = (_record_from_item(i) for i in items.values())
         return {record.record_id: record for record in records}
 
     def find_links(
@@ -291,25 +319,59 @@ class SyncStore:
             for sk, key in wanted.items()
         }
 
-    def _record_put(self, record: Record, origin: str = ORIGIN_SYNC) -> dict[str, Any]:
+    def _record_write(
+        self, record: Record, origin: str, log: list[str]
+    ) -> tuple[str, dict[str, Any], list[str]]:
+        """The conditional write of a record save (operation, its arguments) and the entries the item
+        carries afterwards.
+
+        A new record is one PutItem. A saved one is an UpdateItem that appends the new entries where they
+        are (``list_append``), so a copy of the record that did not come from the table (an old stream
+        image, say) never drops entries it did not know of. When the copy knows the item already carries
+        ``LOG_IN_RECORD`` entries, the caller first moves them to a page and the list starts again.
+        """
         new_version = record.version + 1
         stored = record.model_copy(update={"version": new_version})
-        item = {
+        key = {
             "PK": _s(tenant_pk(record.tenant_id)),
             "SK": _s(record_sk(record.object_type, record.record_id)),
+        }
+        attrs = {
             "data": _s(stored.model_dump_json(exclude={"version"})),
             "version": _n(new_version),
             "object_type": _s(record.object_type.value),
             "updated_at": _s(utcnow().isoformat()),
             "origin": _s(origin),
         }
-        put: dict[str, Any] = {"TableName": self.table, "Item": item}
+        entries = {"L": [_s(e) for e in log]}
         if record.version == 0:
-            put["ConditionExpression"] = "attribute_not_exists(PK)"
+            put = {"TableName": self.table, "Item": {**key, **attrs, "log": entries}}
+            return "put_item", {**put, "ConditionExpression": "attribute_not_exists(PK)"}, list(log)
+        names = {f"#a{i}": name for i, name in enumerate(attrs)}
+        values: dict[str, Any] = {f":a{i}": value for i, value in enumerate(attrs.values())}
+        sets = [f"#a{i} = :a{i}" for i in range(len(attrs))]
+        carried = record._log
+        if carried is not None and len(carried) >= LOG_IN_RECORD:
+            sets.append("#log = :log")
+            after = list(log)
+        elif log:
+            sets.append("#log = list_append(if_not_exists(#log, :empty), :log)")
+            values[":empty"] = {"L": []}
+            after = [*carried, *log] if carried is not None else []
         else:
-            put["ConditionExpression"] = "version = :v"
-            put["ExpressionAttributeValues"] = {":v": _n(record.version)}
-        return put
+            after = list(carried or [])
+        if "#log = " in sets[-1]:
+            names["#log"] = "log"
+            values[":log"] = entries
+        update = {
+            "TableName": self.table,
+            "Key": key,
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": "version = :v",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {**values, ":v": _n(record.version)},
+        }
+        return "update_item", update, after
 
     def save_record(
         self,
@@ -319,6 +381,7 @@ class SyncStore:
         removed_links: dict[str, str] | None = None,
         parent_before: str | None | object = UNCHANGED,
         origin: str = ORIGIN_SYNC,
+        log: Iterable[dict[str, Any]] = (),
     ) -> Record:
         """Write the record (version-checked) and its link changes.
 
@@ -335,9 +398,12 @@ class SyncStore:
         """
         for conn, ext in (new_links or {}).items():
             self.claim_link(record.tenant_id, conn, record.object_type, ext, record.record_id)
+        op, request, after = self._record_write(record, origin, [_entry_json(entry) for entry in log])
+        if record.version and record._log is not None and len(record._log) >= LOG_IN_RECORD:
+            self._call("put_item", Item=_journal_page(record, record._log))
         self.ops += 1
         try:
-            self._db.put_item(**self._record_put(record, origin))
+            getattr(self._db, op)(**request)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 raise VersionConflict(record.record_id) from exc
@@ -348,7 +414,9 @@ class SyncStore:
             parent = record.fields.get("customer")
             if parent != parent_before:
                 self.move_child(record.tenant_id, record.record_id, parent_before, parent)
-        return record.model_copy(update={"version": record.version + 1})
+        saved = record.model_copy(update={"version": record.version + 1})
+        saved._log = after if record._log is not None or record.version == 0 else None
+        return saved
 
     def move_child(self, tenant_id: str, contact_id: str, old: object, new: object) -> None:
         """Keep the ``CHILD#<customer>#<contact>`` index (a customer's contacts in one query)."""
@@ -368,7 +436,9 @@ class SyncStore:
         return [i["SK"]["S"].removeprefix(prefix) for i in self._query(tenant_pk(tenant_id), prefix)]
 
     def delete_record(self, record: Record) -> None:
-        """Remove a record that was merged into another (version-checked)."""
+        """Remove a record that was merged into another (version-checked); its timeline stays."""
+        if record._log:
+            self._call("put_item", Item=_journal_page(record, record._log))
         self.ops += 1
         try:
             self._db.delete_item(
@@ -441,7 +511,7 @@ class SyncStore:
         if cursor:
             kwargs["ExclusiveStartKey"] = cursor
         page = self._call("query", **kwargs)
-        records = [record_from_image(i["data"]["S"], int(i["version"]["N"])) for i in page.get("Items", [])]
+        records = [_record_from_item(i) for i in page.get("Items", [])]
         return records, page.get("LastEvaluatedKey")
 
     def release_link(
@@ -458,7 +528,7 @@ class SyncStore:
 
     def records(self, tenant_id: str, object_type: ObjectType) -> Iterator[Record]:
         for item in self._query(tenant_pk(tenant_id), f"REC#{object_type.value}#"):
-            yield record_from_image(item["data"]["S"], int(item["version"]["N"]))
+            yield _record_from_item(item)
 
     # -- checkpoints ---------------------------------------------------------------------------
     def get_checkpoint(self, tenant_id: str, connection_id: str, object_type: ObjectType) -> datetime | None:
@@ -522,7 +592,19 @@ class SyncStore:
         self._batch_put([_journal_item(*entry) for entry in entries])
 
     def timeline(self, tenant_id: str, record_id: str) -> list[dict[str, Any]]:
-        return [json.loads(i["data"]["S"]) for i in self._query(journal_pk(tenant_id, record_id), "LOG#")]
+        """A record's timeline, oldest first: its partition's entries and pages, then what the record
+        item still carries (an entry seen twice, after a retried page, is shown once)."""
+        stored: list[str] = []
+        for item in self._query(journal_pk(tenant_id, record_id), "LOG#"):
+            stored += json.loads(item["page"]["S"]) if "page" in item else [item["data"]["S"]]
+        with contextlib.suppress(ValueError):  # not a record id: only the partition
+            record = self.get_record(tenant_id, record_id)
+            stored += (record._log or []) if record else []
+        entries: dict[str, dict[str, Any]] = {}
+        for n, raw in enumerate(stored):
+            entry = json.loads(raw)
+            entries.setdefault(str(entry.pop("id", n)), entry)
+        return sorted(entries.values(), key=lambda e: str(e.get("at", "")))
 
     # -- pending deletes -----------------------------------------------------------------------
     def put_pending_delete(self, tenant_id: str, record_id: str, entry: dict[str, Any]) -> None:

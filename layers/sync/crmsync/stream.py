@@ -22,7 +22,12 @@ def records_from_stream(event: DynamoDBStreamEvent) -> tuple[list[Record], dict[
         image = item.dynamodb.new_image or {}
         if "data" not in image:
             continue
-        record = record_from_image(str(image["data"]), int(image["version"]))
+        log = image.get("log")
+        record = record_from_image(
+            str(image["data"]),
+            int(image["version"]),
+            [str(e) for e in log] if isinstance(log, list) else None,
+        )
         records.append(record)
         if item.dynamodb.sequence_number:
             first_sequence.setdefault(record.record_id, item.dynamodb.sequence_number)
