@@ -180,7 +180,25 @@ def _kind(key: dict[str, Any]) -> str:
 
 
 def _size(item: Any) -> int:
-    return len(json.dumps(item, default=str)) if item else 0
+    """An item's size as DynamoDB bills it: attribute names plus values (binary by its bytes)."""
+    if not item:
+        return 0
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    ((kind, raw),) = value.items()
+    if kind == "S":
+        return len(str(raw).encode())
+    if kind == "N":
+        return len(str(raw)) // 2 + 1
+    if kind == "B":
+        return len(raw) if isinstance(raw, bytes) else len(str(raw)) * 3 // 4
+    if kind == "L":
+        return 3 + sum(1 + _value_size(v) for v in raw)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + _value_size(v) for k, v in raw.items())
+    return 1 if kind in ("BOOL", "NULL") else len(json.dumps(raw, default=str))
 
 
 def count_aws() -> AwsCounter:
@@ -401,6 +419,7 @@ def run(customers: int, contacts: int, edits: int, baseline_sample: int, import_
             "edit_ddb_items": window.items,
             "edit_ddb_requests": sum(n for op, n in window.requests.items() if op in READ_OPS | WRITE_OPS),
             "edit_ddb_items_by_op": dict(window.op_items),
+            "edit_ddb_units": {"read": round(window.read_units), "write": round(window.write_units)},
             "edit_ddb_items_by_kind": dict(window.kinds.most_common()),
             "edit_invocations": {k: len(v) for k, v in durations.items() if v},
             "edit_usd": round(usage.usd(arm64=True), 6),

@@ -165,4 +165,9 @@ def stream_event(records: list[dict[str, Any]], stream_arn: str) -> dict[str, An
             dyn["ApproximateCreationDateTime"] = dyn["ApproximateCreationDateTime"].timestamp()
         item["dynamodb"] = dyn
         out.append(item)
-    return json.loads(json.dumps({"Records": out}, default=str))
+    return json.loads(json.dumps({"Records": out}, default=_stream_json))
+
+
+def _stream_json(value: Any) -> str:
+    """Binary attributes travel base64-encoded in Lambda's stream events (boto3 hands us bytes)."""
+    return base64.b64encode(value).decode() if isinstance(value, bytes) else str(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 from moto import mock_aws
 
-from bench.throughput import count_aws
+from bench.throughput import _size, count_aws
 
 
 def test_an_update_is_billed_by_the_whole_item_and_the_caller_sees_what_it_asked_for() -> None:
@@ -31,3 +31,13 @@ def test_an_update_is_billed_by_the_whole_item_and_the_caller_sees_what_it_asked
         assert "Attributes" not in answer, "the caller did not ask for the item"
         assert counter.items == 1
         assert counter.write_units == 5, "a 5 KB item costs 5 write units however little changed"
+
+
+def test_item_sizes_follow_dynamodb_rules() -> None:
+    item = {
+        "PK": {"S": "TENANT#t"},  # 2 + 8
+        "data": {"B": b"\x00" * 2000},  # 4 + 2000 bytes, however it would print
+        "version": {"N": "12"},  # 7 + 2
+        "log": {"L": [{"S": "abc"}]},  # 3 + (3 + 1 + 3)
+    }
+    assert _size(item) == 10 + 2004 + 9 + 10

@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecordEventName
 
 from crmsync.models import Record
-from crmsync.store import record_from_image
+from crmsync.store import record_from_image, unpack
 
 
 def records_from_stream(event: DynamoDBStreamEvent) -> tuple[list[Record], dict[str, str]]:
@@ -24,9 +24,9 @@ def records_from_stream(event: DynamoDBStreamEvent) -> tuple[list[Record], dict[
             continue
         log = image.get("log")
         record = record_from_image(
-            str(image["data"]),
+            image["data"],
             int(image["version"]),
-            [str(e) for e in log] if isinstance(log, list) else None,
+            [unpack(e) for e in log] if isinstance(log, list) else None,
         )
         records.append(record)
         if item.dynamodb.sequence_number:
