@@ -352,10 +352,11 @@ class SyncStore:
         """The conditional write of a record save (operation, its arguments) and the entries the item
         carries afterwards.
 
-        A new record is one PutItem. A saved one is an UpdateItem that appends the new entries where they
-        are (``list_append``), so a copy of the record that did not come from the table (an old stream
-        image, say) never drops entries it did not know of. When the copy knows the item already carries
-        ``LOG_IN_RECORD`` entries, the caller first moves them to a page and the list starts again.
+        A copy that knows the entries its item carries (read from the table or a stream image: all of
+        them but images from before those existed) writes the whole item with one conditional PutItem.
+        A copy that does not (``_log`` None) appends with an UpdateItem (``list_append``), so it never
+        drops entries it did not know of. When the item already carries ``LOG_IN_RECORD`` entries, the
+        caller first moves them to a page and the list starts again.
         """
         new_version = record.version + 1
         stored = record.model_copy(update={"version": new_version})
@@ -370,26 +371,27 @@ class SyncStore:
             "updated_at": _s(utcnow().isoformat()),
             "origin": _s(origin),
         }
-        entries = {"L": [pack(e) for e in log]}
-        if record.version == 0:
-            put = {"TableName": self.table, "Item": {**key, **attrs, "log": entries}}
-            return "put_item", {**put, "ConditionExpression": "attribute_not_exists(PK)"}, list(log)
+        carried = [] if record.version == 0 else record._log
+        if carried is not None:
+            after = list(log) if len(carried) >= LOG_IN_RECORD else [*carried, *log]
+            put: dict[str, Any] = {
+                "TableName": self.table,
+                "Item": {**key, **attrs, "log": {"L": [pack(e) for e in after]}},
+            }
+            if record.version == 0:
+                put["ConditionExpression"] = "attribute_not_exists(PK)"
+            else:
+                put["ConditionExpression"] = "version = :v"
+                put["ExpressionAttributeValues"] = {":v": _n(record.version)}
+            return "put_item", put, after
         names = {f"#a{i}": name for i, name in enumerate(attrs)}
         values: dict[str, Any] = {f":a{i}": value for i, value in enumerate(attrs.values())}
         sets = [f"#a{i} = :a{i}" for i in range(len(attrs))]
-        carried = record._log
-        if carried is not None and len(carried) >= LOG_IN_RECORD:
-            sets.append("#log = :log")
-            after = list(log)
-        elif log:
+        if log:
             sets.append("#log = list_append(if_not_exists(#log, :empty), :log)")
-            values[":empty"] = {"L": []}
-            after = [*carried, *log] if carried is not None else []
-        else:
-            after = list(carried or [])
-        if "#log = " in sets[-1]:
             names["#log"] = "log"
-            values[":log"] = entries
+            values[":log"] = {"L": [pack(e) for e in log]}
+            values[":empty"] = {"L": []}
         update = {
             "TableName": self.table,
             "Key": key,
@@ -398,7 +400,7 @@ class SyncStore:
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": {**values, ":v": _n(record.version)},
         }
-        return "update_item", update, after
+        return "update_item", update, []
 
     def save_record(
         self,
