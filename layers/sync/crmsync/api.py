@@ -475,9 +475,10 @@ def compare(ctx: SyncContext, tenant_id: str, record_id: str, *, refresh: bool) 
 def timeline(ctx: SyncContext, tenant_id: str, record_id: str) -> dict[str, Any]:
     """Every signal, decision and vendor write of one record (newest last; kept 30 days after they
     leave the record item)."""
-    if ctx.store.get_record(tenant_id, _existing_record_id(record_id)) is None:
+    record = ctx.store.get_record(tenant_id, _existing_record_id(record_id))
+    if record is None:
         raise NotFound(record_id)
-    return {"record_id": record_id, "entries": ctx.store.timeline(tenant_id, record_id)}
+    return {"record_id": record_id, "entries": ctx.store.timeline(tenant_id, record_id, record)}
 
 
 def list_parked(ctx: SyncContext, tenant_id: str) -> dict[str, Any]:

@@ -749,7 +749,7 @@ def _push_group(
     if not items:
         return
     results = connector.write(obj, items)
-    written = [(item, result) for item, result in zip(items, results, strict=True) if result.ok]
+    written = [(i, r) for i, r in zip(items, results, strict=True) if r.ok and r.external_id]
     _store_writes(
         ctx, config, conn, side, [(by_id[i.record_id], i, r, canonical[i.record_id]) for i, r in written]
     )
@@ -990,7 +990,6 @@ def _store_writes(
     another they made a page of 100 creates take 200 DynamoDB round trips back to back, which bounds
     a stream shard's throughput (its batches are processed one at a time). A failure raises as before.
     """
-    writes = [w for w in writes if w[2].external_id]
     if len(writes) <= 1:
         for rec, item, result, fields in writes:
             _store_write(ctx, config, conn, side, rec, item, result, fields)

@@ -348,15 +348,15 @@ class SyncStore:
 
     def _record_write(
         self, record: Record, origin: str, log: list[str]
-    ) -> tuple[str, dict[str, Any], list[str]]:
-        """The conditional write of a record save (operation, its arguments) and the entries the item
-        carries afterwards.
+    ) -> tuple[str, dict[str, Any], list[str] | None, dict[str, Any] | None]:
+        """The conditional write of a record save (operation, its arguments), the entries the item
+        carries afterwards (None: unknown) and the page item to write first (None: no page).
 
         A copy that knows the entries its item carries (read from the table or a stream image: all of
         them but images from before those existed) writes the whole item with one conditional PutItem.
         A copy that does not (``_log`` None) appends with an UpdateItem (``list_append``), so it never
-        drops entries it did not know of. When the item already carries ``LOG_IN_RECORD`` entries, the
-        caller first moves them to a page and the list starts again.
+        drops entries it did not know of. When the item already carries ``LOG_IN_RECORD`` entries, they
+        move to a page (written first) and the list starts again.
         """
         new_version = record.version + 1
         stored = record.model_copy(update={"version": new_version})
@@ -373,7 +373,9 @@ class SyncStore:
         }
         carried = [] if record.version == 0 else record._log
         if carried is not None:
-            after = list(log) if len(carried) >= LOG_IN_RECORD else [*carried, *log]
+            full = len(carried) >= LOG_IN_RECORD
+            after = list(log) if full else [*carried, *log]
+            page = _journal_page(record, carried) if full else None
             put: dict[str, Any] = {
                 "TableName": self.table,
                 "Item": {**key, **attrs, "log": {"L": [pack(e) for e in after]}},
@@ -383,7 +385,7 @@ class SyncStore:
             else:
                 put["ConditionExpression"] = "version = :v"
                 put["ExpressionAttributeValues"] = {":v": _n(record.version)}
-            return "put_item", put, after
+            return "put_item", put, after, page
         names = {f"#a{i}": name for i, name in enumerate(attrs)}
         values: dict[str, Any] = {f":a{i}": value for i, value in enumerate(attrs.values())}
         sets = [f"#a{i} = :a{i}" for i in range(len(attrs))]
@@ -400,7 +402,7 @@ class SyncStore:
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": {**values, ":v": _n(record.version)},
         }
-        return "update_item", update, []
+        return "update_item", update, None, None
 
     def save_record(
         self,
@@ -427,9 +429,9 @@ class SyncStore:
         """
         for conn, ext in (new_links or {}).items():
             self.claim_link(record.tenant_id, conn, record.object_type, ext, record.record_id)
-        op, request, after = self._record_write(record, origin, [_entry_json(entry) for entry in log])
-        if record.version and record._log is not None and len(record._log) >= LOG_IN_RECORD:
-            self._call("put_item", Item=_journal_page(record, record._log))
+        op, request, after, page = self._record_write(record, origin, [_entry_json(entry) for entry in log])
+        if page is not None:
+            self._call("put_item", Item=page)
         self.ops += 1
         try:
             getattr(self._db, op)(**request)
@@ -444,7 +446,7 @@ class SyncStore:
             if parent != parent_before:
                 self.move_child(record.tenant_id, record.record_id, parent_before, parent)
         saved = record.model_copy(update={"version": record.version + 1})
-        saved._log = after if record._log is not None or record.version == 0 else None
+        saved._log = after
         return saved
 
     def move_child(self, tenant_id: str, contact_id: str, old: object, new: object) -> None:
@@ -620,15 +622,17 @@ class SyncStore:
         timelines cost one request per 25 signals instead of one each."""
         self._batch_put([_journal_item(*entry) for entry in entries])
 
-    def timeline(self, tenant_id: str, record_id: str) -> list[dict[str, Any]]:
+    def timeline(self, tenant_id: str, record_id: str, record: Record | None = None) -> list[dict[str, Any]]:
         """A record's timeline, oldest first: its partition's entries and pages, then what the record
-        item still carries (an entry seen twice, after a retried page, is shown once)."""
+        item still carries (``record`` if the caller has read it; an entry seen twice, after a retried
+        page, is shown once)."""
         stored: list[str] = []
         for item in self._query(journal_pk(tenant_id, record_id), "LOG#"):
             stored += json.loads(_attr_text(item["page"])) if "page" in item else [item["data"]["S"]]
-        with contextlib.suppress(ValueError):  # not a record id: only the partition
-            record = self.get_record(tenant_id, record_id)
-            stored += (record._log or []) if record else []
+        if record is None:
+            with contextlib.suppress(ValueError):  # not a record id: only the partition
+                record = self.get_record(tenant_id, record_id)
+        stored += (record._log or []) if record else []
         entries: dict[str, dict[str, Any]] = {}
         for n, raw in enumerate(stored):
             entry = json.loads(raw)
