@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
+
+import pytest
 
 from crmsync import runtime, service
 from crmsync.models import ObjectType, Record, Signal, utcnow
@@ -93,3 +96,69 @@ def test_a_transfer_page_applied_twice_is_counted_once(env: Env):
     assert env.store.add_job_progress("t1", "job1", 1, 100, 0) is True
     job = env.store.get_job("t1", "job1")
     assert job is not None and (job["done"], job["failed"], job["total"]) == (198, 2, 200)
+
+
+def _hubspot_linked(env: Env, name: str, *, record_id_property: bool = True) -> tuple[str, str]:
+    """A HubSpot company linked to a record; the company carries the record's id as crmsync writes it."""
+    from crmsync.models import Base
+
+    rid = new_record_id(ObjectType.CUSTOMER)
+    properties = {"name": name, **({"crmsync_record_id": rid} if record_id_property else {})}
+    company = env.hubspot.create("companies", properties)
+    record = Record(
+        tenant_id="t1",
+        record_id=rid,
+        object_type=ObjectType.CUSTOMER,
+        fields={"name": name},
+        links={"hs": company},
+        bases={"hs": Base(fields={"name": name})},
+    )
+    env.store.save_record(record, new_links={"hs": company})
+    return company, rid
+
+
+def test_hubspot_signals_read_their_record_by_the_id_the_company_carries(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+):
+    """A company crmsync created carries ``crmsync_record_id``: the worker reads that record directly
+    (no link read) and trusts it only when the record's link names the company. A hint that points
+    elsewhere (a person edited it, or copied a value) costs a link read, never a wrong record."""
+    env.tenant("t1")
+    ctx = runtime.context()
+    ctx.connectors.get(ctx.config("t1"), "hs").ensure_setup()
+    pairs = [_hubspot_linked(env, f"Firma {i}") for i in range(3)]
+    stray_company, stray = _hubspot_linked(env, "Stray", record_id_property=False)
+    tampered, tampered_rid = pairs[0]
+    env.hubspot.edit("companies", tampered, {"crmsync_record_id": stray})
+    for n, (company, _) in enumerate(pairs):
+        env.hubspot.edit("companies", company, {"phone": f"+45 7000 000{n}"})
+    asked: list[tuple[str, ObjectType, str]] = []
+    find_links = ctx.store.find_links
+
+    def spy(tenant: str, keys: Any) -> Any:
+        keys = list(keys)
+        asked.extend(keys)
+        return find_links(tenant, keys)
+
+    monkeypatch.setattr(ctx.store, "find_links", spy)
+    signals = [
+        Signal(
+            tenant_id="t1",
+            connection_id="hs",
+            object_type=ObjectType.CUSTOMER,
+            external_id=c,
+            source="webhook",
+        )
+        for c, _ in pairs
+    ]
+    ctx.forget_configs()
+    service.prefetch(ctx, signals)
+    assert asked == [("hs", ObjectType.CUSTOMER, tampered)], "only the hint that did not prove out"
+    for signal in signals:
+        assert service.handle_signal(ctx, signal).decision == "applied"
+    for n, (_, rid) in enumerate(pairs):
+        record = env.store.get_record("t1", rid)
+        assert record is not None and record.fields["phone"] == f"+45 7000 000{n}"
+    untouched = env.store.get_record("t1", stray)
+    assert untouched is not None and untouched.fields.get("phone") is None and untouched.version == 1
+    assert tampered_rid != stray and stray_company not in {c for c, _ in pairs}

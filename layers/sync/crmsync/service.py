@@ -307,23 +307,49 @@ def _prefetch_state(ctx: SyncContext, signals: list[Signal]) -> None:
     customer that appears during the invocation must not look unknown).
     """
     by_tenant: dict[str, set[tuple[str, ObjectType, str]]] = defaultdict(set)
+    hinted: dict[str, dict[tuple[str, ObjectType, str], str]] = defaultdict(dict)
     for s in signals:
-        by_tenant[s.tenant_id].add((s.connection_id, s.object_type, s.external_id))
+        key = (s.connection_id, s.object_type, s.external_id)
+        source = ctx._prefetched.get((s.tenant_id, s.connection_id, s.object_type.value, s.external_id))
+        if source is not None and source.record_id and source.external_id == s.external_id:
+            hinted[s.tenant_id][key] = source.record_id  # the record read directly, no link read
+        else:
+            by_tenant[s.tenant_id].add(key)
     for (tenant, conn, obj_value, _), source in ctx._prefetched.items():
         if obj_value == ObjectType.CONTACT.value and source is not None and source.parent_external_id:
             by_tenant[tenant].add((conn, ObjectType.CUSTOMER, source.parent_external_id))
-    for tenant, keys in by_tenant.items():
-        if len(keys) < 2:
+    for tenant in by_tenant.keys() | hinted.keys():
+        keys, hints = by_tenant[tenant], hinted[tenant]
+        if len(keys) + len(hints) < 2:
             continue
         try:
-            links = ctx.store.find_links(tenant, keys)
-            records = ctx.store.get_records(tenant, {rid for rid in links.values() if rid})
+            links = ctx.store.find_links(tenant, keys) if keys else {}
+            wanted = {rid for rid in links.values() if rid} | set(hints.values())
+            records = ctx.store.get_records(tenant, wanted)
+            # A hint is a vendor's copy of crmsync's id (a person can edit it, an unlink leaves it
+            # behind): it counts only when that record's link names this very external id.
+            unproven = {
+                k for k, rid in hints.items() if k not in links and not _links_to(records.get(rid), k)
+            }
+            if unproven:
+                links |= ctx.store.find_links(tenant, unproven)
+                records |= ctx.store.get_records(
+                    tenant, {rid for k in unproven if (rid := links[k]) and rid not in records}
+                )
         except StoreError:
             continue  # each signal then reads on its own
+        for key, rid in hints.items():
+            links.setdefault(key, rid)
         for (conn, obj, ext), rid in links.items():
             ctx._links[(tenant, conn, obj.value, ext)] = rid
         for rid, record in records.items():
             ctx._records[(tenant, rid)] = record
+
+
+def _links_to(record: Record | None, key: tuple[str, ObjectType, str]) -> bool:
+    """Does ``record`` hold the link ``(connection, object type, external id)``?"""
+    conn, obj, ext = key
+    return record is not None and record.object_type is obj and record.links.get(conn) == ext
 
 
 def _reconcile_once(

@@ -31,6 +31,11 @@ class SourceRecord(BaseModel):
     modified_at: datetime | None = None
     version: str | None = Field(default=None, description="vendor concurrency token, if any")
     deleted: bool = False
+    record_id: str | None = Field(
+        default=None,
+        description="crmsync's record id as the vendor keeps it (HubSpot's crmsync_record_id): a hint "
+        "that saves a link read, trusted only when that record's link names this external id",
+    )
 
 
 class WriteItem(BaseModel):

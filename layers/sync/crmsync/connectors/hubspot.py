@@ -6,6 +6,8 @@ Decisions (and why):
   ``hasUniqueValue=true`` on companies and contacts, and creates through ``batch/upsert`` with
   ``idProperty=crmsync_record_id``. A retried, replayed or concurrent create therefore updates the record
   the first attempt made instead of duplicating it (HubSpot refuses a second record with the same value).
+  Reads return it as ``SourceRecord.record_id``: the worker then reads that record without its link
+  item, after checking that the record's link names this object (a person can edit the value).
 - **Custom properties** live in a property group ``crmsync`` created by ``ensure_setup()``: accounting-only
   fields (customer number, corporate id, VAT number, e-mail, currency, group, payment terms, VAT zone,
   barred, external number) have no standard company property. ``account_manager`` is the standard
@@ -420,6 +422,7 @@ class HubSpotConnector:
             parent_external_id=parent,
             modified_at=modified,
             deleted=bool(obj.get("archived", False)),
+            record_id=str(props[RECORD_ID_PROPERTY]) if props.get(RECORD_ID_PROPERTY) else None,
         )
 
     @staticmethod
