@@ -2,29 +2,50 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from crmsync.budget import BudgetLimits, Priority, RateBudget, default_limits
+from crmsync.budget import BudgetLimits, Priority, RateBudget, RateState, RateTake, default_limits
 from crmsync.connectors.base import RateLimitedError
 
 
 class MemoryCounters:
-    """The store's conditional counters, in memory (same contract as ``SyncStore.take_budget``)."""
+    """The store's day items, in memory (same contract as ``SyncStore.take_rate``)."""
 
     def __init__(self) -> None:
-        self.used: dict[tuple[str, str], int] = {}
+        self.days: dict[tuple[str, str], RateState] = {}
+        self.windows: dict[tuple[str, int], int] = {}  # every window's final count, for the assertions
         self.writes = 0
 
-    def take_budget(self, key: str, window: str, amount: int, ceiling: int, expires_at: int) -> bool:
+    def take_rate(
+        self,
+        key: str,
+        day: str,
+        window: int,
+        amount: int,
+        window_ceiling: int,
+        day_ceiling: int,
+        expires_at: int,
+    ) -> RateTake:
         self.writes += 1
-        current = self.used.get((key, window), 0)
-        if current + amount > ceiling:
-            return False
-        self.used[(key, window)] = current + amount
-        return True
+        state = self.days.get((key, day), RateState())
+        if state.today + amount > day_ceiling:
+            return RateTake.DAY_SPENT
+        if state.window == window:
+            if state.in_window + amount > window_ceiling:
+                return RateTake.WINDOW_SPENT
+            state = replace(state, today=state.today + amount, in_window=state.in_window + amount)
+        elif state.window is not None and state.window > window:
+            return RateTake.WINDOW_SPENT
+        else:
+            state = RateState(state.today + amount, window, amount, state.window, state.in_window)
+        self.days[(key, day)] = state
+        self.windows[(key, window)] = state.in_window
+        return RateTake.GRANTED
 
-    def budget_used(self, key: str, window: str) -> int:
-        return self.used.get((key, window), 0)
+    def rate_state(self, key: str, day: str) -> RateState:
+        return self.days.get((key, day), RateState())
 
 
 class Clock:
@@ -51,7 +72,7 @@ def budget(counters: MemoryCounters, clock: Clock, priority: Priority = Priority
 
 
 def calls_in_window(counters: MemoryCounters, clock: Clock) -> int:
-    return counters.used.get(("TENANT#t#hs", f"w{int(clock.now // 10)}"), 0)
+    return counters.windows.get(("TENANT#t#hs", int(clock.now // 10)), 0)
 
 
 def test_instances_share_one_window_and_never_pass_the_limit():
@@ -65,7 +86,7 @@ def test_instances_share_one_window_and_never_pass_the_limit():
     for _ in range(20):
         a.acquire()
     assert clock.slept, "the 101st call of the window waits for the next one"
-    assert all(v <= 100 for (_, w), v in counters.used.items() if w.startswith("w"))
+    assert len(counters.windows) >= 2 and all(v <= 100 for v in counters.windows.values())
 
 
 def test_chunks_save_store_writes():
@@ -73,7 +94,7 @@ def test_chunks_save_store_writes():
     gate = budget(counters, clock)
     for _ in range(50):
         gate.acquire()
-    assert counters.writes <= 50 / gate.chunk * 2 + 2, "one window write and one day write per chunk"
+    assert counters.writes <= 50 / gate.chunk + 1, "one write per chunk counts the window and the day"
 
 
 def test_bulk_gets_its_share_and_live_still_goes():
@@ -119,3 +140,30 @@ def test_vendor_defaults():
     hubspot, economic = default_limits("hubspot"), default_limits("economic")
     assert (hubspot.window_seconds, hubspot.calls_per_window, hubspot.calls_per_day) == (10, 100, 250_000)
     assert economic.calls_per_day == 50_000
+
+
+def test_the_rolling_estimate_reads_yesterdays_last_window_after_midnight():
+    """Each day's item holds that day's windows: the window before midnight is in yesterday's."""
+    midnight = 86_400.0 * 20_000
+    counters, clock = MemoryCounters(), Clock(midnight - 1)
+    gate = budget(counters, clock, max_wait=0.0, chunk=1)
+    for _ in range(100):
+        gate.acquire()
+    clock.now = midnight + 0.5
+    taken = 0
+    with pytest.raises(RateLimitedError):
+        for _ in range(100):
+            gate.acquire()
+            taken += 1
+    assert taken <= 10, f"{taken} calls right after a full window at midnight"
+
+
+def test_the_days_last_calls_are_taken_one_at_a_time():
+    counters, clock = MemoryCounters(), Clock()
+    limits = BudgetLimits(window_seconds=10, calls_per_window=100, calls_per_day=7)
+    gate = budget(counters, clock, limits=limits, chunk=5)
+    for _ in range(7):
+        gate.acquire()
+    with pytest.raises(RateLimitedError, match="daily"):
+        gate.acquire()
+    assert gate.taken == 7, "a chunk that does not fit the day does not waste the rest of it"

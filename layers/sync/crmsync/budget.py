@@ -5,10 +5,13 @@ The vendors' limits are per account or app, not per Lambda: HubSpot allows 100 (
 bucket is reported per agreement and its fair-use policy is 50,000 calls per 24 h. So the budget lives in
 DynamoDB, where all instances see it:
 
-* a counter item per window (``window_seconds``), taken with a conditional ``ADD`` (no read-modify-write);
-  the previous window's count is weighed in as the rolling-window estimate
-  ``previous * (1 - elapsed fraction) + current`` so a burst at a window's edge cannot double the rate;
-* a counter per UTC day for the daily quota;
+* one item per connection and UTC day holds the day's count, the current window's (``window_seconds``)
+  and the previous window's; a take is one conditional update that checks and counts the window and
+  the day together (no read-modify-write; the first take of a window moves "current" to "previous"
+  in the same write);
+* the previous window's count is weighed in as the rolling-window estimate
+  ``previous * (1 - elapsed fraction) + current`` so a burst at a window's edge cannot double the rate
+  (each instance reads it once per window);
 * live changes may spend the whole window; bulk work (transfer pages, backfills) only ``bulk_share`` of
   it, so a salesperson's edit never queues behind a backfill;
 * tokens are reserved in small chunks per instance (fewer DynamoDB writes; an unused rest expires with
@@ -26,6 +29,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
@@ -58,12 +62,45 @@ def default_limits(kind: str) -> BudgetLimits:
     return BudgetLimits(window_seconds=60, calls_per_window=1_000, calls_per_day=50_000)
 
 
+class RateTake(StrEnum):
+    GRANTED = "granted"
+    WINDOW_SPENT = "window_spent"
+    DAY_SPENT = "day_spent"
+
+
+@dataclass(frozen=True)
+class RateState:
+    """A connection's counters for one UTC day: the day's count, the newest window and the one before."""
+
+    today: int = 0
+    window: int | None = None
+    in_window: int = 0
+    previous_window: int | None = None
+    in_previous: int = 0
+
+    def used_in(self, window: int) -> int:
+        if window == self.window:
+            return self.in_window
+        return self.in_previous if window == self.previous_window else 0
+
+
 class Counters(Protocol):
-    """The store's side: conditional counters (``SyncStore.take_budget`` / ``budget_used``)."""
+    """The store's side (``SyncStore.take_rate`` / ``rate_state``)."""
 
-    def take_budget(self, key: str, window: str, amount: int, ceiling: int, expires_at: int) -> bool: ...
+    def take_rate(
+        self,
+        key: str,
+        day: str,
+        window: int,
+        amount: int,
+        window_ceiling: int,
+        day_ceiling: int,
+        expires_at: int,
+    ) -> RateTake:
+        """Count ``amount`` in ``window`` and ``day`` unless either would pass its ceiling (one write)."""
+        ...
 
-    def budget_used(self, key: str, window: str) -> int: ...
+    def rate_state(self, key: str, day: str) -> RateState: ...
 
 
 class RateBudget:
@@ -122,26 +159,28 @@ class RateBudget:
         if self.priority() is Priority.BULK:
             limit = math.floor(limit * self.limits.bulk_share)
         if self._previous[0] != window - 1:
-            self._previous = (window - 1, self.counters.budget_used(self.key, f"w{window - 1}"))
+            state = self.counters.rate_state(self.key, self._day(window - 1))
+            self._previous = (window - 1, state.used_in(window - 1))
         elapsed = (now % self.limits.window_seconds) / self.limits.window_seconds
         return limit - math.ceil(self._previous[1] * (1 - elapsed))
 
+    def _day(self, window: int) -> str:
+        """The UTC day a window starts in (its counters live in that day's item)."""
+        return datetime.fromtimestamp(window * self.limits.window_seconds, UTC).strftime("%Y%m%d")
+
     def _take(self, now: float, window: int) -> int:
         ceiling = self._ceiling(now, window)
-        expires = int(now) + 3 * self.limits.window_seconds
+        expires = int(now) + 2 * 86400
         for amount in dict.fromkeys((self.chunk, 1)):
             if amount > ceiling:
                 continue
-            if self.counters.take_budget(self.key, f"w{window}", amount, ceiling, expires):
-                self._take_day(now, amount)
+            taken = self.counters.take_rate(
+                self.key, self._day(window), window, amount, ceiling, self.limits.calls_per_day, expires
+            )
+            if taken is RateTake.GRANTED:
                 self.taken += amount
                 return amount
+            if taken is RateTake.DAY_SPENT and amount == 1:
+                tomorrow = (int(now) // 86400 + 1) * 86400
+                raise RateLimitedError(f"daily quota of {self.key} spent", retry_after=tomorrow - now)
         return 0
-
-    def _take_day(self, now: float, amount: int) -> None:
-        day = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d")
-        if not self.counters.take_budget(
-            self.key, f"d{day}", amount, self.limits.calls_per_day, int(now) + 2 * 86400
-        ):
-            tomorrow = (int(now) // 86400 + 1) * 86400
-            raise RateLimitedError(f"daily quota of {self.key} spent", retry_after=tomorrow - now)

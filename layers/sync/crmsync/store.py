@@ -12,7 +12,8 @@ Item layout (every partition key starts with the tenant, so no query can cross t
 | journal     | TENANT#t#LOG#<record id> | LOG#<time>#<n> or LOG#v<version> (a page) (TTL) |
 | parked      | TENANT#t      | PARKED#<record id>.<connection> or <time> |
 | pending del | TENANT#t      | DELETE#<record id>                        |
-| rate budget | TENANT#t#<connection>#BUDGET | w<window> / d<day> (TTL)   |
+| rate budget | TENANT#t#<connection>#BUDGET | d<day>: day, window, previous window (TTL) |
+| delete guard| TENANT#t#DELETES#BUDGET | h<hour> (TTL)                      |
 | tenant list | TENANTS       | TENANT#t                                  |
 | child index | TENANT#t      | CHILD#<customer record>#<contact record>  |
 | api token   | TOKEN#<hash>  | TOKEN                                     |
@@ -39,6 +40,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from crmsync.budget import RateState, RateTake
 from crmsync.config import TenantConfig
 from crmsync.models import Conflict, ConflictStatus, ObjectType, Record, utcnow
 
@@ -701,6 +703,70 @@ class SyncStore:
         item = self._call("get_item", Key={"PK": _s(f"{key}#BUDGET"), "SK": _s(window)}).get("Item")
         return int(item["used"]["N"]) if item else 0
 
+    def take_rate(
+        self,
+        key: str,
+        day: str,
+        window: int,
+        amount: int,
+        window_ceiling: int,
+        day_ceiling: int,
+        expires_at: int,
+    ) -> RateTake:
+        """Count ``amount`` calls in ``window`` and in ``day`` with one conditional write (``RateBudget``).
+
+        The day's item keeps ``used`` (the day), ``w``/``wused`` (the newest window) and
+        ``pw``/``pused`` (the window before it). The usual take adds to the current window; the first
+        take of a new window (its condition fails on ``w``) moves current to previous in the same
+        write that counts it. A failed condition returns the item as it was, which says why.
+        """
+        item_key = {"PK": _s(f"{key}#BUDGET"), "SK": _s(f"d{day}")}
+        values = {
+            ":n": _n(amount),
+            ":w": _n(window),
+            ":e": _n(expires_at),
+            ":dmax": _n(day_ceiling - amount),
+        }
+        names = {"#ttl": "ttl"}
+        for _ in range(3):  # a lost race to open the window retries into it
+            try:
+                self._call(
+                    "update_item",
+                    Key=item_key,
+                    UpdateExpression="ADD used :n, wused :n SET #ttl = :e",
+                    ConditionExpression="w = :w AND wused <= :wmax AND used <= :dmax",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={**values, ":wmax": _n(window_ceiling - amount)},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return RateTake.GRANTED
+            except VersionConflict as exc:
+                state = _rate_state(_failed_item(exc))
+            if state.today + amount > day_ceiling:
+                return RateTake.DAY_SPENT
+            if (state.window is not None and state.window >= window) or amount > window_ceiling:
+                return RateTake.WINDOW_SPENT
+            try:
+                self._call(
+                    "update_item",
+                    Key=item_key,
+                    UpdateExpression=(
+                        "SET pw = if_not_exists(w, :zero), pused = if_not_exists(wused, :zero), "
+                        "w = :w, wused = :n, #ttl = :e ADD used :n"
+                    ),
+                    ConditionExpression="(attribute_not_exists(w) OR w < :w) AND "
+                    "(attribute_not_exists(used) OR used <= :dmax)",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={**values, ":zero": _n(0)},
+                )
+                return RateTake.GRANTED
+            except VersionConflict:
+                continue  # another instance opened the window (or took the day's last calls) first
+        return RateTake.WINDOW_SPENT
+
+    def rate_state(self, key: str, day: str) -> RateState:
+        return _rate_state(self._get(f"{key}#BUDGET", f"d{day}"))
+
     # -- bulk jobs -----------------------------------------------------------------------------
     def put_job(self, tenant_id: str, job_id: str, total: int, data: dict[str, Any]) -> None:
         self._call(
@@ -804,3 +870,26 @@ class SyncStore:
             "parked_at": item.get("parked_at", {}).get("S"),
             **json.loads(item["data"]["S"]),
         }
+
+
+def _failed_item(exc: VersionConflict) -> dict[str, Any] | None:
+    """The item as it was when a condition failed (``ReturnValuesOnConditionCheckFailure=ALL_OLD``)."""
+    cause = exc.__cause__
+    item = cause.response.get("Item") if isinstance(cause, ClientError) else None
+    return item if isinstance(item, dict) else None
+
+
+def _rate_state(item: dict[str, Any] | None) -> RateState:
+    if not item:
+        return RateState()
+
+    def number(name: str) -> int:
+        return int(item[name]["N"]) if name in item else 0
+
+    return RateState(
+        today=number("used"),
+        window=number("w") if "w" in item else None,
+        in_window=number("wused"),
+        previous_window=number("pw") or None,
+        in_previous=number("pused"),
+    )
