@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from crmsync import runtime
-from crmsync.budget import BudgetLimits, Priority, RateBudget, RateState, RateTake
+from crmsync.budget import BudgetLimits, Priority, RateAsk, RateBudget, RateState, RateTake
 from crmsync.connectors.base import RateLimitedError
 from crmsync.models import ObjectType
 from tests.integration.conftest import Env
@@ -28,21 +28,23 @@ def test_store_counters_are_conditional_and_shared(env: Env):
 def test_one_write_counts_a_window_and_its_day(env: Env):
     key, day, expires = "TENANT#t1#hs", "20261127", 2_000_000_000
     ops = env.store.ops
-    assert env.store.take_rate(key, day, 100, 5, 10, 1_000, expires) is RateTake.GRANTED
+    assert env.store.take_rate(key, RateAsk(day, 100, 5, 10, 1_000, expires)) is RateTake.GRANTED
     assert env.store.ops - ops == 2, "the day's first take: the condition fails, then it opens the window"
     ops = env.store.ops
-    assert env.store.take_rate(key, day, 100, 5, 10, 1_000, expires) is RateTake.GRANTED
+    assert env.store.take_rate(key, RateAsk(day, 100, 5, 10, 1_000, expires)) is RateTake.GRANTED
     assert env.store.ops - ops == 1, "a take in an open window: one conditional write"
-    assert env.store.take_rate(key, day, 100, 1, 10, 1_000, expires) is RateTake.WINDOW_SPENT
-    assert env.store.take_rate(key, day, 101, 3, 10, 1_000, expires) is RateTake.GRANTED
+    assert env.store.take_rate(key, RateAsk(day, 100, 1, 10, 1_000, expires)) is RateTake.WINDOW_SPENT
+    assert env.store.take_rate(key, RateAsk(day, 101, 3, 10, 1_000, expires)) is RateTake.GRANTED
     assert env.store.rate_state(key, day) == RateState(
         today=13, window=101, in_window=3, previous_window=100, in_previous=10
     )
-    assert env.store.take_rate(key, day, 103, 1, 10, 1_000, expires) is RateTake.GRANTED
+    assert env.store.take_rate(key, RateAsk(day, 103, 1, 10, 1_000, expires)) is RateTake.GRANTED
     state = env.store.rate_state(key, day)
     assert (state.used_in(103), state.used_in(102), state.used_in(101)) == (1, 0, 3)
-    assert env.store.take_rate(key, day, 103, 5, 10, 16, expires) is RateTake.DAY_SPENT
-    assert env.store.take_rate(key, day, 102, 1, 10, 1_000, expires) is RateTake.WINDOW_SPENT, "a late clock"
+    assert env.store.take_rate(key, RateAsk(day, 103, 5, 10, 16, expires)) is RateTake.DAY_SPENT
+    assert env.store.take_rate(key, RateAsk(day, 102, 1, 10, 1_000, expires)) is RateTake.WINDOW_SPENT, (
+        "a late clock"
+    )
     assert env.store.rate_state(key, "20261128") == RateState(), "each day its own item"
     assert env.store.rate_state("TENANT#t2#hs", day) == RateState(), "and each tenant connection"
 
@@ -54,7 +56,7 @@ def test_an_instance_that_loses_the_race_to_open_a_window_adds_to_it(
     This one's opening write then fails its condition and it adds to the window instead: no count is
     overwritten. (The interleaving is forced: moto's in-process backend is not atomic under threads.)"""
     key, day = "TENANT#t1#hs", "20261127"
-    assert env.store.take_rate(key, day, 7, 2, 100, 10_000, 2_000_000_000) is RateTake.GRANTED
+    assert env.store.take_rate(key, RateAsk(day, 7, 2, 100, 10_000, 2_000_000_000)) is RateTake.GRANTED
     call = env.store._call
     raced: list[str] = []
 
@@ -72,7 +74,7 @@ def test_an_instance_that_loses_the_race_to_open_a_window_adds_to_it(
 
     monkeypatch.setattr(env.store, "_call", racing)
     ops = env.store.ops
-    assert env.store.take_rate(key, day, 8, 3, 100, 10_000, 2_000_000_000) is RateTake.GRANTED
+    assert env.store.take_rate(key, RateAsk(day, 8, 3, 100, 10_000, 2_000_000_000)) is RateTake.GRANTED
     assert raced and env.store.ops - ops == 4, "add (fails), open (+ the other's), add"
     assert env.store.rate_state(key, day) == RateState(
         today=9, window=8, in_window=7, previous_window=7, in_previous=2

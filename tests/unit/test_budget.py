@@ -6,7 +6,15 @@ from dataclasses import replace
 
 import pytest
 
-from crmsync.budget import BudgetLimits, Priority, RateBudget, RateState, RateTake, default_limits
+from crmsync.budget import (
+    BudgetLimits,
+    Priority,
+    RateAsk,
+    RateBudget,
+    RateState,
+    RateTake,
+    default_limits,
+)
 from crmsync.connectors.base import RateLimitedError
 
 
@@ -18,30 +26,21 @@ class MemoryCounters:
         self.windows: dict[tuple[str, int], int] = {}  # every window's final count, for the assertions
         self.writes = 0
 
-    def take_rate(
-        self,
-        key: str,
-        day: str,
-        window: int,
-        amount: int,
-        window_ceiling: int,
-        day_ceiling: int,
-        expires_at: int,
-    ) -> RateTake:
+    def take_rate(self, key: str, ask: RateAsk) -> RateTake:
         self.writes += 1
-        state = self.days.get((key, day), RateState())
-        if state.today + amount > day_ceiling:
+        state = self.days.get((key, ask.day), RateState())
+        if state.today + ask.amount > ask.day_ceiling:
             return RateTake.DAY_SPENT
-        if state.window == window:
-            if state.in_window + amount > window_ceiling:
+        if state.window == ask.window:
+            if state.in_window + ask.amount > ask.window_ceiling:
                 return RateTake.WINDOW_SPENT
-            state = replace(state, today=state.today + amount, in_window=state.in_window + amount)
-        elif state.window is not None and state.window > window:
+            state = replace(state, today=state.today + ask.amount, in_window=state.in_window + ask.amount)
+        elif state.window is not None and state.window > ask.window:
             return RateTake.WINDOW_SPENT
         else:
-            state = RateState(state.today + amount, window, amount, state.window, state.in_window)
-        self.days[(key, day)] = state
-        self.windows[(key, window)] = state.in_window
+            state = RateState(state.today + ask.amount, ask.window, ask.amount, state.window, state.in_window)
+        self.days[(key, ask.day)] = state
+        self.windows[(key, ask.window)] = state.in_window
         return RateTake.GRANTED
 
     def rate_state(self, key: str, day: str) -> RateState:
@@ -111,12 +110,20 @@ def test_bulk_gets_its_share_and_live_still_goes():
     assert clock.slept == [], "a live change is not queued behind the backfill"
 
 
-def test_rolling_estimate_stops_a_double_burst_at_the_window_edge():
-    counters, clock = MemoryCounters(), Clock(1_000_009.0)  # 1 s before the window ends
+@pytest.mark.parametrize(
+    "window_end",
+    [
+        pytest.param(1_000_010.0, id="within-a-day"),
+        # each day's item holds that day's windows: the one before midnight is in yesterday's
+        pytest.param(86_400.0 * 20_000, id="at-midnight"),
+    ],
+)
+def test_rolling_estimate_stops_a_double_burst_at_the_window_edge(window_end: float):
+    counters, clock = MemoryCounters(), Clock(window_end - 1)  # 1 s before the window ends
     gate = budget(counters, clock, max_wait=0.0, chunk=1)
     for _ in range(100):
         gate.acquire()
-    clock.now = 1_000_010.5  # just into the next window: 95 % of the last window still counts
+    clock.now = window_end + 0.5  # just into the next window: 95 % of the last window still counts
     taken = 0
     with pytest.raises(RateLimitedError):
         for _ in range(100):
@@ -125,45 +132,27 @@ def test_rolling_estimate_stops_a_double_burst_at_the_window_edge():
     assert taken <= 10, f"{taken} calls right after a full window"
 
 
-def test_daily_quota_raises_with_retry_tomorrow():
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        pytest.param(1, id="one-by-one"),
+        # a chunk that does not fit the day's rest does not waste it: the last calls go one at a time
+        pytest.param(5, id="chunks"),
+    ],
+)
+def test_daily_quota_raises_with_retry_tomorrow(chunk: int):
     counters, clock = MemoryCounters(), Clock()
-    limits = BudgetLimits(window_seconds=1, calls_per_window=1_000, calls_per_day=30)
-    gate = budget(counters, clock, limits=limits, chunk=1)
-    for _ in range(30):
+    limits = BudgetLimits(window_seconds=10, calls_per_window=1_000, calls_per_day=32)
+    gate = budget(counters, clock, limits=limits, chunk=chunk)
+    for _ in range(32):
         gate.acquire()
     with pytest.raises(RateLimitedError, match="daily") as spent:
         gate.acquire()
     assert spent.value.retry_after is not None and 0 < spent.value.retry_after <= 86_400
+    assert gate.taken == 32
 
 
 def test_vendor_defaults():
     hubspot, economic = default_limits("hubspot"), default_limits("economic")
     assert (hubspot.window_seconds, hubspot.calls_per_window, hubspot.calls_per_day) == (10, 100, 250_000)
     assert economic.calls_per_day == 50_000
-
-
-def test_the_rolling_estimate_reads_yesterdays_last_window_after_midnight():
-    """Each day's item holds that day's windows: the window before midnight is in yesterday's."""
-    midnight = 86_400.0 * 20_000
-    counters, clock = MemoryCounters(), Clock(midnight - 1)
-    gate = budget(counters, clock, max_wait=0.0, chunk=1)
-    for _ in range(100):
-        gate.acquire()
-    clock.now = midnight + 0.5
-    taken = 0
-    with pytest.raises(RateLimitedError):
-        for _ in range(100):
-            gate.acquire()
-            taken += 1
-    assert taken <= 10, f"{taken} calls right after a full window at midnight"
-
-
-def test_the_days_last_calls_are_taken_one_at_a_time():
-    counters, clock = MemoryCounters(), Clock()
-    limits = BudgetLimits(window_seconds=10, calls_per_window=100, calls_per_day=7)
-    gate = budget(counters, clock, limits=limits, chunk=5)
-    for _ in range(7):
-        gate.acquire()
-    with pytest.raises(RateLimitedError, match="daily"):
-        gate.acquire()
-    assert gate.taken == 7, "a chunk that does not fit the day does not waste the rest of it"

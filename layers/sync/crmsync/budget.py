@@ -84,20 +84,23 @@ class RateState:
         return self.in_previous if window == self.previous_window else 0
 
 
+@dataclass(frozen=True)
+class RateAsk:
+    """One take: ``amount`` calls in ``window`` (of UTC ``day``) unless a ceiling would be passed."""
+
+    day: str
+    window: int
+    amount: int
+    window_ceiling: int
+    day_ceiling: int
+    expires_at: int
+
+
 class Counters(Protocol):
     """The store's side (``SyncStore.take_rate`` / ``rate_state``)."""
 
-    def take_rate(
-        self,
-        key: str,
-        day: str,
-        window: int,
-        amount: int,
-        window_ceiling: int,
-        day_ceiling: int,
-        expires_at: int,
-    ) -> RateTake:
-        """Count ``amount`` in ``window`` and ``day`` unless either would pass its ceiling (one write)."""
+    def take_rate(self, key: str, ask: RateAsk) -> RateTake:
+        """Count the ask in its window and its day, or neither (one conditional write)."""
         ...
 
     def rate_state(self, key: str, day: str) -> RateState: ...
@@ -174,9 +177,8 @@ class RateBudget:
         for amount in dict.fromkeys((self.chunk, 1)):
             if amount > ceiling:
                 continue
-            taken = self.counters.take_rate(
-                self.key, self._day(window), window, amount, ceiling, self.limits.calls_per_day, expires
-            )
+            ask = RateAsk(self._day(window), window, amount, ceiling, self.limits.calls_per_day, expires)
+            taken = self.counters.take_rate(self.key, ask)
             if taken is RateTake.GRANTED:
                 self.taken += amount
                 return amount

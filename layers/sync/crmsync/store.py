@@ -40,7 +40,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from crmsync.budget import RateState, RateTake
+from crmsync.budget import RateAsk, RateState, RateTake
 from crmsync.config import TenantConfig
 from crmsync.models import Conflict, ConflictStatus, ObjectType, Record, utcnow
 
@@ -703,16 +703,7 @@ class SyncStore:
         item = self._call("get_item", Key={"PK": _s(f"{key}#BUDGET"), "SK": _s(window)}).get("Item")
         return int(item["used"]["N"]) if item else 0
 
-    def take_rate(
-        self,
-        key: str,
-        day: str,
-        window: int,
-        amount: int,
-        window_ceiling: int,
-        day_ceiling: int,
-        expires_at: int,
-    ) -> RateTake:
+    def take_rate(self, key: str, ask: RateAsk) -> RateTake:
         """Count ``amount`` calls in ``window`` and in ``day`` with one conditional write (``RateBudget``).
 
         The day's item keeps ``used`` (the day), ``w``/``wused`` (the newest window) and
@@ -720,12 +711,12 @@ class SyncStore:
         take of a new window (its condition fails on ``w``) moves current to previous in the same
         write that counts it. A failed condition returns the item as it was, which says why.
         """
-        item_key = {"PK": _s(f"{key}#BUDGET"), "SK": _s(f"d{day}")}
+        item_key = {"PK": _s(f"{key}#BUDGET"), "SK": _s(f"d{ask.day}")}
         values = {
-            ":n": _n(amount),
-            ":w": _n(window),
-            ":e": _n(expires_at),
-            ":dmax": _n(day_ceiling - amount),
+            ":n": _n(ask.amount),
+            ":w": _n(ask.window),
+            ":e": _n(ask.expires_at),
+            ":dmax": _n(ask.day_ceiling - ask.amount),
         }
         names = {"#ttl": "ttl"}
         for _ in range(3):  # a lost race to open the window retries into it
@@ -736,15 +727,15 @@ class SyncStore:
                     UpdateExpression="ADD used :n, wused :n SET #ttl = :e",
                     ConditionExpression="w = :w AND wused <= :wmax AND used <= :dmax",
                     ExpressionAttributeNames=names,
-                    ExpressionAttributeValues={**values, ":wmax": _n(window_ceiling - amount)},
+                    ExpressionAttributeValues={**values, ":wmax": _n(ask.window_ceiling - ask.amount)},
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
                 return RateTake.GRANTED
             except VersionConflict as exc:
                 state = _rate_state(_failed_item(exc))
-            if state.today + amount > day_ceiling:
+            if state.today + ask.amount > ask.day_ceiling:
                 return RateTake.DAY_SPENT
-            if (state.window is not None and state.window >= window) or amount > window_ceiling:
+            if (state.window is not None and state.window >= ask.window) or ask.amount > ask.window_ceiling:
                 return RateTake.WINDOW_SPENT
             try:
                 self._call(
