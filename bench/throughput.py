@@ -17,8 +17,9 @@ ddb_ops_per_edit import_ratio_vs_boto3 peak_rss_mb usd_per_million_edits`` and, 
 the measurements behind them. Definitions:
 
 * floor: the least time the rate limits allow for the calls the backfill truly needs: HubSpot batch
-  upserts of 100 companies and 100 contacts, and batch association writes of 100, at 10 requests/s;
-  e-conomic pages of 1,000 at its token rate. The larger of the two.
+  writes of 100 companies and of 100 contacts with their company association inline (batch create
+  takes it; an upsert would need a separate association batch), at 10 requests/s; e-conomic pages of
+  1,000 at its token rate. The larger of the two.
 * ddb_ops_per_edit: DynamoDB *item* operations (a batch read of 40 keys is 40), incl. webhook
   idempotency records, per edit, over the whole settle (webhook, worker, push, echo).
 * calls_per_edit: vendor API calls per edit over the whole settle (both vendors).
@@ -228,7 +229,7 @@ def count_aws() -> AwsCounter:
 def floor_seconds(customers: int, contacts: int) -> tuple[float, int]:
     """The least time the rate limits allow for the backfill's necessary calls, and its HubSpot calls."""
     people = customers * contacts
-    hubspot_calls = math.ceil(customers / HUBSPOT_BATCH) + 2 * math.ceil(people / HUBSPOT_BATCH)
+    hubspot_calls = math.ceil(customers / HUBSPOT_BATCH) + math.ceil(people / HUBSPOT_BATCH)
     economic_calls = math.ceil(customers / ECONOMIC_PAGE) + math.ceil(people / ECONOMIC_PAGE)
     hubspot_s = hubspot_calls / (HUBSPOT_PER_10S / 10)
     economic_s = economic_calls / (ECONOMIC_BUCKET[0] / ECONOMIC_BUCKET[1])

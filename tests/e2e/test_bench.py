@@ -20,8 +20,8 @@ KEYS = (
 
 def test_floor_counts_batches_of_100_at_ten_hubspot_requests_a_second():
     seconds, calls = floor_seconds(10_000, 2)
-    assert calls == 100 + 200 + 200, "company upserts, contact upserts, association writes"
-    assert seconds == 50.0
+    assert calls == 100 + 200, "company upserts, contact creates with their company inline"
+    assert seconds == 30.0
 
 
 def test_small_bench_prints_every_number_and_syncs_everything():

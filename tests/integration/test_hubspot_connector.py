@@ -209,14 +209,56 @@ def test_contact_created_with_its_company_association(h):
     )
     assert contact["associations"] == {"companies": [cid]}
     assert contact["properties"]["associatedcompanyid"] == cid  # primary
-    link = h.bodies("POST /crm/v4/associations/contacts/companies/batch/create")[0]["inputs"][0]
-    assert {t["associationTypeId"] for t in link["types"]} == {279, 1}
-    assert (
-        h.fake.calls("POST", "/crm/v4/associations/contacts/companies/batch/read") == 0
-    )  # new: nothing to read
+    assert contact["properties"]["crmsync_record_id"] == "p-1"
+    (created,) = h.bodies("POST /crm/v3/objects/contacts/batch/create")[0]["inputs"]
+    (link,) = created["associations"]
+    assert link["to"] == {"id": cid} and {t["associationTypeId"] for t in link["types"]} == {279, 1}
+    assert h.fake.calls("POST", "/crm/v3/objects/contacts/batch/create") == 1, "one call: contact + link"
+    assert h.fake.calls("POST", "/crm/v4/associations/contacts/companies/batch/create") == 0
+    assert h.fake.calls("POST", "/crm/v4/associations/contacts/companies/batch/read") == 0
     got = h.hs.get(CONTACT, result.external_id)
     assert got is not None and got.parent_external_id == cid and got.fields["name"] == "Anna Marie Jensen"
     assert [c.external_id for c in h.hs.contacts_of(cid)] == [result.external_id]
+
+
+@pytest.mark.parametrize("refusal", ["per-input 207", "whole-batch 409"])
+def test_a_repeated_contact_create_updates_the_contact_the_first_one_made(
+    h: Harness, monkeypatch: pytest.MonkeyPatch, refusal: str
+):
+    """A create whose answer was lost is sent again (the push retries, a replay, a redelivery): HubSpot
+    refuses the second create (``crmsync_record_id`` is a unique value), so those contacts take the
+    upsert path and update the contact the first attempt made. No duplicate, one association."""
+    h.hs.ensure_setup()
+    cid = company(h, "acme")
+    items = [
+        WriteItem(
+            record_id=f"p-{n}",
+            fields={"name": f"Person {n}", "email": f"p{n}@acme.dk"},
+            parent_external_id=cid,
+        )
+        for n in range(3)
+    ]
+    first = h.hs.write(CONTACT, items[:2])
+    if refusal == "whole-batch 409":
+        from local.fakes.hubspot import _err
+
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            raise _err(409, "CONFLICT", "A contact with the unique value 'p-0' already exists.")
+
+        monkeypatch.setattr(h.fake, "_h_batch_create", refuse)
+    again = h.hs.write(
+        CONTACT, [it.model_copy(update={"fields": {**it.fields, "title": "CFO"}}) for it in items]
+    )
+    assert all(r.ok for r in again), [r.error for r in again]
+    assert [r.external_id for r in again[:2]] == [r.external_id for r in first]
+    assert len(h.fake.records("contacts")) == 3
+    for result in again:
+        contact = h.fake.record("contacts", str(result.external_id))
+        assert contact is not None and contact["properties"]["jobtitle"] == "CFO"
+        assert contact["associations"] == {"companies": [cid]}
+    assert h.fake.calls("POST", "/crm/v3/objects/contacts/batch/upsert") == 1, (
+        "the refused ones, in one batch"
+    )
 
 
 def test_changed_parent_moves_the_primary_association(h):
@@ -233,7 +275,8 @@ def test_changed_parent_moves_the_primary_association(h):
             )
         ],
     )[0]
-    assert same.ok and h.fake.calls("POST", "/crm/v4/associations/contacts/companies/batch/create") == 1
+    # created with the link inline; an update that keeps the company links nothing
+    assert same.ok and h.fake.calls("POST", "/crm/v4/associations/contacts/companies/batch/create") == 0
     moved = h.hs.write(
         CONTACT,
         [WriteItem(record_id="p", external_id=contact.external_id, fields={}, parent_external_id=new)],

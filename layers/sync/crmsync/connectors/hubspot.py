@@ -21,8 +21,13 @@ Decisions (and why):
   -> "Anna Marie" / "Jensen"; a single word goes to ``firstname`` and clears ``lastname``).
   ``notes`` and the canonical ``customer`` field are not stored: the customer link is
   ``parent_external_id``, the contact's primary company (else its first company).
-- **Contact -> company link.** The spec's upsert input has no ``associations``, so after the upsert the
-  connector creates the association through v4 ``batch/create`` with types 279 (unlabeled) + 1 (Primary).
+- **Contact -> company link.** A new contact whose company is known is created through ``batch/create``
+  with the association inline (types 279 unlabeled + 1 Primary) and ``crmsync_record_id`` among its
+  properties: one call per 100 contacts, where an upsert and an association batch take two. Create is
+  not an upsert, so whatever that call does not create (HubSpot refuses the batch, e.g. with a 409 because
+  an earlier attempt did land and the record id is a unique value; or an input fails) takes the upsert
+  path: the spec's upsert input has no ``associations``, so after the upsert the connector creates the
+  association through v4 ``batch/create`` with types 279 (unlabeled) + 1 (Primary).
   On updates whose ``parent_external_id`` differs from the current primary company, the new company is
   associated as primary first and the old primary association is then archived (never parentless).
 - **Writes** are batched by 100 (ids unique per batch, as HubSpot requires). Per-input
@@ -82,6 +87,11 @@ GROUP_NAME = "crmsync"
 RECORD_ID_PROPERTY = "crmsync_record_id"
 CONTACT_TO_COMPANY = 279
 CONTACT_TO_COMPANY_PRIMARY = 1
+PRIMARY_COMPANY = [
+    {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": CONTACT_TO_COMPANY},
+    {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": CONTACT_TO_COMPANY_PRIMARY},
+]
+"""A contact's company association: unlabeled + Primary (the contact's ``parent_external_id``)."""
 DEFAULT_ROLLING_WAIT = 10.0
 SECONDLY_WAIT = 1.0
 RETRYABLE_CATEGORIES = frozenset({"RATE_LIMITS", "RATE_LIMIT", "INTERNAL_ERROR", "LOCKED", "TIMEOUT"})
@@ -661,16 +671,65 @@ class HubSpotConnector:
     def write(self, object_type: ObjectType, items: list[WriteItem]) -> list[WriteResult]:
         results: dict[int, WriteResult] = {}
         created: set[str] = set()  # external ids HubSpot reported as new (no associations to read)
+        linked: set[int] = set()  # items created with their company association inline
         creates = [(i, it) for i, it in enumerate(items) if it.external_id is None]
         updates = [(i, it) for i, it in enumerate(items) if it.external_id is not None]
         updates = self._drop_stale(object_type, updates, results)
+        if object_type is ObjectType.CONTACT:
+            with_parent = [(i, it) for i, it in creates if it.parent_external_id]
+            creates = [(i, it) for i, it in creates if not it.parent_external_id]
+            for batch in _chunks(with_parent, lambda it: (it.record_id,)):
+                creates += self._create_with_parent(batch, results, created, linked)
         for batch in _chunks(creates, lambda it: (it.record_id,)):
             self._write_batch(object_type, "upsert", batch, results, created)
         for batch in _chunks(updates, lambda it: (it.record_id, f"id:{it.external_id}")):
             self._write_batch(object_type, "update", batch, results, created)
         if object_type is ObjectType.CONTACT:
-            self._link_parents(items, results, created)
+            self._link_parents(items, results, created, skip=linked)
         return [results[i] for i in range(len(items))]
+
+    def _create_with_parent(
+        self,
+        batch: list[tuple[int, WriteItem]],
+        results: dict[int, WriteResult],
+        created: set[str],
+        linked: set[int],
+    ) -> list[tuple[int, WriteItem]]:
+        """Create contacts with their primary company inline; returns those left for the upsert path."""
+        inputs: list[dict[str, Any]] = [
+            {
+                "properties": self.to_properties(ObjectType.CONTACT, it.fields)
+                | {RECORD_ID_PROPERTY: it.record_id},
+                "associations": [{"to": {"id": str(it.parent_external_id)}, "types": PRIMARY_COMPANY}],
+            }
+            for _, it in batch
+        ]
+        try:
+            data, request_id = self._post("/crm/v3/objects/contacts/batch/create", {"inputs": inputs})
+        except AuthError:
+            raise
+        except VendorError as exc:
+            if not exc.retryable:
+                return batch  # refused as a whole (a clash with an earlier attempt, a bad input): upsert
+            for i, it in batch:
+                results[i] = self._failed(it, exc.message, exc.code, exc.retryable, exc.request_id)
+            return []
+        left = {it.record_id: (i, it) for i, it in batch}
+        for obj in data.get("results") or []:
+            entry = left.pop(str((obj.get("properties") or {}).get(RECORD_ID_PROPERTY)), None)
+            if entry is None:
+                continue
+            index, item = entry
+            created.add(str(obj["id"]))
+            linked.add(index)
+            results[index] = WriteResult(
+                record_id=item.record_id,
+                ok=True,
+                external_id=str(obj["id"]),
+                record=self.to_source(ObjectType.CONTACT, obj, parent=item.parent_external_id, partial=True),
+                request_id=request_id,
+            )
+        return list(left.values())  # an input HubSpot refused (207) or did not answer: upsert
 
     def _drop_stale(
         self, object_type: ObjectType, updates: list[tuple[int, WriteItem]], results: dict[int, WriteResult]
@@ -817,11 +876,20 @@ class HubSpotConnector:
         )
 
     def _link_parents(
-        self, items: list[WriteItem], results: dict[int, WriteResult], created: set[str]
+        self,
+        items: list[WriteItem],
+        results: dict[int, WriteResult],
+        created: set[str],
+        *,
+        skip: set[int],
     ) -> None:
-        """Make each written contact's primary company its ``parent_external_id`` (see module doc)."""
+        """Make each written contact's primary company its ``parent_external_id`` (see module doc).
+
+        ``skip``: items created with the association inline (nothing left to do)."""
         wanted: dict[int, tuple[str, str]] = {}
         for index, item in enumerate(items):
+            if index in skip:
+                continue
             result = results[index]
             if item.parent_external_id and result.ok and result.external_id:
                 wanted[index] = (result.external_id, item.parent_external_id)
@@ -858,13 +926,10 @@ class HubSpotConnector:
     ) -> set[str]:
         """Associate contacts with their companies (unlabeled + Primary); returns contact ids that failed."""
         failed: set[str] = set()
-        types = [
-            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": CONTACT_TO_COMPANY},
-            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": CONTACT_TO_COMPANY_PRIMARY},
-        ]
         for chunk in _slices(to_create, BATCH_SIZE):
             inputs = [
-                {"from": {"id": cid}, "to": {"id": company}, "types": types} for _, cid, company in chunk
+                {"from": {"id": cid}, "to": {"id": company}, "types": PRIMARY_COMPANY}
+                for _, cid, company in chunk
             ]
             try:
                 data, request_id = self._post(
