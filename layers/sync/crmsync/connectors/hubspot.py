@@ -31,7 +31,8 @@ Decisions (and why):
   On updates whose ``parent_external_id`` differs from the current primary company, the new company is
   associated as primary first and the old primary association is then archived (never parentless).
 - **Writes** are batched by 100 (ids unique per batch, as HubSpot requires). Per-input
-  ``objectWriteTraceId`` (= crmsync record id) ties 207 errors and results back to items; a whole-batch
+  ``objectWriteTraceId`` (= crmsync record id) ties 207 errors and results back to items (the create
+  input has no trace id: its results are tied back by ``crmsync_record_id``); a whole-batch
   400 is bisected to isolate the bad item. Every item gets a result; only ``AuthError`` propagates. The
   returned ``record`` is built from the batch response alone: HubSpot echoes the written properties plus
   its defaults, so ``record.fields`` holds the fields that response covers.
