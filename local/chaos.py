@@ -2,8 +2,8 @@
 
 On the local stack (moto, both vendor fakes, the real handlers): e-conomic is seeded with N customers
 with contact persons, the tenant runs in automatic mode, and with faults on (429s, 5xx, timeouts,
-duplicated / lost / reordered webhooks, one worker killed mid-batch) the backfill runs while people edit
-both sides. Then the faults stop, the schedule fires the pull that recovers lost webhooks, and both
+writes that land but whose answer is lost, duplicated / lost / reordered webhooks, one worker killed
+mid-batch) the backfill runs while people edit both sides. Then the faults stop, the schedule fires the pull that recovers lost webhooks, and both
 vendors are compared with what people typed. One line is printed:
 
     converged=<true|false> lost=<n> duplicates=<n> silent_failures=<n> conflicts=<n> parked=<n>
@@ -43,6 +43,9 @@ class ChaosConfig:
     rate_429: float = 0.10
     rate_5xx: float = 0.05
     rate_timeout: float = 0.02
+    rate_after_commit: float = 0.03
+    """Writes that land but whose answer is lost (a 504 or a timeout after the vendor committed): the
+    classic source of duplicates when a client retries a create."""
     webhook_duplicate_rate: float = 0.20
     webhook_drop_rate: float = 0.10
     reorder: bool = True
@@ -76,6 +79,8 @@ def _faults_on(stack: LocalStack, cfg: ChaosConfig) -> None:
             rate_429=cfg.rate_429,
             rate_5xx=cfg.rate_5xx,
             rate_timeout=cfg.rate_timeout,
+            rate_5xx_after_commit=cfg.rate_after_commit / 2,
+            rate_timeout_after_commit=cfg.rate_after_commit / 2,
             timeout_s=cfg.http_timeout + 1,
             webhook_drop_rate=cfg.webhook_drop_rate,
             webhook_duplicate_rate=cfg.webhook_duplicate_rate,
@@ -88,6 +93,7 @@ def _faults_on(stack: LocalStack, cfg: ChaosConfig) -> None:
             rate_429=cfg.rate_429,
             rate_5xx=cfg.rate_5xx,
             rate_timeout=cfg.rate_timeout,
+            rate_timeout_after_commit=cfg.rate_after_commit,
             timeout_s=cfg.http_timeout + 1,
             webhook_drop_rate=cfg.webhook_drop_rate,
             webhook_duplicate_rate=cfg.webhook_duplicate_rate,
@@ -151,7 +157,7 @@ def run(cfg: ChaosConfig, *, progress: bool = False) -> ChaosResult:
         if cfg.crash:
             stack.crash_next_batch_after = 1  # the first batch of two or more messages dies after one
         editor = Editor(stack, numbers, rng)
-        stack.run_pull()
+        failed_pulls = _scheduled_pull(stack)
         rounds = 0
         edits_per_round = max(1, cfg.edits // 40)
         while True:
@@ -164,7 +170,7 @@ def run(cfg: ChaosConfig, *, progress: bool = False) -> ChaosResult:
                 for _ in range(min(edits_per_round, cfg.edits - editor.made)):
                     editor.edit()
             if rounds % cfg.pull_every_rounds == 0:
-                stack.run_pull()
+                failed_pulls += _scheduled_pull(stack)
             if progress and rounds % 10 == 0:
                 print(
                     f"  round {rounds}: signals={stack.stats.signals} edits={editor.made} "
@@ -180,8 +186,24 @@ def run(cfg: ChaosConfig, *, progress: bool = False) -> ChaosResult:
             stack.run_pull()
         stack.run_until_idle(timeout=3600)
         result = compare(stack, numbers, editor, token)
+        result.details["failed_pulls"] = failed_pulls
     result.seconds = time.monotonic() - started
     return result
+
+
+def _scheduled_pull(stack: LocalStack) -> int:
+    """One schedule tick while the faults are on; 1 if the pull failed, else 0.
+
+    A pull that runs into the injected faults (its retries spent on 429s, say) raises, as the Lambda
+    would; EventBridge Scheduler retries such an invocation and the next tick comes anyway, so the run
+    goes on. Once the faults stop, pulls must succeed (they are not wrapped there).
+    """
+    try:
+        stack.run_pull()
+    except Exception as exc:
+        print(f"  a scheduled pull failed under faults: {type(exc).__name__}", flush=True)
+        return 1
+    return 0
 
 
 def compare(stack: LocalStack, numbers: list[int], editor: Editor, token: str) -> ChaosResult:
