@@ -3,8 +3,9 @@
 On the local stack (moto, both vendor fakes, the real handlers): e-conomic is seeded with N customers
 with contact persons, the tenant runs in automatic mode, and with faults on (429s, 5xx, timeouts,
 writes that land but whose answer is lost, duplicated / lost / reordered webhooks, one worker killed
-mid-batch) the backfill runs while people edit both sides. Then the faults stop, the schedule fires the pull that recovers lost webhooks, and both
-vendors are compared with what people typed. One line is printed:
+mid-batch) the backfill runs while people edit both sides. Then the faults stop, the schedule fires the
+pull that recovers lost webhooks, and both vendors are compared with what people typed. One line is
+printed:
 
     converged=<true|false> lost=<n> duplicates=<n> silent_failures=<n> conflicts=<n> parked=<n>
 

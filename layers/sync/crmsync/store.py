@@ -143,8 +143,7 @@ def record_from_image(data: str | bytes, version: int, log: list[str] | None = N
 
 def _record_from_item(item: dict[str, Any]) -> Record:
     log = [_attr_text(v) for v in item.get("log", {}).get("L", [])]
-    data = item["data"]
-    return record_from_image(data["S"] if "S" in data else data["B"], int(item["version"]["N"]), log)
+    return record_from_image(_attr_text(item["data"]), int(item["version"]["N"]), log)
 
 
 def _entry_json(entry: dict[str, Any]) -> str:

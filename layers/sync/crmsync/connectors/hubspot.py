@@ -680,7 +680,7 @@ class HubSpotConnector:
             with_parent = [(i, it) for i, it in creates if it.parent_external_id]
             creates = [(i, it) for i, it in creates if not it.parent_external_id]
             for batch in _chunks(with_parent, lambda it: (it.record_id,)):
-                creates += self._create_with_parent(batch, results, created, linked)
+                creates += self._create_with_parent(batch, results, linked)
         for batch in _chunks(creates, lambda it: (it.record_id,)):
             self._write_batch(object_type, "upsert", batch, results, created)
         for batch in _chunks(updates, lambda it: (it.record_id, f"id:{it.external_id}")):
@@ -693,7 +693,6 @@ class HubSpotConnector:
         self,
         batch: list[tuple[int, WriteItem]],
         results: dict[int, WriteResult],
-        created: set[str],
         linked: set[int],
     ) -> list[tuple[int, WriteItem]]:
         """Create contacts with their primary company inline; returns those left for the upsert path."""
@@ -721,7 +720,6 @@ class HubSpotConnector:
             if entry is None:
                 continue
             index, item = entry
-            created.add(str(obj["id"]))
             linked.add(index)
             results[index] = WriteResult(
                 record_id=item.record_id,
