@@ -3,7 +3,7 @@
 Why: crmsync's HubSpot connector, the engine tests and the local demo need a HubSpot that behaves like
 the real one on every point the sync depends on (all-string properties, batch 207s, upsert by unique
 property, the search 10,000-result cap, rate limits and their 429 bodies, webhook batches signed v3),
-without an account or network. Facts come from ``shared/reference/crm-apis.md`` section A and the
+without an account or network. Facts come from ``vendor-specs/crm-apis.md`` section A and the
 official OpenAPI specs; where HubSpot documents nothing the fake picks a plausible behaviour and says so
 below (marked *assumption*), so a test never silently relies on it.
 
@@ -595,12 +595,13 @@ def default_groups(object_type: str) -> dict[str, dict[str, Any]]:
 
 
 def find_spec_dir() -> Path | None:
-    """Where HubSpot's OpenAPI files are: $HUBSPOT_SPEC_DIR, ../shared/reference/hubspot, /work/shared/..."""
+    """Where HubSpot's OpenAPI files are: $HUBSPOT_SPEC_DIR, $CRMSYNC_REFERENCE_DIR/hubspot, else the
+    copy kept in the repository (``vendor-specs/hubspot``, with its provenance)."""
     candidates = [os.environ.get("HUBSPOT_SPEC_DIR")]
     repo = Path(__file__).resolve().parents[2]
     if os.environ.get("CRMSYNC_REFERENCE_DIR"):
         candidates.append(str(Path(os.environ["CRMSYNC_REFERENCE_DIR"]) / "hubspot"))
-    candidates.append(str(repo.parent / "shared" / "reference" / "hubspot"))
+    candidates.append(str(repo / "vendor-specs" / "hubspot"))
     for candidate in candidates:
         if candidate and (Path(candidate) / "crm-companies-v3.json").is_file():
             return Path(candidate)

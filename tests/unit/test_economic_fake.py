@@ -1,7 +1,7 @@
 """The e-conomic fake answers like e-conomic: official schemas, recorded responses, documented semantics.
 
-Schemas and recordings come from the shared reference set (``tests.reference``: ``../shared/reference``
-beside the clone); a missing set is an error, never a skip.
+Schemas and recordings come from the reference set kept in the repo (``tests.reference``: ``vendor-specs``
+in this repository); a missing set is an error, never a skip.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The HubSpot fake against HubSpot's own OpenAPI specs and fact sheet (shared/reference/crm-apis.md A).
+"""The HubSpot fake against HubSpot's own OpenAPI specs and fact sheet (vendor-specs/crm-apis.md A).
 
 Every response checked here is validated against the named component schema of the official spec, and
 the connector's request bodies are validated the same way, so fake and connector cannot drift together.
