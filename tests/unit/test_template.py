@@ -436,8 +436,15 @@ def test_every_failure_queue_and_worker_has_an_alarm() -> None:
 
     for queue in ("SignalsDLQ", "PushFailuresQueue", "ScheduleDLQ"):
         assert alarmed("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue), queue
-    for fid in ("SyncWorkerFunction", "PushOnChangeFunction"):
+    functions = [k for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"]
+    assert len(functions) == 6
+    for fid in functions:
         assert alarmed("AWS/Lambda", "Errors", fid), fid
+    # The push falling behind its stream, and signals waiting in the queue, page as well.
+    assert alarmed("AWS/Lambda", "IteratorAge", "PushOnChangeFunction")
+    assert alarmed("AWS/SQS", "ApproximateAgeOfOldestMessage", "SignalsQueue")
+    # Every alarm reports to the one topic, both ways (so an operator also sees it clear).
+    assert all(a["AlarmActions"] == a["OKActions"] == [{"Ref": "AlarmTopic"}] for a in alarms)
     subscription = RESOURCES["AlarmEmailSubscription"]
     assert subscription["Condition"] == "HasAlarmEmail"
     assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
@@ -451,6 +458,7 @@ def test_outputs() -> None:
         "SignalsQueueUrl",
         "SignalsDLQUrl",
         "PushFailuresQueueUrl",
+        "AlarmTopicArn",
     } <= set(TEMPLATE["Outputs"])
 
 
