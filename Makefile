@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PYTHONPATH := layers/sync:.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install test demo chaos bench bench-matching lint typecheck template-check unit integration e2e fmt clean
+.PHONY: install build test demo chaos bench bench-matching lint typecheck template-check unit integration e2e fmt clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -18,8 +18,18 @@ $(VENV)/.installed: requirements-dev.txt layers/sync/requirements.txt | $(BIN)/p
 
 install: $(VENV)/.installed
 
+## build: `sam build` of template.yaml (SAM CLI from .venv-sam; SyncLayer via layers/sync/Makefile), then
+## one line with the unzipped sizes (file bytes, MB = 2^20 as Lambda's 250 MB limit); fails over LAYER_MAX_MB
+LAYER_MAX_MB := 25
+build:
+	env -u PYTHONPATH -u MAKEFLAGS -u MFLAGS -u MAKELEVEL bash scripts/sam-cli.sh build --template template.yaml
+	@du -sb .aws-sam/build/SyncLayer .aws-sam/build/*Function | awk -v max=$(LAYER_MAX_MB) ' \
+	  $$2 ~ /SyncLayer$$/ { layer = $$1 / 1048576; next } { fns += $$1 / 1048576 } \
+	  END { printf "build: SyncLayer %.1f MB unzipped (limit %d MB), functions %.2f MB in all\n", layer, max, fns; \
+	        if (layer > max) { print "build: FAILED (SyncLayer over " max " MB)"; exit 1 } }'
+
 ## test: lint, types, template checks, then unit + integration + e2e tests (what CI runs)
-test: install lint typecheck template-check
+test: install lint typecheck template-check build
 	$(BIN)/python -m pytest tests -q -p no:cacheprovider
 
 ## demo: the local stack end to end (moto server, both vendor fakes, gateway, pollers), exits 0
@@ -62,4 +72,4 @@ fmt: install
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .venv-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lint template.yaml twice: cfn-lint from the project venv and `sam validate --lint` from SAM CLI.
-# SAM CLI lives in its own venv (.venv-sam) because it pins boto3/cfn-lint versions that would clash
-# with the project's test deps (moto, boto3). Both run offline: no credentials, no region, no Docker.
+# SAM CLI lives in its own venv (.venv-sam, see scripts/sam-cli.sh) because it pins boto3/cfn-lint
+# versions that would clash with the project's test deps (moto, boto3). Both run offline: no credentials,
+# no region, no Docker.
 # Usage: scripts/check-template.sh [template]   (exit 0 = no finding at all, warnings included)
 set -euo pipefail
 
@@ -9,8 +10,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 TEMPLATE="${1:-template.yaml}"
-SAM_CLI_VERSION="1.170.0"   # last version verified here; bump deliberately
-SAM_VENV="$ROOT/.venv-sam"
 CFN_LINT="$ROOT/.venv/bin/cfn-lint"
 export SAM_CLI_TELEMETRY=0
 
@@ -23,26 +22,18 @@ if [[ ! -f "$TEMPLATE" ]]; then
   exit 2
 fi
 
-# (Re)create .venv-sam when missing or on another SAM CLI version; ~40 s and ~340 MB from PyPI.
-if ! "$SAM_VENV/bin/sam" --version 2>/dev/null | grep -qF "version $SAM_CLI_VERSION"; then
-  PYTHON="$(command -v python3.11 || command -v python3)"
-  install_log="$(mktemp)"
-  echo "check-template: installing aws-sam-cli==$SAM_CLI_VERSION into .venv-sam" >&2
-  if ! { "$PYTHON" -m venv "$SAM_VENV" \
-         && "$SAM_VENV/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_CLI_VERSION"; } \
-       >"$install_log" 2>&1; then
-    tail -n 20 "$install_log" >&2
-    echo "check-template: FAILED (could not install aws-sam-cli==$SAM_CLI_VERSION)"
-    exit 2
-  fi
-  rm -f "$install_log"
+# SAM CLI comes from .venv-sam, installed on first use by scripts/sam-cli.sh (pinned version).
+if ! SAM="$(bash "$ROOT/scripts/sam-cli.sh" --ensure)"; then
+  echo "check-template: FAILED (SAM CLI not available, see above)"
+  exit 2
 fi
+SAM_CLI_VERSION="$("$SAM" --version | awk '{print $NF}')"
 
 cfn_rc=0
 "$CFN_LINT" -- "$TEMPLATE" || cfn_rc=$?
 
 sam_rc=0
-sam_out="$("$SAM_VENV/bin/sam" validate --lint --template "$TEMPLATE" 2>&1)" || sam_rc=$?
+sam_out="$("$SAM" validate --lint --template "$TEMPLATE" 2>&1)" || sam_rc=$?
 if [[ $sam_rc -ne 0 ]]; then
   printf '%s\n' "$sam_out"
 fi

@@ -152,9 +152,13 @@ def test_globals_runtime_layer_tracing_and_env() -> None:
 def test_layer_is_built_by_sam_from_package_and_requirements() -> None:
     layer = RESOURCES["SyncLayer"]
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
-    assert layer["Metadata"]["BuildMethod"] == GLOBALS["Runtime"]
+    # Built by layers/sync/Makefile (the lock file for the arm64 runtime, without what Lambda provides).
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert layer["Properties"]["CompatibleRuntimes"] == [GLOBALS["Runtime"]]
     content = REPO_ROOT / layer["Properties"]["ContentUri"]
     assert (content / "requirements.txt").is_file()
+    assert (content / "requirements-lock.txt").is_file()
+    assert "build-SyncLayer:" in (content / "Makefile").read_text()
     assert (content / "crmsync" / "__init__.py").is_file()
     assert not (content / "python").exists(), "BuildMethod + python/ would nest as python/python/"
 
