@@ -30,7 +30,7 @@ build:
 
 ## test: lint, types, template checks, then unit + integration + e2e tests (what CI runs)
 test: install lint typecheck template-check build
-	$(BIN)/python -m pytest tests -q -p no:cacheprovider
+	$(BIN)/python -m pytest tests -q -p no:cacheprovider -n 2 --dist loadfile
 
 ## demo: the local stack end to end (moto server, both vendor fakes, gateway, pollers), exits 0
 demo: install

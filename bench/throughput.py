@@ -79,7 +79,13 @@ class AwsCounter:
     kinds: Counter[str] = field(default_factory=Counter)
     """Item operations per operation and item kind (``PutItem REC``, ``BatchGetItem LINK``, ...)."""
     stop: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
-    """Stop counting (``count_aws`` sets it)."""
+    """Stop counting and undo ``count_aws``'s patch (``count_aws`` sets it; safe to call twice)."""
+
+    def __enter__(self) -> AwsCounter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def snapshot(self) -> AwsCounter:
         return AwsCounter(
@@ -203,11 +209,19 @@ def _value_size(value: dict[str, Any]) -> int:
 
 
 def count_aws() -> AwsCounter:
-    """Count every boto3 request made in this process (handlers, the pump, the stack) from now on."""
+    """Count every boto3 request made in this process (handlers, the pump, the stack) until ``stop()``.
+
+    Use it as ``with count_aws() as counter:`` (or call ``counter.stop()`` in a ``finally``): stopping
+    puts back the ``_make_api_call`` that was there before (another wrapper, or botocore's own). If
+    something wrapped it again in the meantime, that wrapper stays and this one just stops counting.
+    """
     counter = AwsCounter()
     original = botocore.client.BaseClient._make_api_call
+    active = True
 
     def counted(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        if not active:
+            return original(self, operation, params)
         # DynamoDB bills an update by the size of the whole item (the larger of before and after), which
         # the request does not show: ask for the item after it, count it, and hand back what was asked.
         peek = operation == "UpdateItem" and "ReturnValues" not in params
@@ -218,8 +232,19 @@ def count_aws() -> AwsCounter:
             answer.pop("Attributes", None)
         return answer
 
+    def stop() -> None:
+        nonlocal active
+        active = False
+        if botocore.client.BaseClient.__dict__.get("_make_api_call") is counted:
+            restore = original
+            # A counter stopped while this one wrapped it has nothing left to do: skip it too.
+            while (state := getattr(restore, "_count_aws_state", None)) is not None and not state()[0]:
+                restore = state()[1]
+            botocore.client.BaseClient._make_api_call = restore  # type: ignore[method-assign]
+
+    counted._count_aws_state = lambda: (active, original)  # type: ignore[attr-defined]
     botocore.client.BaseClient._make_api_call = counted  # type: ignore[method-assign]
-    counter.stop = lambda: setattr(botocore.client.BaseClient, "_make_api_call", original)
+    counter.stop = stop
     return counter
 
 
@@ -354,8 +379,10 @@ def run(customers: int, contacts: int, edits: int, baseline_sample: int, import_
 
     details: dict[str, Any] = {"customers": customers, "contacts": contacts, "edits": edits}
     records = customers * (1 + contacts)
-    aws = count_aws()
-    with LocalStack(hubspot_rate_limit_per_10s=HUBSPOT_PER_10S, economic_rate_limit=ECONOMIC_BUCKET) as stack:
+    with (
+        count_aws() as aws,
+        LocalStack(hubspot_rate_limit_per_10s=HUBSPOT_PER_10S, economic_rate_limit=ECONOMIC_BUCKET) as stack,
+    ):
         numbers = stack.economic.seed(customers, contacts_per_customer=contacts, seed=1)
         stack.add_tenant(TENANT, mode=SyncMode.AUTOMATIC)
         hs0, eco0 = stack.hubspot.stats()["total"], stack.economic.stats()["total"]

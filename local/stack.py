@@ -40,7 +40,9 @@ from crmsync.store import SyncStore
 from local.fakes.economic import EconomicFake
 from local.fakes.hubspot import HubSpotFake
 from local.fakes.serving import serve_in_thread, stop_server
+from local.iam import IamEnforcer, RoleOverride, check_event_source_mappings, enforcer_for
 from local.lambda_runtime import FakeLambdaContext, http_event, load_handler, sqs_event, stream_event
+from local.stream_poller import DEFAULT_PUMP_TIMEOUT, ShardCursor, deliver_batch, function_arn, read_shard
 from local.template_resources import (
     FunctionSpec,
     LocalResources,
@@ -95,32 +97,34 @@ class MotoServerProcess:
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30.0) -> str:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        # HTTP/1.1 keep-alive (werkzeug answers HTTP/1.0 by default: one TCP connection per AWS call).
-        script = (
-            "import sys; from werkzeug.serving import WSGIRequestHandler; "
-            "WSGIRequestHandler.protocol_version = 'HTTP/1.1'; "
-            "from moto.server import main; sys.exit(main(sys.argv[1:]))"
-        )
-        self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter running moto
-            [sys.executable, "-c", script, "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
+    def start(self, timeout: float = 30.0, attempts: int = 3) -> str:
+        # local/moto_server.py: moto's server with HTTP/1.1 keep-alive and stream appends serialized
+        # (unique stream sequence numbers). A free port can be taken by another process (parallel
+        # test workers) before moto binds it: then moto exits at once and another port is tried.
+        repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError("moto server exited during start-up")
-            try:
-                httpx.get(f"{url}/moto-api/", timeout=1)
-                return url
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise TimeoutError("moto server did not start")
+        for _ in range(attempts):
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter running moto
+                [sys.executable, "-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
+                cwd=repo_root,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            url = f"http://127.0.0.1:{port}"
+            while time.monotonic() < deadline and self._proc.poll() is None:
+                try:
+                    httpx.get(f"{url}/moto-api/", timeout=1)
+                    return url
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            if self._proc.poll() is None:
+                self.stop()
+                raise TimeoutError("moto server did not start")
+            self._proc = None
+        raise RuntimeError("moto server exited during start-up")
 
     def stop(self) -> None:
         if self._proc is not None:
@@ -168,9 +172,17 @@ class LocalStack:
         economic_rate_limit: tuple[int, float] = (1_000_000, 60.0),
         log_level: str = "WARNING",
         http_timeout: float | None = None,
+        enforce_iam: bool = True,
+        iam_override: RoleOverride | None = None,
     ) -> None:
+        """``enforce_iam``: every AWS call a function (or its event-source poller) makes is checked against
+        its execution role from the template (``local.iam``), as on AWS; ``iam_override`` edits those
+        roles first (tests: ``local.iam.without_action`` / ``with_deny``)."""
         self.log_level = log_level
         self.http_timeout = http_timeout
+        self.enforce_iam = enforce_iam
+        self.iam_override = iam_override
+        self.iam = IamEnforcer()  # replaced by the template's roles in start() when enforce_iam
         self.economic = EconomicFake(
             app_secret_token=ECONOMIC_APP_SECRET,
             agreement_grant_token=ECONOMIC_GRANT,
@@ -187,7 +199,7 @@ class LocalStack:
         self._moto: MotoServerProcess | None = None
         self._gateway: BaseWSGIServer | None = None
         self._locks: dict[str, threading.Lock] = {}
-        self._iterators: dict[str, str] = {}
+        self._stream_cursors: dict[str, ShardCursor] = {}
         self._saved_env: dict[str, str | None] = {}
         self.specs: dict[str, FunctionSpec] = {}
         self.resources: LocalResources | None = None
@@ -245,8 +257,17 @@ class LocalStack:
         runtime.reset()
         self.store = SyncStore(self.dynamodb, self.resources.sync_table_name)
         self.http = httpx.Client(base_url=self.gateway_url, timeout=30)
+        if self.enforce_iam:
+            try:
+                self.iam = enforcer_for(self.resources, override=self.iam_override).start()
+                # What CreateEventSourceMapping validates: the poller's rights in the function's role.
+                check_event_source_mappings(self.iam, self.specs, self.resources)
+            except Exception:
+                self.stop()  # `with LocalStack()` calls no __exit__ when start() raises
+                raise
 
     def stop(self) -> None:
+        self.iam.stop()
         for closer in (self.economic.shutdown, self.hubspot.shutdown):
             closer()
         stop_server(self._gateway)
@@ -306,7 +327,8 @@ class LocalStack:
 
     def _invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> Any:
         handler = load_handler(spec.code_dir.name, spec.handler)
-        with self._lock(spec.logical_id):  # one "container" per function: handlers keep module state
+        # One "container" per function (handlers keep module state), running as the function's role.
+        with self._lock(spec.logical_id), self.iam.acting_as(spec.logical_id):
             started = time.perf_counter()
             try:
                 return handler(
@@ -357,7 +379,7 @@ class LocalStack:
                 return spec
         raise LookupError(kind)
 
-    def pump_queue(self, limit: int | None = None) -> int:
+    def pump_queue(self, limit: int | None = None, *, deadline: float | None = None) -> int:
         """Deliver waiting signals to the worker in batches; returns how many were delivered.
 
         ``limit`` stops after about that many messages (interleaving edits with a running backfill).
@@ -372,15 +394,20 @@ class LocalStack:
         arn = self.resources.queue_arns[source.queue_id]
         delivered = 0
         while limit is None or delivered < limit:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"deadline passed: the signals queue still had messages ({delivered} delivered)"
+                )
             # Lambda's poller gathers up to BatchSize messages (10 per receive) within the batching window.
             messages: list[dict[str, Any]] = []
             while len(messages) < source.batch_size:
-                got = self.sqs.receive_message(
-                    QueueUrl=url,
-                    MaxNumberOfMessages=min(10, source.batch_size - len(messages)),
-                    AttributeNames=["All"],
-                    WaitTimeSeconds=0,
-                ).get("Messages", [])
+                with self.iam.acting_as(spec.logical_id):  # Lambda's poller uses the function's role
+                    got = self.sqs.receive_message(
+                        QueueUrl=url,
+                        MaxNumberOfMessages=min(10, source.batch_size - len(messages)),
+                        AttributeNames=["All"],
+                        WaitTimeSeconds=0,
+                    ).get("Messages", [])
                 if not got:
                     break
                 messages += got
@@ -413,64 +440,110 @@ class LocalStack:
                     )
             done = [m for m in messages if m["MessageId"] not in failed]
             if done:
-                self.sqs.delete_message_batch(
-                    QueueUrl=url,
-                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-                )
+                with self.iam.acting_as(spec.logical_id):
+                    self.sqs.delete_message_batch(
+                        QueueUrl=url,
+                        Entries=[
+                            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+                        ],
+                    )
             delivered += len(messages)
         return delivered
 
-    def pump_stream(self) -> int:
-        """Read new stream records and deliver the accepted ones to the push function."""
+    def _as_function(self, spec: FunctionSpec, call: Callable[[], Any]) -> Any:
+        """An AWS call the event-source poller makes on behalf of ``spec``'s function (its role)."""
+        with self.iam.acting_as(spec.logical_id):
+            return call()
+
+    def _stream_cursor(self, shard_id: str) -> ShardCursor:
+        """Read state of one shard (created on first use, kept for the stack's life)."""
+        return self._stream_cursors.setdefault(shard_id, ShardCursor(shard_id))
+
+    def pump_stream(self, deadline: float | None = None) -> int:
+        """Read new stream records and deliver the accepted ones to the push function.
+
+        Each distinct record (``eventID``) is delivered once; a shard's read ends at a page that brings
+        nothing new; failures are retried as the template's mapping says (``local.stream_poller``).
+        Raises ``TimeoutError`` past ``deadline`` (``time.monotonic()``; default: an hour from now).
+        """
         assert self.resources is not None
         spec = self._spec_with("streams")
         source = spec.streams[0]
         arn = self.resources.stream_arns[source.table_id]
-        shards = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+        if deadline is None:
+            deadline = time.monotonic() + DEFAULT_PUMP_TIMEOUT
+        shards = self._as_function(spec, lambda: self.streams.describe_stream(StreamArn=arn))[
+            "StreamDescription"
+        ]["Shards"]
         delivered = 0
         for shard in shards:
             sid = shard["ShardId"]
-            if sid not in self._iterators:
-                self._iterators[sid] = self.streams.get_shard_iterator(
-                    StreamArn=arn, ShardId=sid, ShardIteratorType="TRIM_HORIZON"
+            cursor = self._stream_cursor(sid)
+            if cursor.iterator is None and cursor.taken == 0:
+                cursor.iterator = self._as_function(
+                    spec,
+                    lambda sid=sid: self.streams.get_shard_iterator(
+                        StreamArn=arn, ShardId=sid, ShardIteratorType="TRIM_HORIZON"
+                    ),
                 )["ShardIterator"]
-            # Like Lambda's poller: filter first, then fill batches of BatchSize across reads (a read of
-            # 1,000 stream records holds links, timeline entries and the like that the filter drops).
-            pending: list[dict[str, Any]] = []
-            while True:
-                page = self.streams.get_records(ShardIterator=self._iterators[sid], Limit=1000)
-                self._iterators[sid] = page["NextShardIterator"]
-                pending += [r for r in page.get("Records", []) if source.accepts(r)]
-                while len(pending) >= source.batch_size or (pending and not page.get("Records")):
-                    batch, pending = pending[: source.batch_size], pending[source.batch_size :]
-                    delivered += self._deliver_stream_batch(spec, batch, arn)
-                if not page.get("Records"):
-                    break
+
+            def get_records(iterator: str) -> dict[str, Any]:
+                page: dict[str, Any] = self._as_function(
+                    spec, lambda: self.streams.get_records(ShardIterator=iterator, Limit=1000)
+                )
+                return page
+
+            delivered += read_shard(
+                cursor,
+                get_records,
+                accepts=source.accepts,
+                batch_size=source.batch_size,
+                deliver=lambda batch, sid=sid: self._deliver_stream_batch(
+                    spec, batch, arn, shard_id=sid, deadline=deadline
+                ),
+                deadline=deadline,
+            )
         return delivered
 
-    def _deliver_stream_batch(self, spec: FunctionSpec, batch: list[dict[str, Any]], arn: str) -> int:
+    def _deliver_stream_batch(
+        self,
+        spec: FunctionSpec,
+        batch: list[dict[str, Any]],
+        arn: str,
+        *,
+        shard_id: str = "",
+        deadline: float | None = None,
+    ) -> int:
+        """One batch through the push function with the mapping's bisect / retry / on-failure rules."""
         source = spec.streams[0]
-        attempts = 0
-        while batch:
-            result = self._invoke(spec, stream_event(batch, arn)) or {}
+
+        def invoke(records: list[dict[str, Any]]) -> Any:
             self.stats.push_invocations += 1
-            self.stats.stream_records += len(batch)
-            failures = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
-            if not failures:
-                return len(batch)
-            attempts += 1
-            self.stats.push_failures += 1
-            if attempts > (source.maximum_retry_attempts or 0):
-                assert self.resources is not None and source.on_failure_queue_id
-                self.sqs.send_message(
-                    QueueUrl=self.resources.queue_urls[source.on_failure_queue_id],
-                    MessageBody=json.dumps({"failed_sequence_numbers": failures, "stream": arn}),
+            self.stats.stream_records += len(records)
+            return self._invoke(spec, stream_event(records, arn))
+
+        send: Callable[[dict[str, Any]], None] | None = None
+        if source.on_failure_queue_id:
+            assert self.resources is not None
+            url = self.resources.queue_urls[source.on_failure_queue_id]
+
+            def send(info: dict[str, Any]) -> None:
+                self._as_function(
+                    spec, lambda: self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(info))
                 )
-                return len(batch)
-            first = min(failures)
-            batch = [r for r in batch if r["dynamodb"]["SequenceNumber"] >= first]
-            time.sleep(0.2)
-        return 0
+
+        outcome = deliver_batch(
+            batch,
+            invoke=invoke,
+            source=source,
+            send_on_failure=send,
+            shard_id=shard_id,
+            stream_arn=arn,
+            function_arn=function_arn(arn, spec.logical_id),
+            deadline=deadline,
+        )
+        self.stats.push_failures += outcome.failed_invocations
+        return outcome.processed
 
     def run_pull(self) -> dict[str, Any]:
         """Fire the schedule once (EventBridge Scheduler's event shape is irrelevant to the handler)."""
@@ -485,23 +558,39 @@ class LocalStack:
     def run_until_idle(
         self, *, timeout: float = 120.0, quiet_rounds: int = 2, on_round: Callable[[], None] | None = None
     ) -> None:
-        """Pump webhooks, queue and stream until nothing moves for ``quiet_rounds`` rounds."""
-        deadline = time.monotonic() + timeout
-        quiet = 0
+        """Pump webhooks, queue and stream until nothing moves for ``quiet_rounds`` rounds.
+
+        Every pump gets the run's deadline, so a run that never settles raises ``TimeoutError``
+        (within ``timeout`` plus at most one handler invocation) instead of spinning.
+        """
+        started = time.monotonic()
+        deadline = started + timeout
+        quiet = rounds = 0
+        moved_queue = moved_stream = 0
         while quiet < quiet_rounds:
             if time.monotonic() > deadline:
-                raise TimeoutError("the local stack did not settle")
-            self.flush_webhooks()
-            moved = self.pump_queue() + self.pump_stream()
+                raise TimeoutError(
+                    f"the local stack did not settle in {timeout:g} s ({rounds} rounds; the last one moved "
+                    f"{moved_queue} queue messages and {moved_stream} stream records)"
+                )
+            rounds += 1
+            try:
+                self.flush_webhooks()
+                moved_queue = self.pump_queue(deadline=deadline)
+                moved_stream = self.pump_stream(deadline=deadline)
+            except TimeoutError as exc:
+                raise TimeoutError(
+                    f"the local stack did not settle in {timeout:g} s ({rounds} rounds): {exc}"
+                ) from exc
             if on_round:
                 on_round()
-            if moved:
+            if moved_queue + moved_stream:
                 quiet = 0
             else:
                 quiet += 1
                 if self._queue_has_invisible():
                     quiet = 0
-                    time.sleep(0.5)
+                    time.sleep(max(0.0, min(0.5, deadline - time.monotonic())))
 
     def _queue_has_invisible(self) -> bool:
         assert self.resources is not None

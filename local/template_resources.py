@@ -130,8 +130,18 @@ def parameter_values(template: TemplateDict, overrides: Mapping[str, str] | None
 class _Resolver:
     """Resolves intrinsics against parameters, pseudo parameters and the resources created so far."""
 
-    def __init__(self, template: TemplateDict, parameters: Mapping[str, str], region: str, stack_name: str):
+    def __init__(
+        self,
+        template: TemplateDict,
+        parameters: Mapping[str, str],
+        region: str,
+        stack_name: str,
+        *,
+        strict: bool = False,
+    ):
         self.template = template
+        self.strict = strict
+        """A reference to a resource not in ``physical`` is a ``TemplateError`` (no later retry)."""
         self.parameters = dict(parameters)
         self.pseudo = {
             "AWS::Region": region,
@@ -154,8 +164,10 @@ class _Resolver:
             if attr not in self.physical[logical_id]:
                 raise TemplateError(f"{logical_id}.{attr} is not available locally")
             return self.physical[logical_id][attr]
-        if logical_id in self.template["Resources"]:
+        if logical_id in self.template["Resources"] and not self.strict:
             raise _Unresolved(logical_id)
+        if logical_id in self.template["Resources"]:
+            raise TemplateError(f"{logical_id}.{attr} is not a resource created locally")
         raise TemplateError(f"reference to unknown resource {logical_id!r}")
 
     def _ref(self, name: str) -> Any:
@@ -240,6 +252,8 @@ class LocalResources:
     parameters: dict[str, str]
     global_env: dict[str, str]
     function_envs: dict[str, dict[str, str]] = field(default_factory=dict)
+    region: str = "us-east-1"
+    stack_name: str = "crmsync-local"
 
     @property
     def sync_table_name(self) -> str:
@@ -256,6 +270,37 @@ class LocalResources:
     @property
     def signals_queue_url(self) -> str:
         return self.queue_urls[SIGNALS_QUEUE]
+
+    def resolver(self, template: TemplateDict | None = None) -> _Resolver:
+        """A resolver of ``template``'s intrinsics against these resources (e.g. its IAM policies).
+
+        Knows the tables (Ref, Arn, StreamArn), the queues (Ref = URL, Arn, QueueName, QueueUrl) and
+        the log groups (Ref, Arn as CloudFormation returns it: ``...:log-group:NAME:*``); a reference to
+        anything else raises ``TemplateError``.
+        """
+        template = template if template is not None else load_template()
+        resolver = _Resolver(template, self.parameters, self.region, self.stack_name, strict=True)
+        for logical_id, name in self.table_names.items():
+            physical = {"Ref": name, "Arn": self.table_arns[logical_id]}
+            if logical_id in self.stream_arns:
+                physical["StreamArn"] = self.stream_arns[logical_id]
+            resolver.physical[logical_id] = physical
+        for logical_id, url in self.queue_urls.items():
+            name = self.queue_arns[logical_id].rsplit(":", 1)[1]
+            resolver.physical[logical_id] = {
+                "Ref": url,
+                "Arn": self.queue_arns[logical_id],
+                "QueueName": name,
+                "QueueUrl": url,
+            }
+        for logical_id, resource in _resources_of_type(template, "AWS::Logs::LogGroup").items():
+            name = resolver.resolve((resource.get("Properties") or {}).get("LogGroupName") or logical_id)
+            arn = f"arn:aws:logs:{self.region}:{LOCAL_ACCOUNT_ID}:log-group:{name}:*"
+            resolver.physical[logical_id] = {"Ref": str(name), "Arn": arn}
+        for logical_id in resolver.physical:
+            if logical_id not in template["Resources"]:
+                raise TemplateError(f"{logical_id} was created locally but is not in this template")
+        return resolver
 
     def env(self, function_id: str | None = None) -> dict[str, str]:
         """Environment a function gets: Globals.Function.Environment, plus its own variables if named."""
@@ -411,6 +456,8 @@ def create_resources(
         parameters=params,
         global_env=global_env,
         function_envs=function_envs,
+        region=region,
+        stack_name=resolver.pseudo["AWS::StackName"],
     )
 
 

@@ -7,6 +7,7 @@ does the I/O around it (connectors, store) and retries optimistic-lock conflicts
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import time
@@ -1021,7 +1022,14 @@ def _store_writes(
             _store_write(ctx, config, conn, side, rec, item, result, fields)
         return
     with ThreadPoolExecutor(max_workers=min(STORE_CONCURRENCY, len(writes))) as pool:
-        list(pool.map(lambda w: _store_write(ctx, config, conn, side, *w), writes))
+        # Each write runs in a copy of the caller's context: Powertools' Logger keys and the local
+        # stack's IAM check (local/iam.py) follow the invocation into the writer threads.
+        futures = [
+            pool.submit(contextvars.copy_context().run, lambda w=w: _store_write(ctx, config, conn, side, *w))
+            for w in writes
+        ]
+        for future in futures:
+            future.result()
 
 
 def _store_write(

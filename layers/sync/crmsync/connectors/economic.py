@@ -53,6 +53,7 @@ objectVersion, so every update reads a fresh one. Customer deletions are not vis
 
 from __future__ import annotations
 
+import contextvars
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -536,7 +537,10 @@ class EconomicConnector:
         if len(rest) <= 1:
             return [first, *map(write_one, rest)]
         with ThreadPoolExecutor(max_workers=min(WRITE_CONCURRENCY, len(rest))) as pool:
-            return [first, *pool.map(write_one, rest)]
+            # Each write runs in a copy of the caller's context: Powertools' Logger keys and the local
+            # stack's IAM check (local/iam.py) follow the invocation into the writer threads.
+            futures = [pool.submit(contextvars.copy_context().run, write_one, item) for item in rest]
+            return [first, *(future.result() for future in futures)]
 
     def _write_one(self, object_type: ObjectType, item: WriteItem) -> SourceRecord:
         if object_type is ObjectType.CUSTOMER:
