@@ -251,6 +251,9 @@ def with_deny(function_id: str, action: str, resource: str = "*") -> RoleOverrid
     return override
 
 
+RECORD_LIMIT = 20_000
+
+
 @dataclass(frozen=True)
 class CallRecord:
     """One authorization check: a call can make several (one per table of a transaction)."""
@@ -270,6 +273,10 @@ class IamEnforcer:
         self.roles: Roles = dict(roles or {})
         self.region = region
         self.records: list[CallRecord] = []
+        """The first ``RECORD_LIMIT`` checks in order (a full-size bench makes millions of calls)."""
+        self.checks = 0
+        self._denied: list[CallRecord] = []
+        self._decisions: dict[tuple[str, str, str], Any] = {}  # roles are fixed once started
         self._previous: Callable[..., Any] | None = None
         self._installed: Callable[..., Any] | None = None
         self._iterators: OrderedDict[str, str] = OrderedDict()  # shard iterator -> stream ARN
@@ -321,7 +328,24 @@ class IamEnforcer:
 
     # -- results ---------------------------------------------------------------------------------
     def denied(self) -> list[CallRecord]:
-        return [r for r in self.records if not r.allowed]
+        """Every denied check, also past ``RECORD_LIMIT``."""
+        return list(self._denied)
+
+    def _record(self, record: CallRecord) -> None:
+        with self._lock:
+            self.checks += 1
+            if len(self.records) < RECORD_LIMIT:
+                self.records.append(record)
+            if not record.allowed:
+                self._denied.append(record)
+
+    def _decide(self, function_id: str, grant: RoleGrant, action: str, resource: str) -> Any:
+        key = (function_id, action, resource)
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = evaluate(grant.statements, action, resource, self._context(grant))
+            self._decisions[key] = decision
+        return decision
 
     def functions(self) -> set[str]:
         """Functions that made at least one checked call."""
@@ -338,13 +362,13 @@ class IamEnforcer:
     def authorize(self, function_id: str, action: str, resource: str, operation: str = "") -> bool:
         """Check (and record) one action without a call, e.g. what Lambda validates for a mapping."""
         grant = self.roles[function_id]
-        decision = evaluate(grant.statements, action, resource, self._context(grant))
-        self.records.append(
+        decision = self._decide(function_id, grant, action, resource)
+        self._record(
             CallRecord(
                 function_id, operation or action, action, resource, decision.allowed, decision.explicit_deny
             )
         )
-        return decision.allowed
+        return bool(decision.allowed)
 
     # -- the hook --------------------------------------------------------------------------------
     def _context(self, grant: RoleGrant) -> dict[str, Any]:
@@ -374,8 +398,8 @@ class IamEnforcer:
         service = client.meta.service_model.service_name
         region = client.meta.region_name or self.region
         for action, resource in self.authorizations(service, operation, params, region):
-            decision = evaluate(grant.statements, action, resource, self._context(grant))
-            self.records.append(
+            decision = self._decide(function_id, grant, action, resource)
+            self._record(
                 CallRecord(function_id, operation, action, resource, decision.allowed, decision.explicit_deny)
             )
             if decision.allowed:

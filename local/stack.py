@@ -210,8 +210,14 @@ class LocalStack:
         self.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        denied = self.iam.denied()
         self.stop()
+        # Every AWS call of a run must be allowed by its own function's role, unless the run changed the
+        # roles on purpose (``iam_override``): a swallowed AccessDenied would otherwise pass unseen.
+        if exc_type is None and denied and self.iam_override is None:
+            calls = sorted({f"{d.function}: {d.action} on {d.resource}" for d in denied})
+            raise AssertionError(f"AWS calls denied by the template's IAM roles: {calls}")
 
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log lines from the local servers

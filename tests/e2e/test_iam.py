@@ -168,3 +168,20 @@ def test_a_worker_without_put_item_syncs_nothing() -> None:
         assert denied == {("SyncWorkerFunction", "dynamodb:PutItem")}
         assert local.hubspot.records("companies") == []
         assert local.queue_depth("SignalsDLQ") >= 1, "the signals failed until the queue gave up on them"
+
+
+def test_a_denied_call_fails_the_run_even_when_the_code_swallows_it() -> None:
+    """A handler that catches AccessDenied (and parks or retries) must not hide it: leaving the stack fails."""
+    from botocore.exceptions import ClientError
+
+    local = LocalStack()
+    local.start()
+    try:
+        with local.iam.acting_as("WebhookIngestFunction"), pytest.raises(ClientError):
+            assert local.resources is not None
+            local.sqs.send_message(
+                QueueUrl=local.resources.queue_urls["PushFailuresQueue"], MessageBody="not this role's queue"
+            )
+    finally:
+        with pytest.raises(AssertionError, match="WebhookIngestFunction: sqs:SendMessage on arn:aws:sqs:"):
+            local.__exit__(None, None, None)
