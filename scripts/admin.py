@@ -1,14 +1,19 @@
-"""Operator CLI for a deployed crmsync stack: create a tenant, store its connection secrets, issue API tokens.
+"""Operator CLI for a deployed crmsync stack: create a tenant, store its connection secrets, manage API tokens.
 
     python -m scripts.admin create-tenant --table <SyncTableName> --tenant acme \\
         --economic-secret eco.json --hubspot-secret hs.json [--hubspot-portal-id 123] \\
         [--mode manual|automatic|off] [--environment test|production] [--walk-in 999]
-    python -m scripts.admin issue-token --table <SyncTableName> --tenant acme
+    python -m scripts.admin issue-token --table <SyncTableName> --tenant acme [--name "front end"] [--days 90]
+    python -m scripts.admin list-tokens --table <SyncTableName> --tenant acme
+    python -m scripts.admin revoke-token --table <SyncTableName> --tenant acme --token-id <id>
+    python -m scripts.admin rotate-token --table <SyncTableName> --tenant acme --token-id <id> [--days 90]
     python -m scripts.admin redrive --table <SyncTableName> --dlq-url <SignalsDLQ> --queue-url <SignalsQueue>
 
 Secrets files are JSON: e-conomic ``{"app_secret_token", "agreement_grant_token", "webhook_secret"}``, HubSpot
 ``{"access_token", "client_secret"}``; they go to Secrets Manager as ``crmsync/<tenant>/<connection>/<env>`` and are
-never printed. The API token is printed once; only its hash is stored. Uses the ambient AWS credentials.
+never printed. An API token is printed once (issue, rotate); only its hash is stored. Tokens expire after
+``--days`` (90 by default); ``list-tokens`` shows id, name, created, expires; a revoked token gets 401 on its
+next request (``crmsync/tokens.py``). Uses the ambient AWS credentials.
 """
 
 from __future__ import annotations
@@ -16,16 +21,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from crmsync.api import issue_token
 from crmsync.config import AccountingDefaults, ConnectionConfig, TenantConfig
-from crmsync.models import ConnectionKind, Environment, SyncMode
+from crmsync.models import ConnectionKind, Environment, SyncMode, utcnow
 from crmsync.service import parked_message_key
 from crmsync.store import SyncStore
+from crmsync.tokens import TokenNotFound, issue_token, list_tokens, revoke_token, rotate_token
 
 ECONOMIC_KEYS = {"app_secret_token", "agreement_grant_token", "webhook_secret"}
 HUBSPOT_KEYS = {"access_token", "client_secret"}
@@ -84,7 +90,7 @@ def provision(
     _put_secret(secrets_client, config.secret_name(secret_prefix, economic_connection), economic_secret)
     _put_secret(secrets_client, config.secret_name(secret_prefix, hubspot_connection), hubspot_secret)
     store.put_config(config)
-    return issue_token(store, tenant_id)
+    return issue_token(store, tenant_id, name="created with the tenant")
 
 
 def create_tenant(args: argparse.Namespace, session: Any) -> str:
@@ -145,9 +151,23 @@ def main(argv: list[str] | None = None, session: Any = None) -> int:
     create.add_argument("--environment", default="test", choices=[e.value for e in Environment])
     create.add_argument("--walk-in")
     create.add_argument("--secret-prefix", default="crmsync/")
-    token = sub.add_parser("issue-token")
+    token = sub.add_parser("issue-token", help="issue an API token (printed once)")
     token.add_argument("--table", required=True)
     token.add_argument("--tenant", required=True)
+    token.add_argument("--name", default="", help="what the token is for")
+    token.add_argument("--days", type=int, default=90, help="days until it expires (default 90)")
+    listing = sub.add_parser("list-tokens", help="the tenant's tokens: id, name, created, expires")
+    listing.add_argument("--table", required=True)
+    listing.add_argument("--tenant", required=True)
+    revoke = sub.add_parser("revoke-token", help="revoke a token by id (401 from its next request)")
+    revoke.add_argument("--table", required=True)
+    revoke.add_argument("--tenant", required=True)
+    revoke.add_argument("--token-id", required=True)
+    rotate = sub.add_parser("rotate-token", help="issue a new token (printed once) and revoke the old one")
+    rotate.add_argument("--table", required=True)
+    rotate.add_argument("--tenant", required=True)
+    rotate.add_argument("--token-id", required=True)
+    rotate.add_argument("--days", type=int, default=90, help="days until the new one expires (default 90)")
     move = sub.add_parser("redrive", help="move the signals DLQ back to the signals queue")
     move.add_argument("--table", required=True)
     move.add_argument("--dlq-url", required=True)
@@ -163,15 +183,42 @@ def main(argv: list[str] | None = None, session: Any = None) -> int:
         )
         print(f"redriven: {count}")
         return 0
+    api_token: str | None
     if args.command == "create-tenant":
         api_token = create_tenant(args, session)
     else:
         store = SyncStore(session.client("dynamodb"), args.table)
         if store.get_config(args.tenant) is None:
             raise SystemExit(f"no tenant {args.tenant}")
-        api_token = issue_token(store, args.tenant)
+        try:
+            api_token = tokens_command(store, args)
+        except (TokenNotFound, ValueError) as exc:
+            raise SystemExit(f"{type(exc).__name__}: {exc}") from exc
+        if api_token is None:
+            return 0
     print(api_token)  # shown once; only its SHA-256 is stored
     return 0
+
+
+def tokens_command(store: SyncStore, args: argparse.Namespace) -> str | None:
+    """Run a token command; returns a new token to print once, or None."""
+    if args.command == "issue-token":
+        return issue_token(store, args.tenant, name=args.name, lifetime=timedelta(days=args.days))
+    if args.command == "rotate-token":
+        return rotate_token(store, args.tenant, args.token_id, lifetime=timedelta(days=args.days))
+    if args.command == "revoke-token":
+        revoke_token(store, args.tenant, args.token_id)
+        print(f"revoked {args.token_id}")
+        return None
+    now = utcnow()
+    print(f"{'id':<14}{'created':<27}{'expires':<27}{'state':<9}name")
+    for info in list_tokens(store, args.tenant):
+        row = info.as_dict(now)
+        state = "expired" if row["expired"] else "active"
+        print(
+            f"{info.token_id:<14}{row['created_at'] or '-':<27}{row['expires_at']:<27}{state:<9}{info.name}"
+        )
+    return None
 
 
 if __name__ == "__main__":

@@ -19,14 +19,17 @@ from crmsync.models import Conflict, ConflictStatus
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayHttpResolver(enable_validation=True)
+SCREENED_TENANT = "screened_tenant"
 
 TenantId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$", description="tenant id")]
 RecordId = Annotated[str, Path(pattern=r"^(cus|con)_[0-9a-f]{32}$", description="crmsync record id")]
 
 
 def _authorized(tenant_id: str) -> Any:
+    """The context, once the token is this tenant's (checked by ``api.screen_request`` before routing)."""
     ctx = runtime.context()
-    api.authorize(ctx.store, tenant_id, app.current_event.headers.get("authorization"))
+    if app.context.get(SCREENED_TENANT) != tenant_id:  # e.g. a path parameter decoded differently
+        api.authorize(ctx.store, tenant_id, app.current_event.headers.get("authorization"), now=ctx.clock())
     return ctx
 
 
@@ -246,8 +249,11 @@ def conflict(exc: api.Conflict) -> Response:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    refused = api.refuse_unreadable_body(event)  # before Powertools parses it (it would raise: a 500)
-    if refused is not None:
-        return refused
-    runtime.context().forget_configs()
+    ctx = runtime.context()
+    # size, token, then readability and depth: before Powertools validates (a 422 would come first)
+    screened = api.screen_request(event, ctx.store, now=ctx.clock())
+    if screened.refusal is not None:
+        return screened.refusal
+    ctx.forget_configs()
+    app.context[SCREENED_TENANT] = screened.tenant_id  # cleared by resolve() when it returns
     return app.resolve(event, context)

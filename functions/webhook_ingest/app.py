@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from crmsync import ingest, runtime
 from crmsync.signal_queue import EnqueueError
-from crmsync.webhooks import WebhookRejected, request_uri
+from crmsync.webhooks import WebhookRejected, refuse_oversized_body, request_uri
 
 logger = Logger()
 tracer = Tracer()
@@ -26,8 +26,14 @@ app = APIGatewayHttpResolver()
 
 @app.route("/webhooks/economic/<tenant_id>/<connection_id>", method=["GET", "POST"])
 def economic(tenant_id: str, connection_id: str) -> dict[str, Any]:
+    event = app.current_event
     result = ingest.economic_webhook(
-        runtime.context(), tenant_id, connection_id, app.current_event.query_string_parameters or {}
+        runtime.context(),
+        tenant_id,
+        connection_id,
+        event.query_string_parameters or {},
+        body=event.body,
+        is_base64=event.is_base64_encoded,
     )
     metrics.add_metric(name="EconomicSignals", unit=MetricUnit.Count, value=result["accepted"])
     return result
@@ -36,6 +42,7 @@ def economic(tenant_id: str, connection_id: str) -> dict[str, Any]:
 @app.post("/webhooks/hubspot/<tenant_id>/<connection_id>")
 def hubspot(tenant_id: str, connection_id: str) -> dict[str, Any]:
     event = app.current_event
+    refuse_oversized_body(event.body, event.is_base64_encoded)  # before decoding it
     result = ingest.hubspot_webhook(
         runtime.context(),
         tenant_id,

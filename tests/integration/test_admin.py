@@ -97,3 +97,67 @@ def test_redrive_moves_the_dlq_back_and_clears_parked_entries(env: Env, capsys):
     assert moved == signal
     assert env.store.parked("t1") == []
     assert sqs.receive_message(QueueUrl=dlq_url).get("Messages", []) == []
+
+
+def _admin(env: Env, capsys, *args: str) -> str:
+    assert main([args[0], "--table", env.resources.sync_table_name, *args[1:]]) == 0
+    return capsys.readouterr().out
+
+
+def test_tokens_are_listed_revoked_and_rotated_per_tenant(env: Env, capsys):
+    from crmsync.api import Unauthorized
+    from crmsync.tokens import hash_token
+
+    first = env.tenant("acme")
+    second = _admin(env, capsys, "issue-token", "--tenant", "acme", "--name", "ci", "--days", "30").strip()
+    authorize(env.store, "acme", f"Bearer {second}")
+    listing = _admin(env, capsys, "list-tokens", "--tenant", "acme")
+    assert "created with the tenant" in listing and "ci" in listing and "active" in listing
+    assert first not in listing and second not in listing and hash_token(second) not in listing
+    ci_id = hash_token(second)[:12]
+    first_id = hash_token(first)[:12]
+    assert ci_id in listing and first_id in listing
+
+    rotated = _admin(env, capsys, "rotate-token", "--tenant", "acme", "--token-id", ci_id).strip()
+    assert rotated not in (first, second)
+    authorize(env.store, "acme", f"Bearer {rotated}")
+    with pytest.raises(Unauthorized):
+        authorize(env.store, "acme", f"Bearer {second}")
+    listing = _admin(env, capsys, "list-tokens", "--tenant", "acme")
+    assert ci_id not in listing and hash_token(rotated)[:12] in listing and "ci" in listing
+
+    assert "revoked" in _admin(env, capsys, "revoke-token", "--tenant", "acme", "--token-id", first_id)
+    with pytest.raises(Unauthorized):
+        authorize(env.store, "acme", f"Bearer {first}")
+    authorize(env.store, "acme", f"Bearer {rotated}")
+
+
+def test_another_tenants_token_cannot_be_revoked_or_rotated_here(env: Env, capsys):
+    from crmsync.tokens import hash_token
+
+    env.tenant("acme")
+    other = env.tenant("globex")
+    other_id = hash_token(other)[:12]
+    table = env.resources.sync_table_name
+    for command in ("revoke-token", "rotate-token"):
+        with pytest.raises(SystemExit, match="TokenNotFound"):
+            main([command, "--table", table, "--tenant", "acme", "--token-id", other_id])
+    assert other_id not in _admin(env, capsys, "list-tokens", "--tenant", "acme")
+    authorize(env.store, "globex", f"Bearer {other}")
+    with pytest.raises(SystemExit, match="no tenant"):
+        main(["list-tokens", "--table", table, "--tenant", "nobody"])
+    with pytest.raises(SystemExit, match="ValueError"):
+        main(["issue-token", "--table", table, "--tenant", "acme", "--days", "0"])
+
+
+def test_an_issued_token_expires_after_its_days(env: Env, capsys):
+    from datetime import timedelta
+
+    from crmsync.api import Unauthorized
+    from crmsync.models import utcnow
+
+    env.tenant("acme")
+    token = _admin(env, capsys, "issue-token", "--tenant", "acme", "--days", "7").strip()
+    authorize(env.store, "acme", f"Bearer {token}", now=utcnow() + timedelta(days=6))
+    with pytest.raises(Unauthorized):
+        authorize(env.store, "acme", f"Bearer {token}", now=utcnow() + timedelta(days=7, seconds=1))

@@ -121,3 +121,108 @@ def test_conflict_routes_are_per_tenant_and_validate_input(env: Env):
     assert {f["field"] for f in view["json"]["fields"]} >= {"name", "city", "account_manager"}
     timeline = call("GET", f"/tenants/t1/records/{record_id}/timeline", token_a)
     assert timeline["statusCode"] == 200 and isinstance(timeline["json"]["entries"], list)
+
+
+# -- token lifecycle: expiry, revocation, tenants apart ------------------------------------------------
+
+
+def test_a_token_expires_after_its_lifetime_clock_injected(env: Env):
+    from datetime import timedelta
+
+    from crmsync import runtime
+    from crmsync.models import utcnow
+    from crmsync.tokens import DEFAULT_TOKEN_LIFETIME, issue_token
+
+    token = env.tenant("t1")
+    short = issue_token(env.store, "t1", name="short", lifetime=timedelta(days=1))
+    assert call("GET", "/tenants/t1/config", token)["statusCode"] == 200
+    ctx = runtime.context()
+    ctx.clock = lambda: utcnow() + timedelta(days=2)
+    assert call("GET", "/tenants/t1/config", short)["statusCode"] == 401
+    assert call("GET", "/tenants/t1/config", token)["statusCode"] == 200  # 90 days by default
+    ctx.clock = lambda: utcnow() + DEFAULT_TOKEN_LIFETIME + timedelta(seconds=1)
+    expired = call("GET", "/tenants/t1/config", token)
+    assert expired["statusCode"] == 401 and "expired" in expired["json"]["message"]
+    # the lead conversion function checks the same token the same way, before the body
+    lead = invoke(
+        "lead_conversion",
+        http_event(
+            "POST",
+            "/tenants/t1/leads/1/convert",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            body="{}",
+        ),
+    )
+    assert lead["statusCode"] == 401
+
+
+def test_a_token_issued_long_ago_is_refused_without_waiting(env: Env):
+    from datetime import timedelta
+
+    from crmsync.models import utcnow
+    from crmsync.tokens import issue_token
+
+    env.tenant("t1")
+    old = issue_token(env.store, "t1", name="old", now=utcnow() - timedelta(days=91))
+    assert call("GET", "/tenants/t1/config", old)["statusCode"] == 401
+
+
+def test_a_revoked_token_gets_401_on_its_next_request_and_the_others_keep_working(env: Env):
+    from crmsync.tokens import hash_token, issue_token, list_tokens, revoke_token
+
+    token = env.tenant("t1")
+    extra = issue_token(env.store, "t1", name="ci")
+    assert call("GET", "/tenants/t1/config", extra)["statusCode"] == 200
+    (listed,) = [t for t in list_tokens(env.store, "t1") if t.name == "ci"]
+    assert listed.token_id == hash_token(extra)[: len(listed.token_id)]
+    revoke_token(env.store, "t1", listed.token_id)
+    assert call("GET", "/tenants/t1/config", extra)["statusCode"] == 401  # no cache: at once
+    assert call("GET", "/tenants/t1/config", token)["statusCode"] == 200
+    assert [t.name for t in list_tokens(env.store, "t1")] == ["created with the tenant"]
+
+
+def test_tokens_are_listed_and_revoked_per_tenant_only(env: Env):
+    import pytest
+
+    from crmsync.tokens import TokenNotFound, list_tokens, revoke_token
+
+    env.tenant("t1")
+    token_b = env.tenant("t2")
+    (b_id,) = [t.token_id for t in list_tokens(env.store, "t2")]
+    assert b_id not in {t.token_id for t in list_tokens(env.store, "t1")}
+    with pytest.raises(TokenNotFound):
+        revoke_token(env.store, "t1", b_id)
+    assert call("GET", "/tenants/t2/config", token_b)["statusCode"] == 200
+
+
+def test_only_the_hash_is_stored(env: Env):
+    import boto3
+
+    from crmsync.tokens import hash_token
+
+    token = env.tenant("t1")
+    items = boto3.client("dynamodb").scan(TableName=env.resources.sync_table_name)["Items"]
+    dumped = json.dumps(items)
+    assert token not in dumped and hash_token(token) in dumped
+
+
+def test_a_token_from_before_expiry_existed_lasts_until_the_legacy_date(env: Env):
+    from datetime import timedelta
+
+    import boto3
+
+    from crmsync import runtime
+    from crmsync.tokens import LEGACY_TOKEN_EXPIRY, hash_token, list_tokens
+
+    env.tenant("t1")
+    legacy = "legacy-token-issued-before-names-and-expiry"
+    boto3.client("dynamodb").put_item(  # the item issue_token wrote before this change
+        TableName=env.resources.sync_table_name,
+        Item={"PK": {"S": f"TOKEN#{hash_token(legacy)}"}, "SK": {"S": "TOKEN"}, "tenant_id": {"S": "t1"}},
+    )
+    ctx = runtime.context()
+    ctx.clock = lambda: LEGACY_TOKEN_EXPIRY - timedelta(seconds=1)
+    assert call("GET", "/tenants/t1/config", legacy)["statusCode"] == 200
+    assert len(list_tokens(env.store, "t1")) == 1  # not listed: it has no listing entry
+    ctx.clock = lambda: LEGACY_TOKEN_EXPIRY
+    assert call("GET", "/tenants/t1/config", legacy)["statusCode"] == 401

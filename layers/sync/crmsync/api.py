@@ -1,19 +1,28 @@
-"""Front-end API logic: per-tenant bearer tokens and the record/config views.
+"""Front-end API logic: the request screen, per-tenant bearer tokens and the record/config views.
 
-Tokens are stored only as SHA-256 hashes (``TOKEN#<hash>`` -> tenant). An unknown token gets 401;
-a valid token of another tenant gets 403, so a front end can tell "log in again" from "not yours".
+Tokens are stored only as SHA-256 hashes (``crmsync/tokens.py``: names, expiry, revocation). An
+unknown, expired or revoked token gets 401; a valid token of another tenant gets 403, so a front end
+can tell "log in again" from "not yours".
+
+Every request is screened (``screen_request``) before Powertools sees it, in this order: a body over
+``MAX_API_BODY_BYTES`` is a 413 (before any lookup: it costs nothing and reveals only a documented
+limit); on ``/tenants/{tenant_id}/...`` the bearer token is checked (401/403), so a caller without a
+token learns nothing about what a body should look like; then a body that is not readable JSON
+(415/400) or nests deeper than ``MAX_JSON_DEPTH`` (400). Only then does Powertools parse and validate
+the body (422). Why not a Powertools middleware: with ``enable_validation=True`` its request
+validation runs before every user middleware (``Route._build_middleware_stack``; Powertools
+discussion #4656), and its own ``json.loads`` is what a deep body breaks.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import re
-import secrets
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +30,7 @@ from pydantic import BaseModel, Field
 
 from crmsync import conflicts, linking
 from crmsync.config import TenantConfig
+from crmsync.limits import MAX_API_BODY_BYTES, MAX_JSON_DEPTH, json_refusal, too_large
 from crmsync.models import (
     Base,
     ConflictStatus,
@@ -35,16 +45,12 @@ from crmsync.models import (
 from crmsync.models import Conflict as ConflictItem
 from crmsync.service import SyncContext, parked_key, push_records, replay_message, sync_now
 from crmsync.store import SyncStore, VersionConflict, object_type_of, tenant_pk
+from crmsync.tokens import Forbidden, Unauthorized, authorize, hash_token, issue_token, new_token
+
+__all__ = ["Forbidden", "Unauthorized", "authorize", "hash_token", "issue_token", "new_token"]
 
 RECORD_ID = r"^(cus|con)_[0-9a-f]{32}$"
-
-
-class Unauthorized(Exception):
-    pass
-
-
-class Forbidden(Exception):
-    pass
+TENANT_PATH = re.compile(r"^/tenants/([^/]*)(?:/|$)")
 
 
 class NotFound(Exception):
@@ -59,23 +65,44 @@ MAX_LISTED_ERRORS = 3
 JSON_MEDIA_TYPE = re.compile(r"^application/([a-z0-9.+-]*\+)?json\s*(;.*)?$", re.IGNORECASE)
 
 
+def _decoded(body: str, is_base64: bool) -> str | None:
+    """The body's text; None when it is not UTF-8 (or not base64 when it claims to be)."""
+    if not is_base64:
+        return body
+    try:
+        return base64.b64decode(body, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+        return None
+
+
 def unreadable_body(headers: Mapping[str, str], body: str | None, is_base64: bool) -> tuple[int, str] | None:
     """Why a request's body cannot be read as JSON, as ``(status, message)``; None when it can (or is empty).
 
-    Checked before Powertools parses the body: it lets a multipart content type without a boundary
-    and a body that is not UTF-8 escape as exceptions (a 500), where the caller deserves a 4xx.
+    Checked before Powertools parses the body: it lets a multipart content type without a boundary,
+    a body that is not UTF-8, JSON nested deeper than Python's recursion limit and an integer of over
+    4,300 digits escape as exceptions (a 500), where the caller deserves a 4xx.
     """
     if not body:
         return None
+    if too_large(body, MAX_API_BODY_BYTES, is_base64):
+        return 413, f"the body is larger than {MAX_API_BODY_BYTES} bytes"
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "").strip()
     if content_type and not JSON_MEDIA_TYPE.match(content_type):
         return 415, "unsupported content type: send the body as application/json"
-    if is_base64:
-        try:
-            base64.b64decode(body, validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
-            return 400, "the body is not UTF-8 text"
-    return None
+    text = _decoded(body, is_base64)
+    if text is None:
+        return 400, "the body is not UTF-8 text"
+    reason = json_refusal(text, MAX_JSON_DEPTH)
+    return None if reason is None else (400, f"the body {reason}")
+
+
+def _refusal(status: int, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"statusCode": status, "message": message}),
+        "isBase64Encoded": False,
+    }
 
 
 def refuse_unreadable_body(event: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -83,15 +110,38 @@ def refuse_unreadable_body(event: Mapping[str, Any]) -> dict[str, Any] | None:
     problem = unreadable_body(
         event.get("headers") or {}, event.get("body"), bool(event.get("isBase64Encoded"))
     )
-    if problem is None:
-        return None
-    status, message = problem
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps({"statusCode": status, "message": message}),
-        "isBase64Encoded": False,
-    }
+    return None if problem is None else _refusal(*problem)
+
+
+@dataclass(frozen=True)
+class Screened:
+    """What ``screen_request`` decided: an answer refusing the request, or the tenant it may act for."""
+
+    refusal: dict[str, Any] | None = None
+    tenant_id: str | None = None
+    """Set when the request is under ``/tenants/{tenant_id}`` and its token is that tenant's."""
+
+
+def screen_request(event: Mapping[str, Any], store: SyncStore, *, now: datetime | None = None) -> Screened:
+    """Size, then the bearer token (on tenant routes), then readability and depth; see the module doc."""
+    headers: Mapping[str, str] = event.get("headers") or {}
+    body, is_base64 = event.get("body"), bool(event.get("isBase64Encoded"))
+    if too_large(body, MAX_API_BODY_BYTES, is_base64):
+        return Screened(_refusal(413, f"the body is larger than {MAX_API_BODY_BYTES} bytes"))
+    path = str(event.get("rawPath") or (event.get("requestContext") or {}).get("http", {}).get("path") or "")
+    match = TENANT_PATH.match(path)
+    tenant_id = None
+    if match:
+        tenant_id = match.group(1)
+        authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+        try:
+            authorize(store, tenant_id, authorization, now=now)
+        except Unauthorized as exc:
+            return Screened(_refusal(401, str(exc)))
+        except Forbidden as exc:
+            return Screened(_refusal(403, str(exc)))
+    refused = refuse_unreadable_body(event)
+    return Screened(refused, None if refused else tenant_id)
 
 
 def _error_message(error: Mapping[str, Any]) -> str:
@@ -131,32 +181,6 @@ def validation_errors(errors: Iterable[Mapping[str, Any]]) -> tuple[int, dict[st
         f" (and {more} more)" if more > 0 else ""
     )
     return 422, {"statusCode": 422, "message": message, "detail": detail}
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def authorize(store: SyncStore, tenant_id: str, authorization: str | None) -> None:
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("missing bearer token")
-    owner = store.token_tenant(hash_token(token.strip()))
-    if owner is None:
-        raise Unauthorized("unknown token")
-    if owner != tenant_id:
-        raise Forbidden("this token belongs to another tenant")
-
-
-def issue_token(store: SyncStore, tenant_id: str) -> str:
-    """Create a new API token for the tenant; only its hash is stored."""
-    token = new_token()
-    store.put_token(hash_token(token), tenant_id)
-    return token
 
 
 class RecordView(BaseModel):

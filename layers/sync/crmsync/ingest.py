@@ -23,6 +23,7 @@ from crmsync.webhooks import (
     WebhookRejected,
     economic_signals,
     hubspot_events,
+    refuse_oversized_body,
     verify_hubspot,
 )
 
@@ -44,8 +45,16 @@ def _connection_secret(
 
 
 def economic_webhook(
-    ctx: SyncContext, tenant_id: str, connection_id: str, query: dict[str, str]
+    ctx: SyncContext,
+    tenant_id: str,
+    connection_id: str,
+    query: dict[str, str],
+    *,
+    body: str | bytes | None = None,
+    is_base64: bool = False,
 ) -> dict[str, Any]:
+    """Verify and enqueue an e-conomic delivery: its data is in the query; the body is never read."""
+    refuse_oversized_body(body, is_base64)
     _, secret = _connection_secret(ctx, tenant_id, connection_id, ConnectionKind.ECONOMIC)
     signals = economic_signals(
         tenant_id=tenant_id,
@@ -70,7 +79,11 @@ def hubspot_webhook(
     now_ms: int,
     enqueue_once: EnqueueOnce,
 ) -> dict[str, Any]:
-    """Verify, parse and enqueue a HubSpot delivery; ``body`` is the raw body as sent (signed as bytes)."""
+    """Verify, parse and enqueue a HubSpot delivery; ``body`` is the raw body as sent (signed as bytes).
+
+    Size first (413), then the signature (401), then the nesting and the events (400): nothing
+    is enqueued unless all of them pass."""
+    refuse_oversized_body(body)
     conn, secret = _connection_secret(ctx, tenant_id, connection_id, ConnectionKind.HUBSPOT)
     verify_hubspot(
         client_secret=str(secret.get("client_secret", "")),

@@ -16,7 +16,8 @@ Item layout (every partition key starts with the tenant, so no query can cross t
 | delete guard| TENANT#t#DELETES#BUDGET | h<hour> (TTL)                      |
 | tenant list | TENANTS       | TENANT#t                                  |
 | child index | TENANT#t      | CHILD#<customer record>#<contact record>  |
-| api token   | TOKEN#<hash>  | TOKEN                                     |
+| api token   | TOKEN#<hash>  | TOKEN (tenant, id, name, times; TTL)      |
+| token list  | TENANT#t      | TOKEN#<token id> (hash, name, times; TTL) |
 
 A record item also carries its newest timeline entries (``log``, see ``LOG_IN_RECORD``).
 Records carry an integer ``version`` written with a condition (optimistic locking); links are
@@ -45,6 +46,8 @@ from crmsync.config import TenantConfig
 from crmsync.models import Conflict, ConflictStatus, ObjectType, Record, utcnow
 
 JOURNAL_TTL = timedelta(days=30)
+TOKEN_TTL_AFTER_EXPIRY = timedelta(days=30)
+"""Expired API tokens stay listed (as expired) this long, then DynamoDB's TTL removes them."""
 CONFLICT_TTL = timedelta(days=90)
 """Settled conflicts (with their losing values, restorable) are kept 90 days; open ones until resolved."""
 BATCH_GET_MAX = 100
@@ -307,15 +310,106 @@ class SyncStore:
         return [item["SK"]["S"].removeprefix("TENANT#") for item in self._query("TENANTS", "TENANT#")]
 
     # -- API tokens ----------------------------------------------------------------------------
-    def put_token(self, token_hash: str, tenant_id: str) -> None:
-        self._call(
-            "put_item",
-            Item={"PK": _s(f"TOKEN#{token_hash}"), "SK": _s("TOKEN"), "tenant_id": _s(tenant_id)},
-        )
+    # ``TOKEN#<hash>`` is what a request looks up; ``TENANT#t`` / ``TOKEN#<id>`` is the tenant's listing
+    # (and the only way to revoke: by id, within the tenant's partition). See ``crmsync/tokens.py``.
+    _TOKEN_FIELDS = ("tenant_id", "token_id", "name", "created_at", "expires_at")
+
+    def put_token(
+        self,
+        token_hash: str,
+        tenant_id: str,
+        *,
+        token_id: str,
+        name: str,
+        created_at: str,
+        expires_at: str,
+    ) -> None:
+        """Store a token (hash) and its listing entry together; ``VersionConflict`` if either exists."""
+        ttl = _n(int((datetime.fromisoformat(expires_at) + TOKEN_TTL_AFTER_EXPIRY).timestamp()))
+        about = {
+            "tenant_id": _s(tenant_id),
+            "token_id": _s(token_id),
+            "name": _s(name),
+            "created_at": _s(created_at),
+            "expires_at": _s(expires_at),
+            "ttl": ttl,
+        }
+        try:
+            self.ops += 1
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {"PK": _s(f"TOKEN#{token_hash}"), "SK": _s("TOKEN"), **about},
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {
+                                "PK": _s(tenant_pk(tenant_id)),
+                                "SK": _s(f"TOKEN#{token_id}"),
+                                "hash": _s(token_hash),
+                                **about,
+                            },
+                            "ConditionExpression": "attribute_not_exists(SK)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                raise VersionConflict("token id or hash exists") from exc
+            raise StoreError(str(exc)) from exc
+
+    @classmethod
+    def _token_dict(cls, item: dict[str, Any]) -> dict[str, str | None]:
+        return {name: item[name]["S"] if name in item else None for name in cls._TOKEN_FIELDS}
+
+    def token(self, token_hash: str) -> dict[str, str | None] | None:
+        """The token's tenant, id, name, ``created_at`` and ``expires_at`` (ISO; None on old tokens)."""
+        item = self._get(f"TOKEN#{token_hash}", "TOKEN")
+        return self._token_dict(item) if item else None
 
     def token_tenant(self, token_hash: str) -> str | None:
         item = self._get(f"TOKEN#{token_hash}", "TOKEN")
         return item["tenant_id"]["S"] if item else None
+
+    def tenant_tokens(self, tenant_id: str) -> list[dict[str, str | None]]:
+        """The listing entries of the tenant's tokens (never the hashes)."""
+        return [self._token_dict(item) for item in self._query(tenant_pk(tenant_id), "TOKEN#")]
+
+    def delete_token(self, tenant_id: str, token_id: str) -> bool:
+        """Revoke the tenant's token ``token_id`` (both items at once); False if the tenant has none such."""
+        entry = self._get(tenant_pk(tenant_id), f"TOKEN#{token_id}")
+        if entry is None:
+            return False
+        self.ops += 1
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self.table,
+                            "Key": {"PK": _s(f"TOKEN#{entry['hash']['S']}"), "SK": _s("TOKEN")},
+                        }
+                    },
+                    {
+                        "Delete": {
+                            "TableName": self.table,
+                            "Key": {"PK": _s(tenant_pk(tenant_id)), "SK": _s(f"TOKEN#{token_id}")},
+                            "ConditionExpression": "attribute_exists(SK)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                return False  # revoked meanwhile
+            raise StoreError(str(exc)) from exc
+        return True
 
     # -- records and links ---------------------------------------------------------------------
     def get_record(self, tenant_id: str, record_id: str) -> Record | None:

@@ -19,6 +19,7 @@ from urllib.parse import unquote
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
+from crmsync.limits import MAX_JSON_DEPTH, MAX_WEBHOOK_BODY_BYTES, json_refusal, too_large
 from crmsync.models import ObjectType, Signal
 
 HUBSPOT_TOLERANCE_MS = 300_000
@@ -207,12 +208,28 @@ def own_change(raw: dict[str, Any]) -> bool:
     )
 
 
+def refuse_oversized_body(body: str | bytes | None, is_base64: bool = False) -> None:
+    """Raise ``WebhookRejected(413)`` for a body over ``MAX_WEBHOOK_BODY_BYTES`` (checked before anything
+    else: before the secret is fetched, the signature computed or the body parsed)."""
+    if too_large(body, MAX_WEBHOOK_BODY_BYTES, is_base64):
+        raise WebhookRejected(413, f"body larger than {MAX_WEBHOOK_BODY_BYTES} bytes")
+
+
 def hubspot_events(body: str, *, portal_id: int | None) -> list[HubSpotEvent]:
-    """Parse a (verified) delivery; events for objects crmsync does not sync are skipped."""
+    """Parse a (verified) delivery; events for objects crmsync does not sync are skipped.
+
+    The nesting is counted before parsing (``json.loads`` recurses once per level: a body nested
+    1,000 deep raised ``RecursionError``, a 500 HubSpot would retry for a day)."""
+    refuse_oversized_body(body)
+    reason = json_refusal(body, MAX_JSON_DEPTH)
+    if reason is not None:
+        raise WebhookRejected(400, f"body {reason}")
     try:
         payload = json.loads(body)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise WebhookRejected(400, "body is not JSON") from exc
+    except ValueError as exc:  # e.g. an integer over Python's 4,300-digit limit
+        raise WebhookRejected(400, "body is not JSON crmsync can read") from exc
     if not isinstance(payload, list):
         raise WebhookRejected(400, "body must be a JSON array of events")
     if len(payload) > MAX_HUBSPOT_EVENTS:
