@@ -27,6 +27,7 @@ from crmsync import preflight, value_maps
 from crmsync.budget import Priority
 from crmsync.config import TenantConfig, TransferTiming
 from crmsync.connectors.base import (
+    AuthError,
     Connector,
     SourceRecord,
     TransientError,
@@ -211,6 +212,8 @@ class SignalOutcome:
     record_id: str | None = None
     applied: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    renumbered_from: str | None = None
+    """The old number when this signal moved a verified e-conomic renumbering's link."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -230,6 +233,14 @@ def handle_signal(ctx: SyncContext, signal: Signal) -> SignalOutcome:
         except (VersionConflict, LinkTaken):
             continue  # somebody else wrote first: read again and decide again
         ctx.decisions[outcome.decision] += 1
+        old_number = signal.hint.get("old_number")
+        if old_number and old_number != signal.external_id and outcome.renumbered_from is None:
+            # An unverified renumbering (a forged or stale webhook, a number taken by another record)
+            # is two ordinary signals: the new number was reconciled as itself, now the old one.
+            hint = {k: v for k, v in signal.hint.items() if k != "old_number"}
+            plain = signal.model_copy(update={"external_id": old_number, "hint": hint})
+            if ctx.first_in_invocation(plain):
+                handle_signal(ctx, plain)
         return outcome
     raise VersionConflict(f"gave up after {MAX_LOCK_RETRIES} optimistic-lock retries")
 
@@ -364,10 +375,12 @@ def _reconcile_once(
 
     record_id = ctx.find_link(tenant, conn, obj, ext)
     old_number = signal.hint.get("old_number")
-    if record_id is None and old_number:
-        # e-conomic renumbered the customer: move the link, keep the record.
-        record_id = store.find_link(tenant, conn, obj, old_number)
-        if record_id is not None:
+    if record_id is None and old_number and old_number != ext:
+        # e-conomic renumbered the customer: move the link, keep the record; but only once the
+        # vendor confirms it (the webhook URL's numbers are not proof of anything).
+        old_record_id = store.find_link(tenant, conn, obj, old_number)
+        if old_record_id is not None and _renumber_confirmed(ctx, connector, signal, old_number):
+            record_id = old_record_id
             removed_links[conn] = old_number
             new_links[conn] = ext
     record = ctx.get_record(tenant, record_id) if record_id else None
@@ -475,7 +488,39 @@ def _reconcile_once(
         record_id=record.record_id,
         applied=sorted(outcome.applied),
         conflicts=[c.field for c in outcome.conflicts],
+        renumbered_from=removed_links.get(conn),
     )
+
+
+def _renumber_confirmed(ctx: SyncContext, connector: Connector, signal: Signal, old_number: str) -> bool:
+    """Is ``old_number -> signal.external_id`` a renumbering e-conomic itself shows?
+
+    Only then may a link move: the old number is gone (the vendor no longer has it), the new one
+    is there, and the new one is not linked to another record (read from the table, not from this
+    invocation's cache). Both numbers are re-read through the connector (its rate budget): one
+    ``$in:`` batch read, or one ``get`` of the old number when the new one was batch-read already.
+    The new number's answer is kept for the reconcile, so confirming costs at most one vendor call.
+    """
+    tenant, conn, obj, new = signal.tenant_id, signal.connection_id, signal.object_type, signal.external_id
+    if ctx.store.find_link(tenant, conn, obj, new) is not None:
+        return False  # never steal another record's link
+    key = (tenant, conn, obj.value, new)
+    if key in ctx._prefetched:
+        new_source = ctx._prefetched[key]
+        old_present = connector.get(obj, old_number) is not None
+    else:
+        found = connector.get_many(obj, [old_number, new])
+        new_source = found.get(new)
+        old_present = old_number in found
+        if new_source is not None:
+            ctx._prefetched[key] = new_source  # the reconcile's read of the new number
+    confirmed = not old_present and new_source is not None and new_source.external_id == new
+    if not confirmed:
+        logger.warning(
+            "renumbering not confirmed by the vendor; handled as two signals",
+            extra={"connection": conn, "old_present": old_present, "new_present": new_source is not None},
+        )
+    return confirmed
 
 
 def _signal_entry(
@@ -775,7 +820,7 @@ def _push_group(
         )
     if not items:
         return
-    results = connector.write(obj, items)
+    results = _write_contained(connector, obj, items)
     written = [(i, r) for i, r in zip(items, results, strict=True) if r.ok and r.external_id]
     _store_writes(
         ctx, config, conn, side, [(by_id[i.record_id], i, r, canonical[i.record_id]) for i, r in written]
@@ -808,6 +853,47 @@ def _push_group(
             action = "create" if item.external_id is None else "update"
             reason = result.error or "refused"
             _park(ctx, config, conn, rec, action, reason, result.error_code, result.request_id, item.fields)
+
+
+def _write_contained(connector: Connector, obj: ObjectType, items: list[WriteItem]) -> list[WriteResult]:
+    """``connector.write``, with a failed check before the updates contained to the items it checked.
+
+    An update that carries ``expected`` makes the connector read its target first (HubSpot's stale
+    check: one batch read per 100, before anything is written). When that read fails, the connector
+    raises for the whole call; the failure belongs to the checked updates alone, so they get it as
+    their result (retryable: the push's retry path; otherwise parked like a refusal) and every other
+    item is written in a second call. An auth failure is the connection's, not a record's: it still
+    fails the push, as does a failure with no checked item to blame or one of the second call.
+    """
+    try:
+        return connector.write(obj, items)
+    except AuthError:
+        raise
+    except VendorError as exc:
+        checked = [i for i, it in enumerate(items) if it.expected and it.external_id]
+        if not checked:
+            raise
+        failure = exc
+    logger.warning(
+        "check before update failed; those records retried or parked, the rest written",
+        extra={"checked": len(checked), "retryable": failure.retryable, "code": failure.code},
+    )
+    results: dict[int, WriteResult] = {
+        i: WriteResult(
+            record_id=items[i].record_id,
+            ok=False,
+            error=f"reading the target before the update failed: {failure.message}",
+            error_code="check_failed",  # never "stale": nothing was read, there is nothing to reconcile
+            retryable=failure.retryable,
+            request_id=failure.request_id,
+        )
+        for i in checked
+    }
+    rest = [i for i in range(len(items)) if i not in results]
+    if rest:
+        for i, result in zip(rest, connector.write(obj, [items[i] for i in rest]), strict=True):
+            results[i] = result
+    return [results[i] for i in range(len(items))]
 
 
 def _preflight(
