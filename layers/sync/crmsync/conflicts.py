@@ -3,6 +3,15 @@
 A resolution (or a restored losing value) becomes crmsync's value and is *forced* to every linked
 side once, whatever the field's direction: a person chose it, so both sides get it. The write goes
 through the normal push (stream), so preflight, value maps and parking apply to it as well.
+
+A resolution is always a valid value of the field (``crmsync.text_rules``: kind, empty only where both
+sides allow it, the vendors' length limits, no control characters), and it is stored in its canonical
+form (the cleaning rule the connectors apply to what they read): a value stored as ``""`` where the
+vendors answer ``None``, or a value a vendor cannot hold (an empty name), made every echo of the push
+look like a change and the record was pushed again on every round. A refused value is a 422: the
+request model refuses what is wrong for the field name; what depends on the record's object type or on
+the value taken from a side raises ``InvalidResolution`` (Powertools' ``RequestValidationError``, which
+the API answers with 422).
 """
 
 from __future__ import annotations
@@ -10,8 +19,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator, model_validator
 
+from crmsync import text_rules
 from crmsync.config import TenantConfig
 from crmsync.models import (
     FIELDS_BY_TYPE,
@@ -31,6 +42,23 @@ class ConflictError(Exception):
     """The decision cannot be applied as asked (HTTP 409)."""
 
 
+class InvalidResolution(RequestValidationError):
+    """A resolution value the field cannot hold (HTTP 422, like a request that fails validation)."""
+
+    def __init__(self, field: str, reasons: list[str], *, part: str = "value") -> None:
+        super().__init__(
+            [
+                {"loc": ("body", "fields", field, part), "msg": reason, "type": "value_error"}
+                for reason in reasons
+            ]
+        )
+        self.field = field
+        self.reasons = reasons
+
+    def __str__(self) -> str:
+        return "; ".join(self.reasons)
+
+
 class Take(StrEnum):
     CRM = "crm"
     ACCOUNTING = "accounting"
@@ -41,19 +69,48 @@ class FieldChoice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     take: Take
-    value: FieldValue = Field(default=None, description="the value to use when take is `value`")
+    value: StrictStr | StrictBool | None = Field(
+        default=None,
+        description="the value to use when take is `value` (required then; `null` clears a field that may be "
+        "empty): a string, or a boolean for a boolean field",
+    )
 
     @model_validator(mode="after")
     def _value_only_for_value(self) -> FieldChoice:
         if self.take is not Take.VALUE and self.value is not None:
             raise ValueError("`value` is only used with take = value")
+        if self.take is Take.VALUE and "value" not in self.model_fields_set:
+            raise ValueError("take = value needs a `value` (null clears a field that may be empty)")
         return self
+
+
+def _value_problems(field: str, value: FieldValue) -> list[str]:
+    """What is wrong with a given value for every object type that has ``field`` (empty: fine for one)."""
+    found: list[list[str]] = []
+    for object_type in ObjectType:
+        if field in text_rules.FIELD_SPECS[object_type]:
+            reasons = text_rules.problems(object_type, field, value)
+            if not reasons:
+                return []
+            found.append(reasons)
+    return found[0] if found else []
 
 
 class ResolveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     fields: dict[str, FieldChoice] = Field(min_length=1, description="field -> choice")
+
+    @field_validator("fields")
+    @classmethod
+    def _valid_values(cls, fields: dict[str, FieldChoice]) -> dict[str, FieldChoice]:
+        """Refuse a given value no field of that name can hold (the record's type is checked on resolve)."""
+        reasons = [
+            r for name, c in fields.items() if c.take is Take.VALUE for r in _value_problems(name, c.value)
+        ]
+        if reasons:
+            raise ValueError("; ".join(reasons))
+        return fields
 
 
 class FieldComparison(BaseModel):
@@ -158,15 +215,25 @@ def compare_record(ctx: SyncContext, tenant_id: str, record_id: str, *, refresh:
 
 
 def _chosen_value(config: TenantConfig, record: Record, name: str, choice: FieldChoice) -> FieldValue:
+    """The canonical value a choice makes the field's value; ``InvalidResolution`` when it cannot be."""
+    obj = record.object_type
     if choice.take is Take.VALUE:
-        return choice.value
-    side = Side(choice.take.value)
-    if side is Side.CRM and name in record.unmapped:
-        raise ConflictError(f"{name}: the CRM value {record.unmapped[name]!r} has no value mapping")
-    present, value = _side_value(record, _side_connections(config, record, side), name)
-    if not present:
-        raise ConflictError(f"{name}: the record has no {side.value} value to take")
-    return value
+        value = choice.value
+    else:
+        side = Side(choice.take.value)
+        if side is Side.CRM and name in record.unmapped:
+            raise ConflictError(f"{name}: the CRM value {record.unmapped[name]!r} has no value mapping")
+        present, value = _side_value(record, _side_connections(config, record, side), name)
+        if not present:
+            raise ConflictError(f"{name}: the record has no {side.value} value to take")
+        value = text_rules.clean(obj, name, value)  # as read now (a value stored before the rule)
+    reasons = text_rules.problems(obj, name, value)
+    if reasons and choice.take is not Take.VALUE:
+        reasons = [f"the {choice.take.value} value cannot be taken: {r}" for r in reasons]
+    if reasons:
+        raise InvalidResolution(name, reasons, part="value" if choice.take is Take.VALUE else "take")
+    # The form every connector reads values in: what is stored is what the vendors will echo.
+    return text_rules.clean(obj, name, value)
 
 
 def resolve(ctx: SyncContext, tenant_id: str, record_id: str, request: ResolveRequest) -> dict[str, Any]:
@@ -257,7 +324,10 @@ def restore(ctx: SyncContext, tenant_id: str, conflict_id: str) -> dict[str, Any
         raise KeyError(conflict_id)
     if item.status is ConflictStatus.OPEN:
         raise ConflictError("an open conflict is resolved, not restored")
-    request = ResolveRequest(fields={item.field: FieldChoice(take=Take.VALUE, value=item.losing_value)})
+    # Not validated here: the losing value is checked against the record's field rule by ``resolve``
+    # (an empty or over-long losing value is refused with 422, like a resolution).
+    choice = FieldChoice.model_construct(take=Take.VALUE, value=item.losing_value)
+    request = ResolveRequest.model_construct(fields={item.field: choice})
     out = resolve(ctx, tenant_id, item.record_id, request)
     ctx.store.put_conflict(
         item.model_copy(update={"status": ConflictStatus.RESTORED, "resolution": item.losing_value})

@@ -4,6 +4,9 @@ Field values are normalised scalars (``str``, ``bool`` or ``None``): an empty st
 missing value are the same thing (``None``), so ``""`` vs ``null`` never looks like a change.
 Numbers that are identifiers (customer numbers, group numbers) are kept as strings so that both
 vendors' representations compare equal.
+
+What a value of each field may be (kind, empty or not, the vendors' length limits, tab/newline) and
+the cleaning rule for values read from a vendor are one table: ``crmsync.text_rules``.
 """
 
 from __future__ import annotations

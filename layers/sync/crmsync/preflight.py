@@ -3,6 +3,10 @@
 A refused write is parked with its reason (visible, replayable) instead of being sent and retried:
 e-conomic answers a bad reference with a 400 that no retry fixes, and some changes it accepts are
 still wrong for the books (changing the currency of a customer that has booked invoices).
+
+Lengths: a value read from the CRM that is longer than e-conomic accepts (``crmsync.text_rules``, the
+one table of field rules: e.g. a city of 51 characters, a VAT number of 21) is parked with the field,
+its length and the limit, never truncated (a cut value would be pushed back to the CRM as an edit).
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from collections.abc import Callable
 
 from stdnum.eu import vat as eu_vat
 
-from crmsync.models import Fields, FieldValue
+from crmsync.models import Fields, FieldValue, ObjectType
+from crmsync.text_rules import too_long
 
 REFS = ("customer_group", "payment_terms", "vat_zone")
 VAT_COUNTRIES: frozenset[str] = frozenset({*(c.upper() for c in eu_vat.MEMBER_STATES), "NO", "GB", "CH"})
@@ -40,6 +45,7 @@ def check_customer(
     reasons: list[str] = []
     if creating and not fields.get("name"):
         reasons.append("a customer needs a name")
+    reasons += too_long(ObjectType.CUSTOMER, fields)
     for ref in REFS:
         value = fields.get(ref)
         if value is not None and not _is_ref(value):
@@ -61,3 +67,8 @@ def check_customer(
     elif not creating and currency is not None and has_booked_invoices is not None and has_booked_invoices():
         reasons.append("the currency of a customer with booked invoices cannot change")
     return reasons
+
+
+def check_contact(fields: Fields) -> list[str]:
+    """Reasons to refuse writing ``fields`` to an accounting contact (empty: go ahead): its lengths."""
+    return too_long(ObjectType.CONTACT, fields)

@@ -900,8 +900,10 @@ def _preflight(
     connector: Connector, side: Side, obj: ObjectType, rec: Record, fields: Fields, external_id: str | None
 ) -> list[str]:
     """Reasons the accounting side must not get this write (see ``crmsync.preflight``)."""
-    if side is not Side.ACCOUNTING or obj is not ObjectType.CUSTOMER:
+    if side is not Side.ACCOUNTING:
         return []
+    if obj is ObjectType.CONTACT:
+        return preflight.check_contact(fields)
     booked = getattr(connector, "has_booked_invoices", None)
     return preflight.check_customer(
         fields,

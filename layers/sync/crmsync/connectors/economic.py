@@ -80,6 +80,7 @@ from crmsync.connectors.base import (
 )
 from crmsync.connectors.http import RetryPolicy, VendorHttp, retry_after_seconds
 from crmsync.models import CUSTOMER_FIELDS, Fields, FieldValue, ObjectType, Side, normalize
+from crmsync.text_rules import clean_fields
 
 PAGE_SIZE = 1000
 IN_FILTER_MAX = 200
@@ -701,7 +702,7 @@ class EconomicConnector:
         return SourceRecord(
             object_type=ObjectType.CUSTOMER,
             external_id=str(data["customerNumber"]),
-            fields=fields,
+            fields=clean_fields(ObjectType.CUSTOMER, fields),  # crmsync.text_rules: one cleaning rule
             modified_at=_parse_time(data.get("lastUpdated")),
         )
 
@@ -719,7 +720,7 @@ class EconomicConnector:
         return SourceRecord(
             object_type=ObjectType.CUSTOMER,
             external_id=str(data["customerNumber"]),
-            fields=fields,
+            fields=clean_fields(ObjectType.CUSTOMER, fields),  # crmsync.text_rules: one cleaning rule
             version=None if written else data.get("objectVersion"),
         )
 
@@ -803,7 +804,7 @@ class EconomicConnector:
         return SourceRecord(
             object_type=ObjectType.CONTACT,
             external_id=str(data["number"]),
-            fields=fields,
+            fields=clean_fields(ObjectType.CONTACT, fields),  # crmsync.text_rules: one cleaning rule
             parent_external_id=str(customer) if customer is not None else None,
             modified_at=_parse_time(data.get("lastUpdated")),
             version=None if written else data.get("objectVersion"),

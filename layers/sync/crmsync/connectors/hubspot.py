@@ -78,7 +78,8 @@ from crmsync.connectors.base import (
     stale_fields,
 )
 from crmsync.connectors.http import RetryPolicy, VendorHttp, retry_after_seconds
-from crmsync.models import CONTACT_FIELDS, CUSTOMER_FIELDS, Fields, ObjectType, Side, normalize
+from crmsync.models import CONTACT_FIELDS, CUSTOMER_FIELDS, Fields, ObjectType, Side
+from crmsync.text_rules import clean
 
 BATCH_SIZE = 100
 SEARCH_PAGE = 200
@@ -420,11 +421,16 @@ class HubSpotConnector:
         mapping = COMPANY_PROPERTIES if object_type is ObjectType.CUSTOMER else CONTACT_PROPERTIES
         if object_type is ObjectType.CONTACT and (not partial or "firstname" in props or "lastname" in props):
             parts = [str(props.get(p) or "").strip() for p in ("firstname", "lastname")]
-            fields["name"] = normalize(" ".join(p for p in parts if p))
+            fields["name"] = clean(object_type, "name", " ".join(p for p in parts if p))
         for name, prop in mapping.items():
             if partial and prop not in props:
                 continue
-            fields[name] = _bool_value(props.get(prop)) if name in BOOL_FIELDS else normalize(props.get(prop))
+            # crmsync.text_rules: the one cleaning rule for what is read from a vendor
+            fields[name] = (
+                _bool_value(props.get(prop))
+                if name in BOOL_FIELDS
+                else clean(object_type, name, props.get(prop))
+            )
         modified = parse_time(props.get(LAST_MODIFIED[object_type])) or parse_time(obj.get("updatedAt"))
         return SourceRecord(
             object_type=object_type,
