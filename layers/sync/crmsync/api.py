@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from crmsync import conflicts, linking
+from crmsync import config_checks, conflicts, linking
 from crmsync.config import TenantConfig
 from crmsync.limits import MAX_API_BODY_BYTES, MAX_JSON_DEPTH, json_refusal, too_large
 from crmsync.models import (
@@ -231,6 +231,9 @@ def put_config(ctx: SyncContext, tenant_id: str, config: TenantConfig) -> Tenant
 
     Switching to ``automatic`` is refused here: it may create many records, so it goes through
     ``POST /mode`` which reports what it would create first (dry run) and then does it.
+
+    A connection the change brings into use (another environment, a new or re-kinded connection) must
+    have its secret: else 422 naming it (``crmsync.config_checks``; unchanged connections are not re-read).
     """
     if config.tenant_id != tenant_id:
         raise Conflict("tenant_id in the body differs from the path")
@@ -241,6 +244,10 @@ def put_config(ctx: SyncContext, tenant_id: str, config: TenantConfig) -> Tenant
         and current.sync_mode is not SyncMode.AUTOMATIC
     ):
         raise Conflict("switch to automatic with POST /tenants/{tenant_id}/mode (dry run first)")
+    connectors = ctx.connectors
+    config_checks.check_secrets(
+        connectors.credentials, connectors.settings.secret_prefix, tenant_id, current, config
+    )
     try:
         return ctx.store.put_config(config)
     except VersionConflict as exc:

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from crmsync import text_rules
 from crmsync.budget import BudgetLimits, default_limits
-from crmsync.models import ConnectionKind, DeletePolicy, Environment, Side, SyncMode
+from crmsync.models import ConnectionKind, DeletePolicy, Environment, ObjectType, Side, SyncMode
 from crmsync.policy import FieldPolicy
-from crmsync.value_maps import MAPPABLE_FIELDS, ValueMap
+from crmsync.value_maps import MAPPABLE_FIELDS, ValueMap, checked_pairs
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
 
 
 class AccountingDefaults(BaseModel):
-    """Refs e-conomic requires on every new customer (customer group, payment terms, VAT zone, currency)."""
+    """Refs e-conomic requires on every new customer (customer group, payment terms, VAT zone, currency).
+
+    Each must be a valid value of its field (``crmsync.text_rules``: a reference number 1..999999999, an
+    ISO 4217 code, stored upper case); ``layout`` (no canonical field) is a reference number too.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -27,7 +32,16 @@ class AccountingDefaults(BaseModel):
     payment_terms: int = Field(default=1, ge=1)
     vat_zone: int = Field(default=1, ge=1)
     currency: str = Field(default="DKK", min_length=3, max_length=3)
-    layout: int | None = None
+    layout: int | None = Field(default=None, ge=1, le=text_rules.REFERENCE_MAX)
+
+    @field_validator("customer_group", "payment_terms", "vat_zone", "currency", mode="after")
+    @classmethod
+    def _valid_value(cls, value: int | str, info: ValidationInfo) -> int | str:
+        field = str(info.field_name)
+        reasons = text_rules.problems(ObjectType.CUSTOMER, field, str(value))
+        if reasons:
+            raise ValueError(f"accounting_defaults.{field}: {'; '.join(reasons)}")
+        return str(text_rules.clean(ObjectType.CUSTOMER, field, value)) if isinstance(value, str) else value
 
 
 class TransferTiming(StrEnum):
@@ -100,6 +114,15 @@ class TenantConfig(BaseModel):
         description="picklist field -> CRM value to accounting value (an unmapped value holds that field)",
     )
     version: int = 0
+
+    @field_validator("value_maps", mode="after")
+    @classmethod
+    def _valid_pairs(cls, maps: dict[str, ValueMap]) -> dict[str, ValueMap]:
+        """Every pair holds values the vendors can take (``value_maps.checked_pairs``), stored cleaned."""
+        return {
+            field: ValueMap(pairs=checked_pairs(field, m.pairs)) if field in MAPPABLE_FIELDS else m
+            for field, m in maps.items()
+        }
 
     @model_validator(mode="after")
     def _mappable(self) -> TenantConfig:

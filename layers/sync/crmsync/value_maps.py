@@ -7,6 +7,14 @@ record flows) and shown in the compare view until somebody adds the mapping.
 
 ``account_manager`` is always mapped: a HubSpot owner id and an e-conomic employee number are
 different id spaces, so without a mapping nothing crosses for that field.
+
+A map's values are written to the vendors, so each pair is checked when the config is given
+(``checked_pairs``, called by ``TenantConfig``'s validation: a 422 naming the field and the rule). The
+accounting value must be a valid value of the field (``crmsync.text_rules``: a reference number, a
+currency code); the CRM value must not be empty, hold control, bidirectional or zero-width characters,
+tab or line breaks, nor be longer than HubSpot's 65,536 characters. Both are stored in the form the
+connectors read values in (``text_rules.clean``: stripped, a currency code upper case), so a mapping
+matches what is read; two CRM values that are the same in that form are refused.
 """
 
 from __future__ import annotations
@@ -15,7 +23,8 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from crmsync.models import Fields
+from crmsync import text_rules
+from crmsync.models import Fields, ObjectType
 
 MAPPABLE_FIELDS: frozenset[str] = frozenset(
     {"customer_group", "payment_terms", "vat_zone", "currency", "account_manager"}
@@ -46,6 +55,51 @@ class ValueMap(BaseModel):
             if acc == accounting_value:
                 return crm
         return None
+
+
+def _crm_value_problems(value: str) -> list[str]:
+    """Why ``value`` cannot be a CRM (HubSpot) option value. ``text_rules`` has no public check for a
+    value outside its field table, so this applies its public pieces: the cleaning rule and the length."""
+    if not value.strip():
+        return ["cannot be empty"]
+    for char in value:
+        if text_rules.clean_text(char) != char:
+            kind = (
+                "tab or line breaks"
+                if char in "\t\r\n"
+                else "control, bidirectional or zero-width characters"
+            )
+            return [f"must not contain {kind} (U+{ord(char):04X})"]
+    if (n := text_rules.length(value)) > text_rules.HUBSPOT_MAX:
+        return [f"is {n} characters, longer than {text_rules.HUBSPOT_MAX} (HubSpot property value limit)"]
+    return []
+
+
+def checked_pairs(field: str, pairs: dict[str, str]) -> dict[str, str]:
+    """``pairs`` of mappable ``field`` in canonical form; ``ValueError`` naming the field and the rule."""
+    reasons: list[str] = []
+    out: dict[str, str] = {}
+    for crm, accounting in pairs.items():
+        crm_reasons = _crm_value_problems(crm)
+        reasons += [f"value_maps.{field}: a CRM value {r}" for r in crm_reasons]
+        acc_reasons = (
+            [f"{field} cannot be empty"]
+            if not accounting.strip()
+            else text_rules.problems(ObjectType.CUSTOMER, field, accounting)
+        )
+        reasons += [f"value_maps.{field}: an accounting value: {r}" for r in acc_reasons]
+        if crm_reasons or acc_reasons:
+            continue
+        key = str(text_rules.clean(ObjectType.CUSTOMER, field, crm))
+        if key in out:
+            reasons.append(f"value_maps.{field}: two CRM values are the same once cleaned (spacing, case)")
+        out[key] = str(text_rules.clean(ObjectType.CUSTOMER, field, accounting))
+    values = list(out.values())
+    if len(values) != len(set(values)):
+        reasons.append(f"value_maps.{field}: two accounting values are the same once cleaned (spacing, case)")
+    if reasons:
+        raise ValueError("; ".join(dict.fromkeys(reasons)))
+    return out
 
 
 def _mapped(maps: dict[str, ValueMap]) -> dict[str, ValueMap]:
