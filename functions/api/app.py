@@ -246,6 +246,16 @@ def conflict(exc: api.Conflict) -> Response:
     return _error(409, str(exc))
 
 
+@app.get(
+    "/tenants/<tenant_id>/health",
+    summary="Each connection's state: ok, or needs_attention with the reason and since when",
+)
+def connection_health(tenant_id: TenantId) -> dict[str, Any]:
+    from crmsync import health  # only this route needs it
+
+    return health.connection_states(_authorized(tenant_id), tenant_id)
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -24,4 +24,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     report = service.pull(ctx)
     metrics.add_metric(name="PulledSignals", unit=MetricUnit.Count, value=report.enqueued)
     metrics.add_metric(name="PulledAlreadySeen", unit=MetricUnit.Count, value=report.seen)
-    return {"enqueued": report.enqueued, "seen": report.seen, "checkpoints": report.checkpoints}
+    # Connections that need attention are in the table (GET /tenants/{t}/health) and counted by the
+    # service's ConnectionNeedsAttention metric; the tick itself succeeds for every other connection.
+    return {
+        "enqueued": report.enqueued,
+        "seen": report.seen,
+        "checkpoints": report.checkpoints,
+        "needs_attention": sorted(report.needs_attention),
+    }

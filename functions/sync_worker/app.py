@@ -2,6 +2,9 @@
 
 Partial batch failures: a signal whose vendor read fails stays on the queue and is retried; after
 ``maxReceiveCount`` it moves to the DLQ, from where it can be redriven (it carries no stale data).
+A failure of a tenant connection itself (a missing secret, refused credentials) is no retry case: that
+connection's signals are parked with the reason (``service.handle_signal_contained``) and the batch,
+with every other tenant's signals, goes on.
 """
 
 from __future__ import annotations
@@ -56,9 +59,12 @@ def _handle(record: SQSRecord) -> str:
         return "push"
     if isinstance(message, dict) and message.get("kind") == "transfer_page":
         ctx.priority = Priority.BULK  # bulk work gets only its share of the rate budget
-        linking.apply_page(ctx, linking.TransferPage.model_validate(message))
-        decisions["transfer_page"] += 1
-        return "transfer_page"
+        page = linking.TransferPage.model_validate(message)
+        if service.transfer_page_contained(ctx, page, lambda: linking.apply_page(ctx, page)):
+            decisions["transfer_page"] += 1
+            return "transfer_page"
+        decisions["parked"] += 1
+        return "parked"
     if isinstance(message, dict) and message.get("kind") == "signals":
         bundle = SignalBundle.model_validate(message)
         ctx.priority = Priority.BULK if all(s.source == "pull" for s in bundle.signals) else Priority.LIVE
@@ -67,7 +73,7 @@ def _handle(record: SQSRecord) -> str:
         return "signals"
     signal = Signal.model_validate(message)
     ctx.priority = Priority.BULK if signal.source == "pull" else Priority.LIVE
-    outcome = service.handle_signal(ctx, signal)
+    outcome = service.handle_signal_contained(ctx, signal)
     decisions[outcome.decision] += 1
     return outcome.decision
 

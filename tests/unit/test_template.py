@@ -517,6 +517,9 @@ def test_every_failure_queue_and_worker_has_an_alarm() -> None:
     # The push falling behind its stream, and signals waiting in the queue, page as well.
     assert alarmed("AWS/Lambda", "IteratorAge", "PushOnChangeFunction")
     assert alarmed("AWS/SQS", "ApproximateAgeOfOldestMessage", "SignalsQueue")
+    assert any(
+        a["Namespace"] == "crmsync" and a["MetricName"] == "ConnectionNeedsAttention" for a in alarms
+    ), "a broken tenant connection pages"
     # Every alarm reports to the one topic, both ways (so an operator also sees it clear).
     assert all(a["AlarmActions"] == a["OKActions"] == [{"Ref": "AlarmTopic"}] for a in alarms)
     subscription = RESOURCES["AlarmEmailSubscription"]

@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any, Literal
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from crmsync import preflight, value_maps
@@ -35,7 +36,7 @@ from crmsync.connectors.base import (
     WriteItem,
     WriteResult,
 )
-from crmsync.connectors.registry import ConnectorProvider
+from crmsync.connectors.registry import ConnectionUnavailable, ConnectorProvider
 from crmsync.engine import (
     Decision,
     PushAction,
@@ -70,6 +71,7 @@ from crmsync.store import (
 )
 
 logger = Logger(child=True)
+metrics = Metrics()  # Powertools shares the metric set: the handler's ``log_metrics`` flushes these
 
 MAX_LOCK_RETRIES = 6
 STORE_CONCURRENCY = 8
@@ -80,6 +82,11 @@ PULL_CHUNK = 1000
 INGEST_CONFIG_MAX_AGE = 30.0
 """Seconds webhook ingestion may use a tenant's config before reading it again."""
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+NEEDS_ATTENTION = "needs_attention"
+PROBE_MAX_MINUTES = 60
+"""While a connection needs attention, one probe call is let through after 1, 2, 4 ... minutes (capped)."""
+CONNECTION_FAILURES: tuple[type[Exception], ...] = (ConnectionUnavailable, AuthError)
+"""Failures of a tenant connection (its secret, its credentials), never of a record: contained to it."""
 
 
 class UnknownTenant(Exception):
@@ -104,6 +111,7 @@ class SyncContext:
     _records: dict[tuple[str, str], Record] = field(default_factory=dict)
     _journal_buffer: list[tuple[str, str, dict[str, Any], datetime]] | None = None
     _ingest_configs: dict[str, tuple[TenantConfig, float]] = field(default_factory=dict)
+    _conn_states: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def config(self, tenant_id: str) -> TenantConfig:
         config = self._configs.get(tenant_id) or self._read_config(tenant_id)
@@ -134,6 +142,7 @@ class SyncContext:
     def forget_configs(self) -> None:
         """Configs are cached for one invocation only, so a config change applies on the next one."""
         self._configs.clear()
+        self._conn_states.clear()
         self._prefetched.clear()
         self._handled.clear()
         self._links.clear()
@@ -217,6 +226,155 @@ class SignalOutcome:
 
 
 # --------------------------------------------------------------------------------------------
+# Connection state: a tenant connection's failure stays with it (see crmsync/health.py)
+# --------------------------------------------------------------------------------------------
+
+
+def connection_state(ctx: SyncContext, config: TenantConfig, conn: str) -> dict[str, Any] | None:
+    """The stored state of a tenant connection (``None``: never failed), read once per invocation."""
+    states = ctx._conn_states.get(config.tenant_id)
+    if states is None:
+        try:
+            states = ctx.store.connection_states(
+                config.tenant_id, [c.connection_id for c in config.connections]
+            )
+        except StoreError:
+            states = {}  # unknown: the vendor is called, as before there was a state
+        ctx._conn_states[config.tenant_id] = states
+    return states.get(conn)
+
+
+def connection_reason(exc: Exception) -> str:
+    """Why a connection failed, for people: the kind of failure, never a secret's value."""
+    if isinstance(exc, ConnectionUnavailable):
+        return exc.reason
+    if isinstance(exc, AuthError):
+        status = f" ({exc.status})" if exc.status else ""
+        return f"the vendor refused the credentials{status}: {exc.message[:200]}"
+    return type(exc).__name__
+
+
+def failed_connection(exc: Exception, default: str) -> str:
+    """The connection a failure belongs to (an auth error does not name one: the caller's)."""
+    return exc.connection_id if isinstance(exc, ConnectionUnavailable) else default
+
+
+def connection_failed(ctx: SyncContext, config: TenantConfig, conn: str, exc: Exception) -> str:
+    """Mark a tenant connection ``needs_attention`` (reason, since, next probe); returns the reason."""
+    reason = connection_reason(exc)
+    ctx.connectors.forget(config, conn)  # a fixed secret is read again on the next use
+    now = ctx.clock()
+    previous = connection_state(ctx, config, conn) or {}
+    failures = int(previous.get("failures", 0)) + 1 if previous.get("state") == NEEDS_ATTENTION else 1
+    delay = min(2 ** min(failures - 1, 6), PROBE_MAX_MINUTES)
+    state = {
+        "state": NEEDS_ATTENTION,
+        "reason": reason,
+        "error": type(exc).__name__,
+        "failures": failures,
+        "last_failure_at": now.isoformat(),
+        "next_probe_at": (now + timedelta(minutes=delay)).isoformat(),
+        "config_version": config.version,
+    }
+    logger.warning(
+        "tenant connection needs attention; its work is parked",
+        extra={"tenant": config.tenant_id, "connection": conn, "error": type(exc).__name__},
+    )
+    try:
+        stored = ctx.store.connection_failed(config.tenant_id, conn, state, since=now.isoformat())
+    except StoreError:
+        stored = {**state, "since": previous.get("since") or now.isoformat()}
+    ctx._conn_states.setdefault(config.tenant_id, {})[conn] = stored
+    metrics.add_metric(name="ConnectionNeedsAttention", unit=MetricUnit.Count, value=1)
+    return reason
+
+
+def connection_succeeded(ctx: SyncContext, config: TenantConfig, conn: str) -> None:
+    """A vendor call on the connection worked: back to ``ok`` (written only when it was not)."""
+    state = connection_state(ctx, config, conn)
+    if state is None or state.get("state") != NEEDS_ATTENTION:
+        return
+    now = ctx.clock().isoformat()
+    try:
+        ctx.store.connection_ok(config.tenant_id, conn, now)
+    except StoreError:
+        return  # stays marked; the next success clears it
+    ctx._conn_states.setdefault(config.tenant_id, {})[conn] = {"state": "ok", "since": now}
+    logger.info("tenant connection works again", extra={"tenant": config.tenant_id, "connection": conn})
+
+
+def circuit_open(ctx: SyncContext, config: TenantConfig, conn: str, *, force: bool = False) -> str | None:
+    """The reason not to call the vendor on ``conn`` now, or ``None``.
+
+    While a connection needs attention its work is parked at once; one probe goes through when its
+    time comes (1, 2, 4 ... minutes after the last failure, at most 60), after a config change, or when
+    a person forces it (a replay).
+    """
+    if force:
+        return None
+    state = connection_state(ctx, config, conn)
+    if state is None or state.get("state") != NEEDS_ATTENTION:
+        return None
+    if state.get("config_version") != config.version:
+        return None  # the config changed since (environment, connection): try it
+    if not state.get("secret_checked"):
+        state["secret_checked"] = True  # once per invocation (an unreadable secret is not cached)
+        if ctx.connectors.credentials_changed(config, conn):
+            return None  # the secret was replaced since it failed here: try it
+    probe = state.get("next_probe_at")
+    if not isinstance(probe, str) or ctx.clock() >= datetime.fromisoformat(probe):
+        # This caller is the probe; the others wait for its outcome (or the next probe time).
+        state["next_probe_at"] = (ctx.clock() + timedelta(minutes=PROBE_MAX_MINUTES)).isoformat()
+        return None
+    return str(state.get("reason") or "the connection needs attention")
+
+
+def transfer_page_contained(ctx: SyncContext, page: BaseModel, apply: Callable[[], Any]) -> bool:
+    """Run a transfer page; a failure of one of its tenant's connections parks the page (replayable)
+    instead of failing the batch. Returns whether the page ran."""
+    tenant = str(getattr(page, "tenant_id", ""))
+    config = ctx.config(tenant)
+    try:
+        apply()
+        return True
+    except ConnectionUnavailable as exc:
+        reason = connection_failed(ctx, config, exc.connection_id, exc)
+    except AuthError as exc:
+        # It names no connection: the page is parked with the reason; the next signal or pull on the
+        # refusing connection marks that one.
+        reason = connection_reason(exc)
+    park_message(ctx, page.model_dump(mode="json"), reason)
+    return False
+
+
+def park_signal(ctx: SyncContext, signal: Signal, reason: str) -> str | None:
+    """Park a signal whose connection failed (replayable: ``POST /parked/{id}/replay``)."""
+    return park_message(ctx, signal.model_dump(mode="json"), reason)
+
+
+def handle_signal_contained(ctx: SyncContext, signal: Signal) -> SignalOutcome:
+    """``handle_signal``, with a failure of the tenant connection parked instead of raised.
+
+    A missing or unreadable secret, or credentials the vendor refuses, belong to that tenant
+    connection: the signal is parked with the reason (visible, replayable), the connection is marked
+    ``needs_attention``, and the rest of the batch (other tenants' signals) goes on.
+    """
+    config = ctx.config(signal.tenant_id)
+    reason = circuit_open(ctx, config, signal.connection_id, force=signal.source == "replay")
+    if reason is None:
+        try:
+            outcome = handle_signal(ctx, signal)
+        except CONNECTION_FAILURES as exc:
+            reason = connection_failed(ctx, config, failed_connection(exc, signal.connection_id), exc)
+        else:
+            connection_succeeded(ctx, config, signal.connection_id)
+            return outcome
+    park_signal(ctx, signal, reason)
+    ctx.decisions["parked"] += 1
+    return SignalOutcome(decision="parked")
+
+
+# --------------------------------------------------------------------------------------------
 # Signals -> records
 # --------------------------------------------------------------------------------------------
 
@@ -269,7 +427,7 @@ def handle_bundle(ctx: SyncContext, bundle: SignalBundle) -> list[SignalOutcome]
         (signal,) = bundle.signals
         if not ctx.first_in_invocation(signal):
             return [SignalOutcome(decision="coalesced")]
-        return [handle_signal(ctx, signal)]
+        return [handle_signal_contained(ctx, signal)]
     outcomes: list[SignalOutcome] = []
     failed: list[Signal] = []
     with ctx.journal_batch():
@@ -278,7 +436,7 @@ def handle_bundle(ctx: SyncContext, bundle: SignalBundle) -> list[SignalOutcome]
                 outcomes.append(SignalOutcome(decision="coalesced"))
                 continue
             try:
-                outcomes.append(handle_signal(ctx, signal))
+                outcomes.append(handle_signal_contained(ctx, signal))
             except Exception:
                 logger.warning("signal failed; re-queued alone", extra={"connection": signal.connection_id})
                 failed.append(signal)
@@ -301,9 +459,19 @@ def prefetch(ctx: SyncContext, signals: list[Signal]) -> None:
             continue
         try:
             config = ctx.config(tenant)
-            found = ctx.connectors.get(config, conn).get_many(obj, sorted(ids))
-        except (UnknownTenant, KeyError, VendorError):
+        except UnknownTenant:
             continue
+        if circuit_open(ctx, config, conn) is not None:
+            continue  # parked at once by the signals themselves
+        try:
+            found = ctx.connectors.get(config, conn).get_many(obj, sorted(ids))
+        except CONNECTION_FAILURES as exc:
+            # That tenant connection's failure: marked here, so its signals are parked without a call each.
+            connection_failed(ctx, config, failed_connection(exc, conn), exc)
+            continue
+        except (KeyError, VendorError):
+            continue
+        connection_succeeded(ctx, config, conn)
         for ext, source in found.items():
             # Only what the batch returned: a missing id may be deleted *or* merged into another
             # (a batch read does not say which), so it is read on its own.
@@ -705,11 +873,14 @@ class PushReport:
     """Record ids whose write failed in a way worth retrying (the stream retries them)."""
 
 
-def push_records(ctx: SyncContext, records: Iterable[Record]) -> PushReport:
+def push_records(ctx: SyncContext, records: Iterable[Record], *, force: bool = False) -> PushReport:
     """Write changed records to every other connection of their tenant, batched per vendor call.
 
     ``records`` are stream images; several images of one record collapse to the newest. Customers
     go before contacts, so a new contact can be attached to its (possibly just created) customer.
+    A target connection that fails as a whole (its secret, its credentials) or needs attention
+    (``circuit_open``; ``force``: a person's replay tries anyway) gets its records parked as one
+    replayable push per 100 records; every other tenant connection is written as usual.
     """
     report = PushReport()
     latest: dict[tuple[str, str], Record] = {}
@@ -726,12 +897,37 @@ def push_records(ctx: SyncContext, records: Iterable[Record]) -> PushReport:
                 config = ctx.config(tenant)
             except UnknownTenant:
                 continue
+            broken: dict[str, str] = {}
             for obj in (ObjectType.CUSTOMER, ObjectType.CONTACT):
                 group = [r for r in recs if r.object_type is obj]
                 for target in config.connections:
-                    if group:
-                        _push_group(ctx, config, target.connection_id, obj, group, report)
+                    conn = target.connection_id
+                    if not group:
+                        continue
+                    reason = broken.get(conn) or circuit_open(ctx, config, conn, force=force)
+                    if reason is None:
+                        written = report.created + report.updated
+                        try:
+                            _push_group(ctx, config, conn, obj, group, report)
+                        except CONNECTION_FAILURES as exc:
+                            failed = failed_connection(exc, conn)
+                            reason = connection_failed(ctx, config, failed, exc)
+                            broken[failed] = reason
+                        else:
+                            if report.created + report.updated > written:
+                                connection_succeeded(ctx, config, conn)
+                            continue
+                    broken[conn] = reason
+                    _park_push(ctx, tenant, [r.record_id for r in group], reason)
+                    report.parked += len(group)
     return report
+
+
+def _park_push(ctx: SyncContext, tenant: str, record_ids: list[str], reason: str) -> None:
+    """Park the pushes of records whose target connection failed: one replayable push per 100."""
+    for i in range(0, len(record_ids), 100):
+        request = PushRequest(tenant_id=tenant, record_ids=record_ids[i : i + 100])
+        park_message(ctx, request.model_dump(mode="json"), reason)
 
 
 def _push_group(
@@ -986,6 +1182,8 @@ class PushRequest(BaseModel):
     kind: Literal["push"] = "push"
     tenant_id: str
     record_ids: list[str] = Field(min_length=1, max_length=100)
+    replay: bool = Field(default=False, exclude_if=lambda v: not v)
+    """A person replayed it: tried even while its connection needs attention."""
 
 
 def push_later(ctx: SyncContext, failed: dict[str, list[str]]) -> int:
@@ -1002,7 +1200,7 @@ def push_later(ctx: SyncContext, failed: dict[str, list[str]]) -> int:
 def push_requested(ctx: SyncContext, request: PushRequest) -> PushReport:
     """Run a queued push; a retryable failure raises so the queue retries it."""
     records = [r for rid in request.record_ids if (r := ctx.store.get_record(request.tenant_id, rid))]
-    report = push_records(ctx, records)
+    report = push_records(ctx, records, force=request.replay)
     if report.failed:
         raise TransientError(f"{len(report.failed)} record(s) could not be written yet")
     return report
@@ -1047,7 +1245,7 @@ def replay_message(ctx: SyncContext, tenant_id: str, parked_id: str, entry: dict
     message = entry["message"]
     model: BaseModel
     if entry["kind"] == "push":
-        model = PushRequest.model_validate(message)
+        model = PushRequest.model_validate({**message, "replay": True})
     elif entry["kind"] == "transfer_page":
         from crmsync.linking import TransferPage  # linking builds on this module
 
@@ -1201,6 +1399,10 @@ class PullReport:
     seen: int = 0
     """Records the pull read that crmsync had already seen exactly so (not enqueued)."""
     checkpoints: dict[str, str] = field(default_factory=dict)
+    needs_attention: dict[str, str] = field(default_factory=dict)
+    """``tenant/connection`` -> reason, for the connections that failed or wait for their next probe."""
+    failed: dict[str, str] = field(default_factory=dict)
+    """``tenant/connection`` -> error, for other failures (the pull raises the first after the rest ran)."""
 
 
 def pull(ctx: SyncContext, tenants: list[str] | None = None) -> PullReport:
@@ -1208,46 +1410,81 @@ def pull(ctx: SyncContext, tenants: list[str] | None = None) -> PullReport:
 
     The checkpoint moves only after every signal of that connection and type was enqueued, and to
     the newest modification time the vendor reported (its clock, not ours).
+
+    Each tenant connection is pulled on its own: a failure stays with it. A failed secret or refused
+    credentials mark the connection ``needs_attention`` (no retry helps; the schedule tick succeeds);
+    any other failure is raised once every other connection was pulled, so the schedule's retry and
+    the error alarm still see it.
     """
     assert ctx.queue is not None
     ctx.priority = Priority.BULK  # a pull is catch-up work: live changes go first on the rate budget
     report = PullReport()
+    errors: list[Exception] = []
     for tenant in tenants or ctx.store.list_tenants():
-        config = ctx.config(tenant)
+        try:
+            config = ctx.config(tenant)
+        except UnknownTenant:
+            continue  # listed, but its config is gone
         if config.sync_mode is SyncMode.OFF:
             continue
         for conn in config.connections:
-            connector = ctx.connectors.get(config, conn.connection_id)
-            for obj in (ObjectType.CUSTOMER, ObjectType.CONTACT):
-                cursor = ctx.store.get_checkpoint(tenant, conn.connection_id, obj)
-                since = (cursor - timedelta(seconds=config.lookback_seconds)) if cursor else EPOCH
-                newest = cursor
-                read = 0
-                # In chunks, so a first pull of a big account never holds every record in memory.
-                changed = iter(connector.changed_since(obj, since))
-                while sources := list(islice(changed, PULL_CHUNK)):  # itertools.batched needs 3.12
-                    for src in sources:
-                        if src.modified_at and (newest is None or src.modified_at > newest):
-                            newest = src.modified_at
-                    fresh = _not_seen_yet(ctx, config, conn.connection_id, sources)
-                    signals = [
-                        Signal(
-                            tenant_id=tenant,
-                            connection_id=conn.connection_id,
-                            object_type=obj,
-                            external_id=src.external_id,
-                            source="pull",
-                        )
-                        for src in fresh
-                    ]
-                    ctx.queue.send(signals)  # raises EnqueueError: the checkpoint then stays where it was
-                    report.enqueued += len(signals)
-                    report.seen += len(sources) - len(fresh)
-                    read += len(sources)
-                if newest is not None:
-                    ctx.store.put_checkpoint(tenant, conn.connection_id, obj, newest, read)
-                    report.checkpoints[f"{tenant}/{conn.connection_id}/{obj.value}"] = newest.isoformat()
+            name = f"{tenant}/{conn.connection_id}"
+            reason = circuit_open(ctx, config, conn.connection_id)
+            if reason is not None:
+                report.needs_attention[name] = reason
+                continue
+            try:
+                _pull_connection(ctx, config, conn.connection_id, report)
+            except CONNECTION_FAILURES as exc:
+                failed = failed_connection(exc, conn.connection_id)
+                report.needs_attention[f"{tenant}/{failed}"] = connection_failed(ctx, config, failed, exc)
+            except Exception as exc:
+                logger.exception(
+                    "pull of a tenant connection failed",
+                    extra={"tenant": tenant, "connection": conn.connection_id},
+                )
+                report.failed[name] = type(exc).__name__
+                errors.append(exc)
+            else:
+                connection_succeeded(ctx, config, conn.connection_id)
+    if errors:
+        raise errors[0]
     return report
+
+
+def _pull_connection(ctx: SyncContext, config: TenantConfig, conn: str, report: PullReport) -> None:
+    assert ctx.queue is not None
+    tenant = config.tenant_id
+    connector = ctx.connectors.get(config, conn)
+    for obj in (ObjectType.CUSTOMER, ObjectType.CONTACT):
+        cursor = ctx.store.get_checkpoint(tenant, conn, obj)
+        since = (cursor - timedelta(seconds=config.lookback_seconds)) if cursor else EPOCH
+        newest = cursor
+        read = 0
+        # In chunks, so a first pull of a big account never holds every record in memory.
+        changed = iter(connector.changed_since(obj, since))
+        while sources := list(islice(changed, PULL_CHUNK)):  # itertools.batched needs 3.12
+            for src in sources:
+                if src.modified_at and (newest is None or src.modified_at > newest):
+                    newest = src.modified_at
+            fresh = _not_seen_yet(ctx, config, conn, sources)
+            signals = [
+                Signal(
+                    tenant_id=tenant,
+                    connection_id=conn,
+                    object_type=obj,
+                    external_id=src.external_id,
+                    source="pull",
+                )
+                for src in fresh
+            ]
+            ctx.queue.send(signals)  # raises EnqueueError: the checkpoint then stays where it was
+            report.enqueued += len(signals)
+            report.seen += len(sources) - len(fresh)
+            read += len(sources)
+        if newest is not None:
+            ctx.store.put_checkpoint(tenant, conn, obj, newest, read)
+            report.checkpoints[f"{tenant}/{conn}/{obj.value}"] = newest.isoformat()
 
 
 def _not_seen_yet(
@@ -1334,6 +1571,12 @@ def sync_now(ctx: SyncContext, tenant_id: str, record_id: str) -> dict[str, Any]
                 ),
             )
             results[conn] = {"decision": out.decision, "applied": out.applied, "conflicts": out.conflicts}
+        except CONNECTION_FAILURES as exc:
+            config = ctx.config(tenant_id)
+            reason = connection_failed(ctx, config, failed_connection(exc, conn), exc)
+            results[conn] = {"decision": "error", "error": reason}
         except VendorError as exc:
             results[conn] = {"decision": "error", "error": exc.message}
+        else:
+            connection_succeeded(ctx, ctx.config(tenant_id), conn)
     return results

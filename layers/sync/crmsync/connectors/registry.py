@@ -15,6 +15,26 @@ from crmsync.settings import Settings
 CredentialReader = Callable[[str], dict[str, Any]]
 
 
+class ConnectionUnavailable(Exception):
+    """A tenant connection cannot be built: its secret is missing or unreadable, or lacks a key.
+
+    The failure belongs to that tenant connection alone (``crmsync.service`` contains it there); the
+    message names the connection and the kind of failure, never a secret's value.
+    """
+
+    def __init__(self, tenant_id: str, connection_id: str, reason: str) -> None:
+        super().__init__(f"connection {connection_id} of tenant {tenant_id}: {reason}")
+        self.tenant_id = tenant_id
+        self.connection_id = connection_id
+        self.reason = reason
+
+
+_SECRET_KEYS = {
+    ConnectionKind.ECONOMIC: ("app_secret_token", "agreement_grant_token"),
+    ConnectionKind.HUBSPOT: ("access_token",),
+}
+
+
 class ConnectorProvider:
     """One connector per (tenant, connection, environment), sharing one pooled httpx client."""
 
@@ -23,25 +43,74 @@ class ConnectorProvider:
         self.credentials = credentials
         self.client = client or httpx.Client(timeout=settings.http_timeout)
         self._cache: dict[tuple[str, str, str], Connector] = {}
+        self._built_from: dict[tuple[str, str, str], dict[str, Any]] = {}
+        """The secret each cached connector was built from: a rotated secret rebuilds it."""
+        self._tried: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+        """The secret last read for each connection (``None``: unreadable)."""
+        self._failed_with: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+        """The secret a connection failed with (``None``: unreadable), to notice when it is changed."""
         self.gate_factory: Callable[[TenantConfig, str], Callable[[], None]] | None = None
         """Builds the shared rate budget of a tenant connection (set by the composition root)."""
 
     def secret(self, config: TenantConfig, connection_id: str) -> dict[str, Any]:
-        return self.credentials(config.secret_name(self.settings.secret_prefix, connection_id))
+        """The connection's secret; ``ConnectionUnavailable`` when it cannot be read (missing, not JSON)."""
+        try:
+            return self.credentials(config.secret_name(self.settings.secret_prefix, connection_id))
+        except Exception as exc:  # GetParameterError, TransformParameterError, ValueError: no value in it
+            raise ConnectionUnavailable(
+                config.tenant_id,
+                connection_id,
+                f"its {config.environment.value} credentials could not be read ({type(exc).__name__})",
+            ) from exc
 
     def get(self, config: TenantConfig, connection_id: str) -> Connector:
         key = (config.tenant_id, connection_id, config.environment.value)
-        if key not in self._cache:
-            connector = self._build(config, connection_id)
+        config.connection(connection_id)  # KeyError for a connection the config does not have
+        try:
+            secret = self.secret(config, connection_id)  # cached by the credential reader (max age)
+        except ConnectionUnavailable:
+            self._tried[key] = None
+            raise
+        self._tried[key] = secret
+        if key not in self._cache or self._built_from.get(key) != secret:
+            self._cache.pop(key, None)
+            connector = self._build(config, connection_id, secret)
             if self.gate_factory is not None:
                 connector.http.gate = self.gate_factory(config, connection_id)
             connector.ensure_setup()  # once per container: e.g. HubSpot custom properties exist
             self._cache[key] = connector
+            self._built_from[key] = secret
         return self._cache[key]
 
-    def _build(self, config: TenantConfig, connection_id: str) -> Connector:
+    def forget(self, config: TenantConfig, connection_id: str) -> None:
+        """Drop a connection's connector (its credentials failed): the next use builds it again."""
+        key = (config.tenant_id, connection_id, config.environment.value)
+        self._cache.pop(key, None)
+        self._built_from.pop(key, None)
+        self._failed_with[key] = self._tried.get(key)
+
+    def credentials_changed(self, config: TenantConfig, connection_id: str) -> bool:
+        """Has the secret changed since this container saw the connection fail? (No vendor call; the
+        secret is read through the credential cache.) ``False`` when it never failed here."""
+        key = (config.tenant_id, connection_id, config.environment.value)
+        if key not in self._failed_with:
+            return False
+        try:
+            secret = self.secret(config, connection_id)
+        except ConnectionUnavailable:
+            return False
+        if secret == self._failed_with[key]:
+            return False
+        del self._failed_with[key]
+        return True
+
+    def _build(self, config: TenantConfig, connection_id: str, secret: dict[str, Any]) -> Connector:
         conn = config.connection(connection_id)
-        secret = self.secret(config, connection_id)
+        missing = [k for k in _SECRET_KEYS[conn.kind] if not secret.get(k)]
+        if missing:
+            raise ConnectionUnavailable(
+                config.tenant_id, connection_id, f"its secret lacks {', '.join(sorted(missing))}"
+            )
         if conn.kind is ConnectionKind.ECONOMIC:
             from crmsync.connectors.economic import EconomicConnector, EconomicDefaults
 

@@ -1,0 +1,44 @@
+"""Read-only view of a tenant's connections: ``ok`` or ``needs_attention`` (reason, since when).
+
+A connection needs attention when its secret cannot be read (missing in the configured environment,
+not JSON, lacking a key) or the vendor refuses its credentials (401/403). Its work is parked with the
+reason meanwhile (``GET /tenants/{t}/parked``, replayable) and every other tenant connection goes on;
+one probe call is let through after 1, 2, 4 ... minutes (at most 60), and a successful call, a
+config change or a person's replay brings it back to ``ok``. Set and cleared by ``crmsync.service``;
+reasons name the kind of failure, never a secret's value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmsync.service import NEEDS_ATTENTION, SyncContext
+
+_SHOWN = ("reason", "since", "error", "failures", "last_failure_at", "next_probe_at")
+
+
+def connection_states(ctx: SyncContext, tenant_id: str) -> dict[str, Any]:
+    """Every connection of the tenant with its state; ``KeyError`` for an unknown tenant."""
+    config = ctx.store.get_config(tenant_id)
+    if config is None:
+        raise KeyError(tenant_id)
+    stored = ctx.store.connection_states(tenant_id, [c.connection_id for c in config.connections])
+    connections: list[dict[str, Any]] = []
+    for conn in config.connections:
+        state = stored.get(conn.connection_id) or {}
+        needs = state.get("state") == NEEDS_ATTENTION
+        entry: dict[str, Any] = {
+            "connection_id": conn.connection_id,
+            "kind": conn.kind.value,
+            "state": NEEDS_ATTENTION if needs else "ok",
+            "since": state.get("since"),
+        }
+        if needs:
+            entry |= {k: state.get(k) for k in _SHOWN}
+        connections.append(entry)
+    return {
+        "tenant_id": tenant_id,
+        "environment": config.environment.value,
+        "state": NEEDS_ATTENTION if any(c["state"] == NEEDS_ATTENTION for c in connections) else "ok",
+        "connections": connections,
+    }
