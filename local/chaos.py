@@ -42,6 +42,9 @@ class ChaosConfig:
     contacts_per_customer: int = 2
     edits: int = 1_000
     rate_429: float = 0.10
+    hubspot_429_interval_ms: int = 200
+    """The interval HubSpot's injected 429s advertise (real: 10000). They carry no ``Retry-After``, as on
+    HubSpot, so the connector waits this interval: shortened only to compress the run's time."""
     rate_5xx: float = 0.05
     rate_timeout: float = 0.02
     rate_after_commit: float = 0.03
@@ -78,6 +81,7 @@ def _faults_on(stack: LocalStack, cfg: ChaosConfig) -> None:
     stack.hubspot.set_faults(
         Faults(
             rate_429=cfg.rate_429,
+            rate_429_interval_ms=cfg.hubspot_429_interval_ms,
             rate_5xx=cfg.rate_5xx,
             rate_timeout=cfg.rate_timeout,
             rate_5xx_after_commit=cfg.rate_after_commit / 2,

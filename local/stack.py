@@ -169,7 +169,7 @@ class LocalStack:
         self,
         *,
         hubspot_rate_limit_per_10s: int | None = None,
-        economic_rate_limit: tuple[int, float] = (1_000_000, 60.0),
+        economic_rate_limit: tuple[int, float] = (10_000, 60.0),
         log_level: str = "WARNING",
         http_timeout: float | None = None,
         enforce_iam: bool = True,

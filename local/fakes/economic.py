@@ -20,9 +20,12 @@ API is undocumented the fake makes a choice, listed here so nobody mistakes it f
   the other API knows (e.g. ``iban`` for legacy, ``publicEntryNumber`` for the Customers API) survive.
 * Customers API: ``name``, ``currency``, ``customerGroupNumber``, ``paymentTermId`` and ``zone`` are
   required on POST/PUT (the legacy API requires the same references). A missing ``objectVersion`` on
-  PUT is a 400 validation error; a stale one is 409. ``null`` is accepted for properties the schema marks
-  ``nullable`` (meaning "not set") and rejected otherwise. Booleans follow the documented rule "a false
+  PUT is a 400 validation error; a stale one is 409. A ``null`` property value is a 400 validation error
+  on POST/PUT even where the schema marks it ``nullable`` (the API's "Nulling" rule: "We do not generally
+  accept null as a value ... To null a property you must exclude it"); GETs may still show nulls. Booleans follow the documented rule "a false
   boolean is omitted": an omitted ``access`` therefore means *barred*.
+* A customer created without a number gets the lowest number a delete/renumber freed (the live API
+  reused a deleted number; which one is undocumented), else the highest + 1 (``reuse_deleted_numbers``).
 * Contacts are never physically deleted: DELETE /Contacts marks ``isDeleted``; lists include deleted
   contacts (legacy shows ``deleted: true``). Deleting a customer marks its contacts deleted.
 * Webhooks: one customer event type ("Customer updated") with ``[OLDNUMBER]``/``[NEWNUMBER]``; on
@@ -937,8 +940,13 @@ class EconomicFake:
         cursor_page_size: int = 1000,
         link_base: str | None = None,
         idempotency_ttl: float = 3600.0,
+        reuse_deleted_numbers: bool = True,
     ) -> None:
-        """``link_base`` pins the host in legacy ``self``/paging links (default: the request's host)."""
+        """``link_base`` pins the host in legacy ``self``/paging links (default: the request's host).
+
+        ``reuse_deleted_numbers``: a customer created without a number gets the lowest number freed by a
+        delete or renumber (anywhere in the range, not only the highest), else highest + 1. ``False``:
+        always highest + 1 (which still reuses a deleted highest number)."""
         self.app_secret_token = app_secret_token
         self.agreement_grant_token = agreement_grant_token
         self.rate_limit = rate_limit
@@ -948,6 +956,7 @@ class EconomicFake:
         self.cursor_page_size = cursor_page_size
         self.link_base = link_base.rstrip("/") if link_base else None
         self.idempotency_ttl = idempotency_ttl
+        self.reuse_deleted_numbers = reuse_deleted_numbers
         self.webhook_url = webhook_url
         self.webhook_body = webhook_body
         self.webhook_content_type = webhook_content_type
@@ -984,6 +993,7 @@ class EconomicFake:
             self._customers: dict[int, _CustomerRow] = {}
             self._contacts: dict[int, _ContactRow] = {}
             self._sort_keys: dict[int, int] = {}  # customer number -> highest contact sortKey used
+            self._freed_numbers: set[int] = set()  # customer numbers a delete or renumber gave up
             self._booked: dict[int, _BookedInvoiceRow] = {}
             self._next_contact = 1
             self._version_counter = 0
@@ -1207,6 +1217,7 @@ class EconomicFake:
             if new in self._customers or _positive_int(new) is None:
                 raise ValueError(f"cannot renumber {old} to {new}")
             del self._customers[old]
+            self._freed_numbers.add(old)
             row.number = new
             self._customers[new] = row
             self._sort_keys[new] = self._sort_keys.pop(old, 0)
@@ -1485,7 +1496,13 @@ class EconomicFake:
         row.object_version = self._next_version()
 
     def _next_customer_number(self) -> int:
-        # The live API reused a deleted number; max+1 over current customers does that for the top one.
+        # The live API reused a deleted number (economic-api.md §2); which one it picks is not documented,
+        # so the fake takes the lowest freed one: a number from the middle of the range comes back too.
+        while self.reuse_deleted_numbers and self._freed_numbers:
+            lowest = min(self._freed_numbers)
+            if lowest not in self._customers:
+                return lowest
+            self._freed_numbers.discard(lowest)  # taken again since (a create that named it)
         return max(self._customers, default=0) + 1
 
     def _create_customer_row(self, number: int, values: dict[str, Any]) -> _CustomerRow:
@@ -1507,6 +1524,7 @@ class EconomicFake:
 
     def _delete_customer_row(self, number: int) -> None:
         del self._customers[number]
+        self._freed_numbers.add(number)
         self._sort_keys.pop(number, None)
         for contact in self._contacts.values():
             if contact.customer_number == number and not contact.deleted:
@@ -2313,14 +2331,13 @@ class EconomicFake:
                 errors.append(
                     {"message": f"'{prop}' is required.", "errorCode": E_REQUIRED, "property": prop}
                 )
+        for prop, value in body.items():  # "We do not generally accept null as a value" (Nulling)
+            if value is None and prop not in required:
+                errors.append({"message": "Null is not allowed.", "errorCode": E_TYPE, "property": prop})
         for prop, spec in specs.items():
-            if prop not in body:
+            if prop not in body or body[prop] is None:
                 continue
             value = body[prop]
-            if value is None:
-                if not spec.nullable and prop not in required:
-                    errors.append({"message": "Null is not allowed.", "errorCode": E_TYPE, "property": prop})
-                continue
             problem = _check_value(value, spec)
             if problem:
                 errors.append({"message": problem.format(p=prop), "errorCode": E_TYPE, "property": prop})

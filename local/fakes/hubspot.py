@@ -21,11 +21,17 @@ port (``server, base_url = fake.serve()``). Paths are exactly those of ``https:/
 Assumptions (not documented by HubSpot, see crm-apis.md section C):
 
 - GET list ``limit`` above 100 is clamped to 100; the list cursor is the next record id.
-- A 429 carries ``Retry-After`` (seconds) unless ``send_retry_after=False``. HubSpot does not document
-  it for API calls, so clients must not rely on it; the connector tests run with it switched off.
+- A 429 carries no ``Retry-After`` (HubSpot documents none for API calls, so clients must not rely on
+  it); ``send_retry_after=True`` adds one (seconds) for clients that want to test that path. A
+  ``TEN_SECONDLY_ROLLING`` 429 carries the ``X-HubSpot-RateLimit-*`` headers with ``Remaining: 0``.
 - The search limiter (5/s) is separate from the 10-second/daily limiter and its 429 has
   ``policyName: "SECONDLY"``. The associations API shares the objects' limiter.
 - Search 400 texts (paging past 10,000, too many filters) are made up; the category is documented.
+- Search is eventually consistent: a created, changed, merged or deleted record shows in search results
+  (with its new values) only ``search_index_lag_s`` seconds (default 2) after the write; until then search
+  answers from the record's previous indexed state (a new record is missing, a deleted one still found).
+  The lag length is an assumption (HubSpot documents only that search is not immediate); ``seed()`` rows
+  count as indexed at once. GET/batch reads are never stale.
 - Filter limits follow the Jan-2025 docs: 5 groups, 6 filters per group, 18 filters in total.
 - Write responses (PATCH, batch update/upsert/create) return the written properties plus the default
   ones, not every property of the record. ``lastmodifieddate`` moves only when a value really changes.
@@ -40,6 +46,9 @@ Assumptions (not documented by HubSpot, see crm-apis.md section C):
   ``changeFlag`` is sent on creation (``NEW``), deletion (``DELETED``) and merge (``MERGED``) events.
   Failed deliveries are retried ``webhook_max_attempts`` times after ``webhook_retry_delay * attempt``
   seconds (HubSpot: 10 times over 24 h), each attempt with a fresh timestamp and signature.
+- A merge keeps the primary's id unless ``merge_new_id=True``: then (as HubSpot's merge can) it answers
+  with the combined record under a new id (the webhook's ``newObjectId``); the event's ``objectId`` stays
+  the primary's old id and every old id reads as the new record (GET answers with the new id).
 """
 
 from __future__ import annotations
@@ -61,7 +70,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -348,7 +357,9 @@ class Faults:
     API calls (authenticated ones; a fault decided before the handler has no effect and is not counted in
     ``calls``/``reads``/``writes``; every injected fault answer is counted in ``stats()["faults"]``):
 
-    - ``rate_429``: a ``TEN_SECONDLY_ROLLING`` 429 (with ``Retry-After`` unless ``send_retry_after=False``).
+    - ``rate_429``: a ``TEN_SECONDLY_ROLLING`` 429 (``Retry-After`` only with ``send_retry_after=True``)
+      whose ``X-HubSpot-RateLimit-Interval-Milliseconds`` is ``rate_429_interval_ms`` (HubSpot: 10000;
+      a chaos run shortens it to compress time, so clients still take their no-``Retry-After`` path).
     - ``rate_5xx``: a 500/502/503/504 ``INTERNAL_ERROR``.
     - ``rate_timeout``: the call hangs ``timeout_s`` seconds and then answers a 504 without any effect, so
       a client with a shorter timeout sees a read timeout (``stats()["timeouts"]``). Over a socket
@@ -395,6 +406,7 @@ class Faults:
     rate_timeout_after_commit: float = 0.0  # the write happens, then hang timeout_s, then 504
     timeout_s: float = 35.0  # longer than the connectors' 30 s client timeout
     latency_max_s: float = 0.0  # extra uniform random latency per call
+    rate_429_interval_ms: int = 10_000  # the interval header on injected 429s (HubSpot's window: 10 s)
 
     def __post_init__(self) -> None:
         for name in (
@@ -408,7 +420,7 @@ class Faults:
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be a probability between 0 and 1")
-        for name in ("latency_s", "latency_max_s", "timeout_s"):
+        for name in ("latency_s", "latency_max_s", "timeout_s", "rate_429_interval_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
 
@@ -779,13 +791,17 @@ class HubSpotFake:
       apps usually subscribe (creation/deletion/propertyChange/merge for both, contact.associationChange).
     - ``webhook_client``: the ``httpx.Client`` used for deliveries (inject a WSGITransport client in tests).
     - ``rate_limit_per_10s`` (default 100, private app Free/Starter), ``daily_limit`` (250,000) and
-      ``search_rate_limit_per_s`` (5); ``None`` disables each. ``send_retry_after`` adds ``Retry-After``.
+      ``search_rate_limit_per_s`` (5); ``None`` disables each. ``send_retry_after`` adds ``Retry-After``
+      to 429s (off by default: HubSpot documents none).
     - ``faults``: a ``Faults`` (change it at runtime with ``fake.faults = ...`` or ``set_faults``);
       ``clock``: epoch-seconds source (inject to control timestamps and windows).
     - ``strict_spec``: validate every request body and response body against the OpenAPI specs and record
       problems in ``spec_violations`` (tests assert it stays empty).
     - ``null_for_unset``: return requested-but-unset properties as ``null`` like the live API sometimes does
       (off by default because the spec types property values as plain strings).
+    - ``search_index_lag_s``: seconds (on ``clock``) before a write shows in search (0: at once).
+    - ``merge_new_id``: a merge answers with a record under a *new* id (the webhook's ``newObjectId``); both
+      old ids then resolve to it on reads. Default ``False``: the primary keeps its id.
     """
 
     def __init__(
@@ -801,7 +817,7 @@ class HubSpotFake:
         rate_limit_per_10s: int | None = 100,
         daily_limit: int | None = 250_000,
         search_rate_limit_per_s: int | None = 5,
-        send_retry_after: bool = True,
+        send_retry_after: bool = False,
         faults: Faults | None = None,
         clock: Callable[[], float] = time.time,
         webhook_max_attempts: int = 5,
@@ -810,7 +826,11 @@ class HubSpotFake:
         spec_dir: Path | None = None,
         null_for_unset: bool = False,
         search_max_results: int = 10_000,
+        search_index_lag_s: float = 2.0,
+        merge_new_id: bool = False,
     ) -> None:
+        if search_index_lag_s < 0:
+            raise ValueError("search_index_lag_s must not be negative")
         self.access_token = access_token
         self.portal_id = portal_id
         self.app_id = app_id
@@ -826,6 +846,8 @@ class HubSpotFake:
         self.webhook_retry_delay = webhook_retry_delay
         self.null_for_unset = null_for_unset
         self.search_max_results = search_max_results
+        self.search_index_lag_s = search_index_lag_s
+        self.merge_new_id = merge_new_id
         self.spec = SpecValidator(spec_dir) if strict_spec else None
         self.spec_violations: list[str] = []
         self._webhook_client = webhook_client
@@ -856,6 +878,8 @@ class HubSpotFake:
             self._unique: dict[str, dict[str, dict[str, str]]] = {t: {} for t in OBJECT_TYPES}
             self._unique["contacts"]["email"] = {}
             self._merged_into: dict[str, dict[str, str]] = {t: {} for t in OBJECT_TYPES}
+            # (otype, id) -> [(visible from (clock s), snapshot; None = gone)], oldest first: search's view
+            self._search_index: dict[tuple[str, str], list[tuple[float, StoredObject | None]]] = {}
             # (contact_id, company_id) -> is_primary
             self._assoc = _Associations()
             self._calls: Counter[str] = Counter()
@@ -1061,6 +1085,11 @@ class HubSpotFake:
                         obj.properties[name] = value
                         self._index(otype, oid, name, value)
                 self._stamp(obj, created=created, modified=modified)
+                self._search_index.pop((otype, oid), None)  # fixtures count as indexed already
+                if self.search_index_lag_s > 0:
+                    self._search_index[(otype, oid)] = [
+                        (float("-inf"), replace(obj, properties=dict(obj.properties)))
+                    ]
                 ids.append(oid)
         return ids
 
@@ -1237,7 +1266,15 @@ class HubSpotFake:
                     self._counters["timeouts"] += 1
         self._hang(delay)
         if roll_429:
-            return self._rate_limited("TEN_SECONDLY_ROLLING", correlation, 1.0, headers)
+            interval = faults.rate_429_interval_ms
+            limit = str(self.rate_limit_per_10s or 100)
+            headers = {
+                **headers,
+                "X-HubSpot-RateLimit-Max": limit,
+                "X-HubSpot-RateLimit-Remaining": "0",
+                "X-HubSpot-RateLimit-Interval-Milliseconds": str(interval),
+            }
+            return self._rate_limited("TEN_SECONDLY_ROLLING", correlation, interval / 1000, headers)
         if roll_5xx:
             body = error_body("INTERNAL_ERROR", "internal error (injected fault)")
             body["correlationId"] = correlation
@@ -1523,6 +1560,44 @@ class HubSpotFake:
             obj.properties["hs_object_id"] = obj.id
         obj.updated_ms = modified
         obj.properties[LAST_MODIFIED[obj.object_type]] = iso_ms(modified)
+        self._reindex_later(obj, created=created is not None)
+
+    def _reindex_later(self, obj: StoredObject, *, created: bool = False) -> None:
+        """Search sees ``obj`` as it is now only after the indexing lag (see the module docstring).
+
+        With a lag every record keeps at least its last indexed state (the first entry of its history);
+        without one and nothing pending, search reads the live record and nothing is kept.
+        """
+        key = (obj.object_type, obj.id)
+        lag = self.search_index_lag_s
+        if lag <= 0 and key not in self._search_index:
+            return
+        snapshot = None if obj.archived else replace(obj, properties=dict(obj.properties))
+        history = self._search_index.get(key)
+        if history is None:
+            # a record indexed while there was no lag: its earlier state is gone, show the new one at once
+            history = self._search_index[key] = [] if created else [(float("-inf"), snapshot)]
+        visible = max([self.clock() + lag, *(v for v, _ in history[-1:])])  # states never overtake
+        history.append((visible, snapshot))
+
+    def _search_view(self, otype: str) -> Iterator[StoredObject]:
+        """The records as the search index holds them at this moment (live ones when nothing is pending)."""
+        now = self.clock()
+        for oid, obj in self._objects[otype].items():
+            history = self._search_index.get((otype, oid))
+            if not history:
+                if not obj.archived:
+                    yield obj
+                continue
+            due = [i for i, (visible, _) in enumerate(history) if visible <= now]
+            if due:
+                del history[: due[-1]]  # the newest visible state replaces the older ones
+            if history[0][0] > now:
+                continue  # never indexed yet: a new record is not found
+            if len(history) == 1 and self.search_index_lag_s <= 0:
+                del self._search_index[(otype, oid)]  # caught up, no lag: search reads the live record
+            if history[0][1] is not None:
+                yield history[0][1]
 
     def _apply(self, obj: StoredObject, props: Mapping[str, str], source: tuple[str, str]) -> dict[str, str]:
         """Write validated values (``""`` clears); bump last-modified and emit events if anything changed."""
@@ -1612,6 +1687,7 @@ class HubSpotFake:
     def _archive(self, obj: StoredObject, source: tuple[str, str]) -> None:
         now = self._now_ms()
         obj.archived, obj.archived_ms = True, now
+        self._reindex_later(obj)
         for name, value in obj.properties.items():
             self._unindex(obj.object_type, obj.id, name, value)
         pairs = (
@@ -1961,6 +2037,7 @@ class HubSpotFake:
         for c, co, _ in links:
             self._assoc.pop((c, co), None)
         merged.archived, merged.archived_ms = True, self._now_ms()
+        self._reindex_later(merged)
         self._merged_into[otype][merged.id] = primary.id
         for target, alias in list(self._merged_into[otype].items()):
             if alias == merged.id:
@@ -1972,6 +2049,7 @@ class HubSpotFake:
             pairs = sorted((p for p in self._assoc if p[0] == contact_id), key=lambda p: int(p[1]))
             if not any(self._assoc[p] for p in pairs):
                 self._assoc[pairs[0]] = True
+        survivor = self._new_id_for(primary) if self.merge_new_id else primary
         self._refresh_calculated()
         self._event(
             SINGULAR[otype] + ".merge",
@@ -1981,10 +2059,35 @@ class HubSpotFake:
             changeFlag="MERGED",
             primaryObjectId=int(primary.id),
             mergedObjectIds=[int(merged.id)],
-            newObjectId=int(primary.id),
+            newObjectId=int(survivor.id),
             numberOfPropertiesMoved=len(moved),
         )
-        return 200, self._serialize(primary, self._select(otype, None))
+        return 200, self._serialize(survivor, self._select(otype, None))
+
+    def _new_id_for(self, old: StoredObject) -> StoredObject:
+        """The merge result under a new id: ``old`` is archived, its id (and ids merged into it) now
+        resolve to the new record, its associations move there."""
+        otype = old.object_type
+        new = StoredObject(
+            str(next(self._ids[otype])), otype, dict(old.properties), old.created_ms, old.updated_ms
+        )
+        self._objects[otype][new.id] = new
+        for name, value in old.properties.items():
+            self._unindex(otype, old.id, name, value)
+            self._index(otype, new.id, name, value)
+        for pair in list(self._assoc):
+            if old.id == (pair[0] if otype == "contacts" else pair[1]):
+                primary_flag = self._assoc.pop(pair)
+                moved = (new.id, pair[1]) if otype == "contacts" else (pair[0], new.id)
+                self._assoc[moved] = primary_flag
+        old.archived, old.archived_ms = True, self._now_ms()
+        self._reindex_later(old)
+        self._merged_into[otype][old.id] = new.id
+        for target, alias in list(self._merged_into[otype].items()):
+            if alias == old.id:
+                self._merged_into[otype][target] = new.id
+        self._stamp(new, created=old.created_ms, modified=max(self._now_ms(), old.updated_ms))
+        return new
 
     def _system_properties(self, otype: str) -> set[str]:
         return {n for n, d in self._properties[otype].items() if d["modificationMetadata"]["readOnlyValue"]}
@@ -2117,8 +2220,6 @@ class HubSpotFake:
                 raise _bad(f"Unknown sort property {sort_prop!r}")
 
         def keep(obj: StoredObject) -> bool:
-            if obj.archived:
-                return False
             if groups and not any(
                 all(self._match(otype, obj, f) for f in g.get("filters") or []) for g in groups
             ):
@@ -2128,7 +2229,7 @@ class HubSpotFake:
                 return any(needle in obj.properties.get(p, "").lower() for p in SEARCHABLE[otype])
             return True
 
-        matches = [o for o in self._objects[otype].values() if keep(o)]
+        matches = [o for o in self._search_view(otype) if keep(o)]
         present = [
             (self._typed(otype, sort_prop, o.properties[sort_prop]), int(o.id), o)
             for o in matches

@@ -719,6 +719,41 @@ def _has_null(value: Any) -> bool:
     return isinstance(value, list) and any(_has_null(v) for v in value)
 
 
+def test_a_create_may_get_a_deleted_number_from_the_middle_of_the_range(h: Harness) -> None:
+    numbers = [create(h, f"rec-{i}", name=f"C{i}") for i in range(3)]
+    h.fake.delete_customer(int(numbers[1]))  # a bookkeeper deletes the middle one
+    reused = create(h, "rec-new", name="Newcomer")
+    assert reused == numbers[1]  # e-conomic hands the freed number out again
+    fresh = h.connector.get(CUSTOMER, reused)
+    assert fresh is not None and fresh.fields["name"] == "Newcomer"
+
+
+def test_clearing_fields_omits_them_and_the_strict_fake_accepts_every_body(h: Harness) -> None:
+    """The fake refuses any null on Customers API writes (400), so clearing must omit, never send null."""
+    number = create(h, name="Clear A/S", email="a@clear.dk", city="Vejle", zip="7100", account_manager="4")
+    contact = h.connector.write(
+        CONTACT, [WriteItem(record_id="c", parent_external_id=number, fields={"name": "A", "phone": "1"})]
+    )[0]
+    h.fake.update_customer(
+        int(number), mobilePhone="+45 11 22 33 44", attention=int(str(contact.external_id))
+    )
+    cleared = dict.fromkeys(("email", "city", "zip", "phone", "website", "corporate_id", "account_manager"))
+    assert update(h, number, **cleared).ok
+    [contact_update] = h.connector.write(
+        CONTACT, [WriteItem(record_id="c", external_id=contact.external_id, fields={"phone": None})]
+    )
+    assert contact_update.ok, contact_update.error
+    stored = h.connector.get(CUSTOMER, number)
+    assert stored is not None
+    assert {k: stored.fields.get(k) for k in ("email", "city", "zip", "account_manager")} == dict.fromkeys(
+        ("email", "city", "zip", "account_manager")
+    )
+    # every write above was accepted by the null-refusing fake; none carried a null
+    for request in h.sent:
+        if request.method in ("POST", "PUT"):
+            assert not _has_null(json.loads(request.content)), (request.url, request.content)
+
+
 def test_request_bodies_match_the_official_schemas_and_carry_no_nulls(h: Harness) -> None:
     number = create(
         h,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -548,14 +547,15 @@ def test_changed_since_finds_every_record_past_the_10000_cap():
     base = int(since.timestamp() * 1000)
     seed_modified(h, 50, base - 100_000, 1, "old")
     ids = seed_modified(h, 10_250, base, 7, "new")
-    started = time.monotonic()
     search_budget(h, 60)
     found = list(h.hs.changed_since(CUSTOMER, since))
     assert [r.external_id for r in found] == ids  # every one, once, oldest first
     assert all(r.modified_at is not None and r.modified_at >= since for r in found)
     searches = h.bodies("POST /crm/v3/objects/companies/search")
     assert all(int(s["after"]) < 10_000 for s in searches)
-    assert time.monotonic() - started < 10
+    # Pages of 200 with one re-window at the cap: no more searches than the records need (+ re-windows).
+    # (A count, not a wall-clock bound: timing belongs in bench/, and shared CI cores make it flaky.)
+    assert len(searches) <= -(-10_250 // 200) + 3
 
 
 def test_changed_since_when_many_records_share_a_timestamp(h):
@@ -585,6 +585,8 @@ def test_changed_since_contacts_use_lastmodifieddate_and_carry_parents(h):
     since = datetime.fromtimestamp(h.clock.now, UTC)
     h.tick(5)
     h.hs.write(CONTACT, [WriteItem(record_id="p", fields={"email": "p@x.dk"}, parent_external_id=cid)])
+    assert list(h.hs.changed_since(CONTACT, since)) == []  # search lags behind the write (default 2 s)
+    h.tick(2_000)
     found = list(h.hs.changed_since(CONTACT, since))
     assert [r.parent_external_id for r in found] == [cid]
     search = h.bodies("POST /crm/v3/objects/contacts/search")[0]
@@ -598,6 +600,22 @@ def test_changed_since_contacts_use_lastmodifieddate_and_carry_parents(h):
     assert list(h.hs.changed_since(CONTACT, since + timedelta(days=1))) == []
 
 
+def test_merge_returns_the_new_id_and_old_ids_read_as_the_survivor():
+    h = Harness(merge_new_id=True)
+    h.hs.ensure_setup()
+    primary, duplicate = company(h, "keep"), company(h, "dup", city="Vejle")
+    new_id = h.hs.merge(CUSTOMER, primary, duplicate)
+    assert new_id not in (primary, duplicate)  # HubSpot may answer the merge with a new id
+    for old in (primary, duplicate):
+        survivor = h.hs.get(CUSTOMER, old)
+        assert survivor is not None
+        assert (survivor.external_id, survivor.fields["city"]) == (new_id, "Vejle")
+    kept = Harness()  # default: the primary keeps its id
+    kept.hs.ensure_setup()
+    a, b = company(kept, "a"), company(kept, "b")
+    assert kept.hs.merge(CUSTOMER, a, b) == a
+
+
 # ------------------------------------------------------------------------------------------ rate limits and errors
 
 
@@ -607,6 +625,20 @@ def test_429_without_retry_after_waits_the_rate_limit_interval():
     assert h.fake.stats()["rate_limited"] >= 1
     assert set(h.sleeps) == {10.0}  # X-HubSpot-RateLimit-Interval-Milliseconds, not a guessed backoff
     assert h.fake.spec_violations == []
+
+
+def test_fake_sends_no_retry_after_by_default_and_the_connector_backs_off_by_the_interval():
+    h = Harness(faults=Faults(rate_429=1.0, rate_429_interval_ms=1500))
+    with pytest.raises(RateLimitedError) as caught:
+        h.hs.get(CUSTOMER, "1")
+    assert h.sleeps == [1.5, 1.5, 1.5]  # every attempt waited the advertised interval, no guessed backoff
+    assert caught.value.retry_after == 1.5
+    h.fake.set_faults(Faults())
+    assert h.hs.get(CUSTOMER, "1") is None
+    plain = Harness(faults=Faults(rate_429=1.0))  # the default interval: HubSpot's 10 s window
+    with pytest.raises(RateLimitedError):
+        plain.hs.get(CUSTOMER, "1")
+    assert plain.sleeps == [10.0, 10.0, 10.0]
 
 
 def test_429_with_retry_after_and_search_secondly_limit():

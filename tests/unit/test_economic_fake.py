@@ -710,6 +710,26 @@ def test_api_create_and_optimistic_full_replace(fake: EconomicFake, client: http
     assert client.get(f"/customers/{number}").status_code == 404
 
 
+def test_api_refuses_null_values_on_post_and_put(fake: EconomicFake, client: httpx.Client) -> None:
+    """ "We do not generally accept null as a value" (Customers API, Nulling): omit it to clear it."""
+    request = {"name": "Null A/S", "currency": "DKK", "customerGroupNumber": 1, "paymentTermId": 1, "zone": 1}
+    refused = client.post(f"{API}/Customers", json={**request, "email": None})
+    assert refused.status_code == 400
+    assert_openapi_valid(refused.json(), "ProblemDetails")
+    assert [(e["property"], e["message"]) for e in refused.json()["errors"]] == [
+        ("email", "Null is not allowed.")
+    ]
+    number = client.post(f"{API}/Customers", json={**request, "email": "a@null.dk"}).json()["customerNumber"]
+    current = client.get(f"{API}/Customers/{number}").json()
+    for prop in ("email", "iban", "layoutGroup", "cvrNo"):  # nullable in the schema, refused on write
+        put = client.put(f"{API}/Customers/{number}", json={**current, prop: None})
+        assert put.status_code == 400, prop
+        assert put.json()["errors"][0]["property"] == prop
+    contact = client.post(f"{API}/Contacts", json={"customerNumber": number, "name": "N", "phone": None})
+    assert contact.status_code == 400 and contact.json()["errors"][0]["property"] == "phone"
+    assert client.get(f"{API}/Customers/{number}").json()["email"] == "a@null.dk"  # nothing was written
+
+
 def test_api_contacts_lifecycle(fake: EconomicFake, client: httpx.Client) -> None:
     customer = fake.add_customer(MINIMAL)
     other = fake.add_customer(MINIMAL, name="Other")
@@ -854,6 +874,35 @@ class Receiver:
             (request.method, request.full_path, request.get_data(as_text=True), request.mimetype)
         )
         return Response(status=204)(environ, start_response)
+
+
+def test_a_deleted_number_from_the_middle_of_the_range_is_reused(
+    fake: EconomicFake, client: httpx.Client
+) -> None:
+    numbers = [
+        client.post("/customers", json={**MINIMAL, "name": f"C{i}"}).json()["customerNumber"]
+        for i in range(5)
+    ]
+    assert numbers == [1, 2, 3, 4, 5]
+    assert client.delete("/customers/2").status_code == 204
+    assert client.delete(f"{API}/Customers/4").status_code == 204
+    fake.renumber(3, 30)
+    reused = [
+        client.post("/customers", json={**MINIMAL, "name": f"N{i}"}).json()["customerNumber"]
+        for i in range(3)
+    ]
+    assert reused == [2, 3, 4]  # the lowest freed number first, not only the highest
+    api = client.post(
+        f"{API}/Customers",
+        json={"name": "API", "currency": "DKK", "customerGroupNumber": 1, "paymentTermId": 1, "zone": 1},
+    )
+    assert api.json()["customerNumber"] == 31  # nothing freed left: highest + 1
+    assert client.get("/customers/2").json()["name"] == "N0"
+    strict = EconomicFake(reuse_deleted_numbers=False)
+    for name in "ABC":
+        strict.add_customer(name=name)
+    strict.delete_customer(2)
+    assert strict.add_customer(name="D") == 4
 
 
 def test_webhooks_fire_on_every_customer_change_with_old_and_new_numbers(client: httpx.Client) -> None:

@@ -485,10 +485,14 @@ def test_ten_second_rolling_limit_headers_and_429_body():
         "RATE_LIMIT",
         "TEN_SECONDLY_ROLLING",
     )
-    assert limited.headers["Retry-After"] == "6"  # fake extra: HubSpot documents no Retry-After
+    assert "Retry-After" not in limited.headers  # HubSpot documents none: the default sends none
+    assert limited.headers["X-HubSpot-RateLimit-Remaining"] == "0"
+    assert limited.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000"
+    fake.send_retry_after = True  # the option: a Retry-After in seconds, until the oldest call leaves
+    assert api.get("/crm/v3/objects/companies").headers["Retry-After"] == "6"
     clock.advance(6.01)
     assert api.get("/crm/v3/objects/companies").status_code == 200
-    assert fake.stats()["rate_limited"] == 1
+    assert fake.stats()["rate_limited"] == 2
 
 
 def test_daily_limit_and_search_secondly_limit():
@@ -506,11 +510,85 @@ def test_daily_limit_and_search_secondly_limit():
     assert api.post("/crm/v3/objects/contacts/search", json=search_body()).status_code == 200
 
 
+def test_search_shows_writes_only_after_the_indexing_lag():
+    clock = Clock()
+    fake, api = make(clock=clock)  # default lag: 2 s
+
+    def found() -> dict[str, str | None]:
+        body = api.post("/crm/v3/objects/companies/search", json=search_body()).json()
+        return {r["id"]: r["properties"]["city"] for r in body["results"]}
+
+    [seeded] = fake.seed("companies", [{"name": "Seeded", "city": "Aarhus"}])
+    assert found() == {seeded: "Aarhus"}  # fixtures count as indexed
+    created = api.post("/crm/v3/objects/companies", json={"properties": {"name": "New", "city": "Vejle"}})
+    new_id = created.json()["id"]
+    assert api.get(f"/crm/v3/objects/companies/{new_id}").status_code == 200  # reads are never stale
+    assert found() == {seeded: "Aarhus"}  # not indexed yet
+    clock.advance(2.0)
+    assert found() == {seeded: "Aarhus", new_id: "Vejle"}
+    api.patch(f"/crm/v3/objects/companies/{new_id}", json={"properties": {"city": "Kolding"}})
+    clock.advance(1.0)
+    api.patch(f"/crm/v3/objects/companies/{new_id}", json={"properties": {"city": "Odense"}})
+    assert found()[new_id] == "Vejle"  # the old indexed state, old values
+    clock.advance(1.0)
+    assert found()[new_id] == "Kolding"
+    clock.advance(1.0)
+    assert found()[new_id] == "Odense"
+    assert api.delete(f"/crm/v3/objects/companies/{seeded}").status_code == 204
+    assert seeded in found()  # still found until the deletion is indexed
+    clock.advance(2.0)
+    assert seeded not in found()
+    fake.search_index_lag_s = 0  # the option: search sees every write at once
+    api.patch(f"/crm/v3/objects/companies/{new_id}", json={"properties": {"city": "Ribe"}})
+    assert found() == {new_id: "Ribe"}
+    with pytest.raises(ValueError):
+        HubSpotFake(TOKEN, search_index_lag_s=-1)
+
+
+def test_merge_answers_with_a_new_id_and_old_ids_resolve_to_it():
+    fake, api = make(search_index_lag_s=0, merge_new_id=True)
+    primary = fake.create("companies", {"name": "Keep", "domain": "keep.dk"})
+    other = fake.create("companies", {"name": "Dup", "city": "Vejle"})
+    contact = fake.create("contacts", {"email": "p@keep.dk"})
+    fake.associate(contact, other)
+    merged = api.post(
+        "/crm/v3/objects/companies/merge", json={"primaryObjectId": primary, "objectIdToMerge": other}
+    )
+    assert merged.status_code == 200
+    new_id = merged.json()["id"]
+    assert new_id not in (primary, other)
+    assert merged.json()["properties"]["name"] == "Keep"
+    for old in (primary, other):  # both old ids read as the merged record, under its new id
+        body = api.get(f"/crm/v3/objects/companies/{old}", params={"properties": "city"}).json()
+        assert (body["id"], body["properties"]["city"]) == (new_id, "Vejle")
+    assert [r["id"] for r in fake.records("companies")] == [new_id]
+    links = api.get(f"/crm/v4/objects/contacts/{contact}/associations/companies").json()["results"]
+    assert [str(r["toObjectId"]) for r in links] == [new_id]
+    assert fake.record("contacts", contact)["properties"]["associatedcompanyid"] == new_id
+    [event] = [e for e in fake.events if e["subscriptionType"] == "company.merge"]
+    assert (event["objectId"], event["primaryObjectId"], event["mergedObjectIds"], event["newObjectId"]) == (
+        int(primary),
+        int(primary),
+        [int(other)],
+        int(new_id),
+    )
+    keep, api = make()  # default: the primary keeps its id
+    a, b = keep.create("companies", {"name": "A"}), keep.create("companies", {"name": "B"})
+    kept = api.post("/crm/v3/objects/companies/merge", json={"primaryObjectId": a, "objectIdToMerge": b})
+    assert kept.json()["id"] == a
+
+
 def test_injected_faults_are_seeded_and_counted():
     fake, api = make(faults=Faults(rate_5xx=1.0))
     assert api.get("/crm/v3/objects/companies").status_code in (500, 502, 503, 504)
     fake, api = make(faults=Faults(rate_429=1.0))
-    assert api.get("/crm/v3/objects/companies").json()["policyName"] == "TEN_SECONDLY_ROLLING"
+    limited = api.get("/crm/v3/objects/companies")
+    assert limited.json()["policyName"] == "TEN_SECONDLY_ROLLING" and "Retry-After" not in limited.headers
+    assert limited.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000"
+    fake, api = make(faults=Faults(rate_429=1.0, rate_429_interval_ms=200), send_retry_after=True)
+    limited = api.get("/crm/v3/objects/companies")
+    assert limited.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "200"
+    assert limited.headers["Retry-After"] == "1"  # whole seconds, at least 1
     fake, api = make(faults=Faults(rate_5xx_after_commit=1.0))
     response = api.post("/crm/v3/objects/companies", json={"properties": {"name": "X"}, "associations": []})
     assert response.status_code == 504 and len(fake.records("companies")) == 1  # written, then "timed out"
@@ -855,7 +933,7 @@ def test_http_control_surface_and_serving():
 
 
 def test_connector_request_bodies_validate_against_the_spec(spec):
-    fake, _ = make(strict_spec=True)
+    fake, _ = make(strict_spec=True, search_index_lag_s=0)
     client = httpx.Client(transport=httpx.WSGITransport(app=fake.app))
     hs = HubSpotConnector("c1", TOKEN, client=client, retry=RetryPolicy(sleep=lambda _: None))
     hs.ensure_setup()
