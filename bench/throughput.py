@@ -10,11 +10,14 @@ the vendors (HubSpot 100 requests per 10 s, e-conomic's token bucket of 10,000 t
    fake with the same limit. It is rate-bound, so it runs for a sample and its steady rate (after the
    first window's burst) is extrapolated to the full size;
 3. a **steady state** of ``edits`` single-field edits, half in e-conomic (payment terms), half in
-   HubSpot (phone), each settled before the next batch of 25.
+   HubSpot (phone), each settled before the next batch of 25. At the end every edit must be on the
+   other side (read from the fakes, no API call counted): a run that did not converge is not a
+   measurement, so the bench exits non-zero when one did not arrive.
 
 Printed: ``backfill_ratio_to_floor hubspot_calls_per_record baseline_speedup calls_per_edit
-ddb_ops_per_edit import_ratio_vs_boto3 peak_rss_mb usd_per_million_edits`` and, on a second line,
-the measurements behind them. Definitions:
+ddb_ops_per_edit import_ratio_vs_boto3 peak_rss_mb usd_per_million_edits``, then the convergence
+check ``edits_not_arrived parked dlq_messages`` and, on a second line, the measurements behind them
+(``edits_not_arrived`` there lists the record and field of each edit that did not arrive). Definitions:
 
 * floor: the least time the rate limits allow for the calls the backfill truly needs: HubSpot batch
   writes of 100 companies and of 100 contacts with their company association inline (batch create
@@ -26,6 +29,11 @@ the measurements behind them. Definitions:
 * peak_rss_mb: the largest resident set of a fresh process (a Lambda container) running the heaviest
   invocations of the run against the same stack: one worker batch of 10 bundles x 100 signals, and a
   scheduled pull re-reading every record.
+* edits_not_arrived: steady-state edits whose value (cleaned as the connectors clean what they read,
+  ``crmsync.text_rules.clean``) is not the other side's value of that field at the end; of several
+  edits of one field of one record, the last is the one that must be there.
+* parked / dlq_messages: parked items of the tenant and messages in the failure queues (every queue but
+  the signals queue) at the end of the steady state.
 * usd_per_million_edits: the steady state's counted Lambda invocations and durations (locally
   measured, so an upper bound: moto is slower than DynamoDB), DynamoDB read/write units, SQS and HTTP
   API requests and Secrets Manager calls, at the list prices in ``bench.cost``.
@@ -50,9 +58,12 @@ import botocore.client
 import httpx
 
 from bench import cost
-from crmsync.models import SyncMode
+from crmsync.connectors.hubspot import COMPANY_PROPERTIES
+from crmsync.models import ObjectType, SyncMode
+from crmsync.text_rules import clean
 from local.fakes.hubspot import HubSpotFake
 from local.stack import HUBSPOT_TOKEN, LocalStack
+from local.template_resources import SIGNALS_QUEUE
 
 TENANT = "bench"
 HUBSPOT_PER_10S = 100
@@ -310,17 +321,68 @@ def baseline_rate(sample: int, contacts: int) -> float:
     return (len(stamps) - HUBSPOT_PER_10S) / (stamps[-1] - started)
 
 
+@dataclass(frozen=True)
+class Edit:
+    """One steady-state edit: the customer, the canonical field and the value written on ``side``."""
+
+    side: str  # "economic" or "hubspot": where it was written; it must arrive on the other one
+    number: int
+    field: str
+    value: str
+
+
+ECONOMIC_PATHS = {
+    "payment_terms": ("paymentTerms", "paymentTermsNumber"),
+    "phone": ("telephoneAndFaxNumber",),
+}
+"""Canonical field -> where the legacy customer (``EconomicFake.get_customer``) holds it."""
+
+
 def edit_round(
     stack: LocalStack, numbers: list[int], companies: dict[str, str], rng: random.Random, n: int
-) -> None:
+) -> list[Edit]:
+    made = []
     for i in range(n):
         number = rng.choice(numbers)
         if i % 2 == 0 or str(number) not in companies:
             current = stack.economic.get_customer(number)["paymentTerms"]["paymentTermsNumber"]
-            stack.economic.update_customer(number, paymentTerms={"paymentTermsNumber": 1 + current % 8})
+            terms = 1 + current % 8
+            stack.economic.update_customer(number, paymentTerms={"paymentTermsNumber": terms})
+            made.append(Edit("economic", number, "payment_terms", str(terms)))
         else:
             phone = f"+45 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} {i % 100:02d}"
             stack.hubspot.edit("companies", companies[str(number)], {"phone": phone})
+            made.append(Edit("hubspot", number, "phone", phone))
+    return made
+
+
+def edits_not_arrived(stack: LocalStack, edits: list[Edit], companies: dict[str, str]) -> list[str]:
+    """``customer <number> <field> (from <side>)`` for each edit whose value is not on the other side.
+
+    Read from the fakes directly (no API call). Both values are cleaned as the connectors clean what
+    they read; of several edits of one field of one record, the last one made must be there.
+    """
+    last = {(e.side, e.number, e.field): e for e in edits}
+    hubspot = {c["id"]: c["properties"] for c in stack.hubspot.records("companies")}
+    missing = []
+    for edit in last.values():
+        if edit.side == "economic":
+            there = hubspot.get(companies.get(str(edit.number), ""), {}).get(COMPANY_PROPERTIES[edit.field])
+        else:
+            there = stack.economic.get_customer(edit.number)
+            for key in ECONOMIC_PATHS[edit.field]:
+                there = (there or {}).get(key)
+        if clean(ObjectType.CUSTOMER, edit.field, there) != clean(
+            ObjectType.CUSTOMER, edit.field, edit.value
+        ):
+            missing.append(f"customer {edit.number} {edit.field} (from {edit.side})")
+    return missing
+
+
+def failure_queue_depths(stack: LocalStack) -> dict[str, int]:
+    """Messages in every queue but the signals queue (the DLQs and the push failures queue)."""
+    assert stack.resources is not None
+    return {q: stack.queue_depth(q) for q in stack.resources.queue_urls if q != SIGNALS_QUEUE}
 
 
 def peak_rss_mb(stack: LocalStack, numbers: list[int]) -> float:
@@ -372,6 +434,8 @@ print([int(line.split()[1]) for line in open("/proc/self/status") if line.starts
 class BenchResult:
     line: str
     details: dict[str, Any]
+    not_arrived: int = 0
+    """Edits that did not reach the other side: the numbers of such a run are not a measurement."""
 
 
 def run(customers: int, contacts: int, edits: int, baseline_sample: int, import_repeats: int) -> BenchResult:
@@ -421,11 +485,9 @@ def run(customers: int, contacts: int, edits: int, baseline_sample: int, import_
         before_aws = aws.snapshot()
         before_calls = stack.hubspot.stats()["total"] + stack.economic.stats()["total"]
         before_inv = {k: len(v) for k, v in stack.stats.invocations.items()}
-        made = 0
-        while made < edits:
-            batch = min(25, edits - made)
-            edit_round(stack, numbers, companies, rng, batch)
-            made += batch
+        made: list[Edit] = []
+        while len(made) < edits:
+            made += edit_round(stack, numbers, companies, rng, min(25, edits - len(made)))
             stack.run_until_idle(timeout=600)
         window = aws.minus(before_aws)
         calls = stack.hubspot.stats()["total"] + stack.economic.stats()["total"] - before_calls
@@ -452,6 +514,11 @@ def run(customers: int, contacts: int, edits: int, baseline_sample: int, import_
             "edit_invocations": {k: len(v) for k, v in durations.items() if v},
             "edit_usd": round(usage.usd(arm64=True), 6),
         }
+        # Convergence, after the counted window: reading the fakes and the store is not the edits' cost.
+        not_arrived = edits_not_arrived(stack, made, companies)
+        parked = len(stack.store.parked(TENANT))
+        failures = failure_queue_depths(stack)
+        details |= {"edits_not_arrived": not_arrived, "parked": parked, "dlq_messages": failures}
         rss = peak_rss_mb(stack, numbers)
     rate = baseline_rate(baseline_sample, contacts)
     baseline_s = records / rate
@@ -469,9 +536,10 @@ def run(customers: int, contacts: int, edits: int, baseline_sample: int, import_
         f"ddb_ops_per_edit={window.items / edits:.2f} "
         f"import_ratio_vs_boto3={imports.worst_ratio:.2f} "
         f"peak_rss_mb={rss:.0f} "
-        f"usd_per_million_edits={cost.usd_per_million(usage, edits, arm64=True):.2f}"
+        f"usd_per_million_edits={cost.usd_per_million(usage, edits, arm64=True):.2f} "
+        f"edits_not_arrived={len(not_arrived)} parked={parked} dlq_messages={sum(failures.values())}"
     )
-    return BenchResult(line=line, details=details)
+    return BenchResult(line=line, details=details, not_arrived=len(not_arrived))
 
 
 def _http_functions(stack: LocalStack) -> list[str]:
@@ -489,6 +557,9 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args.customers, args.contacts, args.edits, args.baseline_sample, args.import_repeats)
     print(result.line)
     print(f"bench details: {json.dumps(result.details)}")
+    if result.not_arrived:
+        print(f"{result.not_arrived} edit(s) did not arrive: the run did not converge", file=sys.stderr)
+        return 1
     return 0
 
 

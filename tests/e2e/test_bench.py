@@ -19,6 +19,7 @@ KEYS = (
     "peak_rss_mb",
     "usd_per_million_edits",
 )
+CONVERGENCE = ("edits_not_arrived", "parked", "dlq_messages")
 
 
 def test_floor_counts_batches_of_100_at_ten_hubspot_requests_a_second():
@@ -33,8 +34,10 @@ def test_small_bench_prints_every_number_and_syncs_everything():
     result = run(customers=20, contacts=2, edits=10, baseline_sample=230, import_repeats=1)
     assert botocore.client.BaseClient._make_api_call is before, "the bench's AWS counter was undone"
     values = dict(re.findall(r"(\w+)=([0-9.]+)", result.line))
-    assert tuple(values) == KEYS, result.line
-    assert all(float(v) > 0 for v in values.values()), result.line
+    assert tuple(values) == KEYS + CONVERGENCE, result.line
+    assert all(float(values[k]) > 0 for k in KEYS), result.line
+    assert values["edits_not_arrived"] == "0", f"every edit reached the other side: {result.details}"
+    assert result.not_arrived == 0 and result.details["edits_not_arrived"] == []
     details = result.details
     assert details["synced"] == 20 * 3, "every customer and contact reached HubSpot"
     assert details["hubspot_calls"] >= details["hubspot_calls_needed"]

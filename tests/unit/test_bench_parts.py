@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from bench import coldstart
 from bench.cost import Usage, lambda_gb_seconds, usd_per_million
+from bench.throughput import Edit, edits_not_arrived
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,6 +48,35 @@ def test_lambda_bills_each_invocation_rounded_up_to_a_millisecond() -> None:
     # per invocation, not on the sum: ten 0.1 ms runs are ten billed milliseconds, not one
     assert lambda_gb_seconds([0.0001] * 10, 1024) == pytest.approx(0.010)
     assert lambda_gb_seconds([], 1024) == 0
+
+
+def test_an_edit_counts_as_arrived_only_with_its_value_on_the_other_side() -> None:
+    customers = {
+        1: {"paymentTerms": {"paymentTermsNumber": 3}, "telephoneAndFaxNumber": " +45 11 22 33 44\u200b"},
+        2: {"paymentTerms": {"paymentTermsNumber": 5}, "telephoneAndFaxNumber": "+45 00 00 00 00"},
+    }
+    companies = [
+        {"id": "101", "properties": {"crmsync_payment_terms": "3", "phone": "+45 11 22 33 44"}},
+        {"id": "102", "properties": {"crmsync_payment_terms": "4", "phone": "+45 99 99 99 99"}},
+    ]
+    stack = SimpleNamespace(
+        hubspot=SimpleNamespace(records=lambda object_type: companies),
+        economic=SimpleNamespace(get_customer=customers.get),
+    )
+    edits = [
+        Edit("economic", 1, "payment_terms", "2"),  # superseded by the next: only the last must be there
+        Edit("economic", 1, "payment_terms", "3"),
+        Edit("hubspot", 1, "phone", "+45 11 22 33 44"),  # there, once cleaned as the connectors clean
+        Edit("economic", 2, "payment_terms", "5"),  # not in HubSpot (4)
+        Edit("hubspot", 2, "phone", "+45 12 34 56 78"),  # not in e-conomic
+        Edit("economic", 3, "payment_terms", "1"),  # no company at all
+    ]
+    missing = edits_not_arrived(stack, edits, {"1": "101", "2": "102"})  # type: ignore[arg-type]
+    assert missing == [
+        "customer 2 payment_terms (from economic)",
+        "customer 2 phone (from hubspot)",
+        "customer 3 payment_terms (from economic)",
+    ], "record and field of each, no values"
 
 
 def test_only_the_deployed_closure_is_importable_in_the_children() -> None:
