@@ -46,9 +46,9 @@ Assumptions (not documented by HubSpot, see crm-apis.md section C):
   ``changeFlag`` is sent on creation (``NEW``), deletion (``DELETED``) and merge (``MERGED``) events.
   Failed deliveries are retried ``webhook_max_attempts`` times after ``webhook_retry_delay * attempt``
   seconds (HubSpot: 10 times over 24 h), each attempt with a fresh timestamp and signature.
-- A merge keeps the primary's id unless ``merge_new_id=True``: then (as HubSpot's merge can) it answers
-  with the combined record under a new id (the webhook's ``newObjectId``); the event's ``objectId`` stays
-  the primary's old id and every old id reads as the new record (GET answers with the new id).
+- A merge answers (as HubSpot's does) with the combined record under a new id (the webhook's
+  ``newObjectId``); the event's ``objectId`` stays the primary's old id and every old id reads as the new
+  record (GET answers with the new id). ``merge_new_id=False``: the primary keeps its id.
 """
 
 from __future__ import annotations
@@ -801,7 +801,7 @@ class HubSpotFake:
       (off by default because the spec types property values as plain strings).
     - ``search_index_lag_s``: seconds (on ``clock``) before a write shows in search (0: at once).
     - ``merge_new_id``: a merge answers with a record under a *new* id (the webhook's ``newObjectId``); both
-      old ids then resolve to it on reads. Default ``False``: the primary keeps its id.
+      old ids then resolve to it on reads. Default ``True`` (as HubSpot); ``False``: the primary keeps its id.
     """
 
     def __init__(
@@ -827,7 +827,7 @@ class HubSpotFake:
         null_for_unset: bool = False,
         search_max_results: int = 10_000,
         search_index_lag_s: float = 2.0,
-        merge_new_id: bool = False,
+        merge_new_id: bool = True,
     ) -> None:
         if search_index_lag_s < 0:
             raise ValueError("search_index_lag_s must not be negative")

@@ -137,12 +137,13 @@ def test_automatic_deletes_stop_at_the_mass_delete_guard(stack: LocalStack):
     assert held["record_id"] == second_rid and "mass-delete guard" in held["reason"]
 
 
-def merge(primary: str, secondary: str) -> None:
-    """A person merges two companies in HubSpot (the merge API the UI uses)."""
+def merge(primary: str, secondary: str) -> str:
+    """A person merges two companies in HubSpot (the merge API the UI uses); the merged company's id."""
     from crmsync import runtime
 
     ctx = runtime.context()
-    ctx.connectors.get(ctx.config(TENANT), HUBSPOT_CONNECTION).merge(ObjectType.CUSTOMER, primary, secondary)
+    connector = ctx.connectors.get(ctx.config(TENANT), HUBSPOT_CONNECTION)
+    return connector.merge(ObjectType.CUSTOMER, primary, secondary)
 
 
 def test_merge_into_a_linked_company_keeps_both_customers_and_re_creates_nothing(stack: LocalStack):
@@ -152,11 +153,13 @@ def test_merge_into_a_linked_company_keeps_both_customers_and_re_creates_nothing
     stack.run_until_idle()  # automatic mode: the duplicate became a customer too
     dup_rid = stack.store.find_link(TENANT, HUBSPOT_CONNECTION, ObjectType.CUSTOMER, duplicate)
     assert dup_rid is not None and len(stack.economic.customer_numbers()) == customers + 1
-    merge(company_id, duplicate)
+    new_id = merge(company_id, duplicate)
+    assert new_id not in (company_id, duplicate), "HubSpot answers a merge with a new id"
     stack.run_until_idle()
     assert len(stack.economic.customer_numbers()) == customers + 1, "nothing created or deleted"
     assert stack.store.find_link(TENANT, HUBSPOT_CONNECTION, ObjectType.CUSTOMER, duplicate) is None
-    assert stack.store.find_link(TENANT, HUBSPOT_CONNECTION, ObjectType.CUSTOMER, company_id) == record_id
+    assert stack.store.find_link(TENANT, HUBSPOT_CONNECTION, ObjectType.CUSTOMER, company_id) is None
+    assert stack.store.find_link(TENANT, HUBSPOT_CONNECTION, ObjectType.CUSTOMER, new_id) == record_id
     dup = stack.store.get_record(TENANT, dup_rid)
     assert dup is not None and HUBSPOT_CONNECTION in dup.blocked, "the merged-away record is not re-created"
     assert len(live_companies(stack)) == 4
@@ -168,10 +171,11 @@ def test_merge_into_a_crm_only_company_moves_the_link_to_the_survivor(stack: Loc
     survivor = stack.hubspot.create("companies", {"name": "Overlevende ApS"})
     stack.run_until_idle()  # manual mode: a CRM-only record
     customers = len(stack.economic.customer_numbers())
-    merge(survivor, company_id)
+    new_id = merge(survivor, company_id)
     stack.run_until_idle()
-    assert stack.store.find_link(TENANT, HUBSPOT_CONNECTION, ObjectType.CUSTOMER, survivor) == record_id
+    assert stack.store.find_link(TENANT, HUBSPOT_CONNECTION, ObjectType.CUSTOMER, new_id) == record_id
+    assert stack.store.find_link(TENANT, HUBSPOT_CONNECTION, ObjectType.CUSTOMER, survivor) is None
     assert stack.store.find_link(TENANT, HUBSPOT_CONNECTION, ObjectType.CUSTOMER, company_id) is None
     assert len(stack.economic.customer_numbers()) == customers
-    props = live_companies(stack)[survivor]["properties"]
+    props = live_companies(stack)[new_id]["properties"]
     assert props["crmsync_customer_number"] == str(number), "the survivor is now that customer's company"

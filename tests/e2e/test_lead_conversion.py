@@ -172,7 +172,11 @@ def test_another_tenants_token_cannot_convert(stack: LocalStack):
     assert len(customers(stack)) == 2
 
 
-def test_a_lead_duplicating_a_linked_customer_is_merged_into_its_company(stack: LocalStack):
+@pytest.mark.parametrize("merge_new_id", [True, False], ids=["new-id", "same-id"])
+def test_a_lead_duplicating_a_linked_customer_is_merged_into_its_company(
+    stack: LocalStack, merge_new_id: bool
+):
+    stack.hubspot.merge_new_id = merge_new_id  # HubSpot answers a merge with a new id (the fake's default)
     known = stack.hubspot.create(
         "companies", {"name": "Nordlys Energi ApS", "crmsync_customer_number": "500"}
     )
@@ -188,11 +192,26 @@ def test_a_lead_duplicating_a_linked_customer_is_merged_into_its_company(stack: 
     found = convert(stack, company, {}).json()
     target = stack.store.find_link(TENANT, "eco", ObjectType.CUSTOMER, "500")
     assert found["candidates"][0]["record_id"] == target
+    others = {c["id"] for c in stack.hubspot.records("companies")} - {known, company}
     done = convert(stack, company, {"action": "merge_into", "candidate_record_id": target})
     assert done.status_code == 200, done.text
-    assert done.json()["customer_number"] == "500"
+    assert (done.json()["customer_number"], done.json()["record_id"]) == ("500", target)
+    live = [c["id"] for c in stack.hubspot.records("companies") if c["id"] not in others]
+    assert len(live) == 1 and company not in live, "the lead company was merged into the known one"
+    (survivor,) = live
+    assert (survivor != known) is merge_new_id
+    link = (TENANT, "hs", ObjectType.CUSTOMER)
+    assert stack.store.find_link(*link, survivor) == target, "linked to the merge's id at once"
     stack.run_until_idle()
-    live = [c["id"] for c in stack.hubspot.records("companies")]
-    assert known in live and company not in live, "the lead company was merged into the known one"
+    after = {c["id"]: c for c in stack.hubspot.records("companies")}
+    assert set(after) == others | {survivor}, "no duplicate company"
+    assert stack.store.find_link(*link, survivor) == target
+    if merge_new_id:
+        assert stack.store.find_link(*link, known) is None and stack.store.find_link(*link, company) is None
+    record = stack.store.get_record(TENANT, target)
+    assert record is not None and record.links["hs"] == survivor and record.links["eco"] == "500"
+    assert [r.record_id for r in stack.store.records(TENANT, ObjectType.CUSTOMER)].count(target) == 1
+    assert len(list(stack.store.records(TENANT, ObjectType.CUSTOMER))) == 2, "500 and the walk-in only"
+    assert after[survivor]["properties"]["crmsync_customer_number"] == "500"
     assert "ida@nordlys.example" in [c["email"] for c in stack.economic.contacts_of(500)]
-    assert stack.economic.customer_numbers() == [500, 999]
+    assert stack.economic.customer_numbers() == [500, 999], "exactly one customer: nothing created"

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from crmsync import runtime
+from crmsync.config import MIN_LOOKBACK_SECONDS
 from local.stack import ECONOMIC_APP_SECRET, ECONOMIC_GRANT, HUBSPOT_TOKEN
 from tests.integration.conftest import Env
 from tests.integration.test_api import call
@@ -212,3 +213,16 @@ def test_accounting_default_currency_is_stored_upper_case(env: Env):
     config["connections"][0]["accounting_defaults"]["currency"] = "eur"
     assert put("acme", token, config)["statusCode"] == 200
     assert config_of(env, "acme", token)["connections"][0]["accounting_defaults"]["currency"] == "EUR"
+
+
+def test_a_lookback_shorter_than_the_search_indexing_lag_is_422(env: Env):
+    """The pull's overlap must cover HubSpot's search indexing lag, or late-indexed changes are missed."""
+    token = env.tenant("acme")
+    config = config_of(env, "acme", token)
+    for too_short in (0, MIN_LOOKBACK_SECONDS - 1):
+        config["lookback_seconds"] = too_short
+        refused(put("acme", token, config), "lookback_seconds", str(MIN_LOOKBACK_SECONDS))
+    assert config_of(env, "acme", token)["lookback_seconds"] == 600, "nothing stored"
+    config["lookback_seconds"] = MIN_LOOKBACK_SECONDS
+    assert put("acme", token, config)["statusCode"] == 200
+    assert config_of(env, "acme", token)["lookback_seconds"] == MIN_LOOKBACK_SECONDS

@@ -610,7 +610,7 @@ def test_merge_returns_the_new_id_and_old_ids_read_as_the_survivor():
         survivor = h.hs.get(CUSTOMER, old)
         assert survivor is not None
         assert (survivor.external_id, survivor.fields["city"]) == (new_id, "Vejle")
-    kept = Harness()  # default: the primary keeps its id
+    kept = Harness(merge_new_id=False)  # the option: the primary keeps its id
     kept.hs.ensure_setup()
     a, b = company(kept, "a"), company(kept, "b")
     assert kept.hs.merge(CUSTOMER, a, b) == a

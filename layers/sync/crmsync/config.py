@@ -17,6 +17,10 @@ from crmsync.policy import FieldPolicy
 from crmsync.value_maps import MAPPABLE_FIELDS, ValueMap, checked_pairs
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
+# The scheduled pull re-reads this far behind its checkpoint. HubSpot's search is eventually
+# consistent (a write shows in search only after an indexing lag; the fake models 2 s), so a smaller
+# overlap could step past changes not yet indexed when the previous run read: they would never be seen.
+MIN_LOOKBACK_SECONDS = 30
 
 
 class AccountingDefaults(BaseModel):
@@ -80,7 +84,12 @@ class TenantConfig(BaseModel):
     environment: Environment = Environment.TEST
     connections: list[ConnectionConfig] = Field(min_length=1)
     field_policy: FieldPolicy = Field(default_factory=FieldPolicy)
-    lookback_seconds: int = Field(default=600, ge=0, le=86400)
+    lookback_seconds: int = Field(
+        default=600,
+        ge=MIN_LOOKBACK_SECONDS,
+        le=86400,
+        description="the scheduled pull's overlap; at least HubSpot's search indexing lag",
+    )
     transfer_timing: TransferTiming = TransferTiming.ON_CREATE
     walk_in_customer_number: str | None = Field(
         default=None,

@@ -28,6 +28,7 @@ from crmsync import linking
 from crmsync.connectors.base import WriteItem
 from crmsync.models import ConnectionKind, ObjectType, Record, Signal
 from crmsync.service import SyncContext, handle_signal, push_records
+from crmsync.store import LinkTaken, VersionConflict
 
 
 class LeadError(Exception):
@@ -133,8 +134,7 @@ def convert(ctx: SyncContext, tenant_id: str, lead_id: str, request: ConvertRequ
     if company is not None and target.record_id != company.record_id:
         if crm in target.links:
             # The lead duplicates a company the CRM already has: merge it into that one in the CRM.
-            _merge_duplicate_company(ctx, tenant_id, crm, company, target)
-            company_ext = target.links[crm]
+            company_ext = _merge_duplicate_company(ctx, tenant_id, crm, company, target)
         else:
             linking.link(ctx, tenant_id, company.record_id, target.record_id)
     customer = ctx.store.get_record(tenant_id, target.record_id)
@@ -155,15 +155,21 @@ def convert(ctx: SyncContext, tenant_id: str, lead_id: str, request: ConvertRequ
     )
 
 
-def _merge_duplicate_company(
-    ctx: SyncContext, tenant_id: str, crm: str, lead: Record, target: Record
-) -> None:
-    """Merge the lead company into the customer's CRM company; its contacts move to the customer."""
+def _merge_duplicate_company(ctx: SyncContext, tenant_id: str, crm: str, lead: Record, target: Record) -> str:
+    """Merge the lead company into the customer's CRM company; its contacts move to the customer.
+
+    Returns the surviving company's id. HubSpot may answer a merge with a *new* id (the webhook's
+    ``newObjectId``): the customer's link moves to it at once, as a merge webhook would move it
+    (``service._follow_merge``), so nothing reads or writes the company under an archived id meanwhile.
+    """
     hubspot = ctx.connectors.get(ctx.config(tenant_id), crm)
     merge = getattr(hubspot, "merge", None)
     if merge is None:
         raise LeadError("this CRM cannot merge duplicate companies; link by hand", 409)
-    merge(ObjectType.CUSTOMER, target.links[crm], lead.links[crm])
+    old = target.links[crm]
+    survivor = str(merge(ObjectType.CUSTOMER, old, lead.links[crm]) or old)
+    if survivor != old:
+        _repoint_to_survivor(ctx, tenant_id, crm, target.record_id, old, survivor)
     for rid in ctx.store.children(tenant_id, lead.record_id):
         contact = ctx.store.get_record(tenant_id, rid)
         if contact is not None:
@@ -171,6 +177,26 @@ def _merge_duplicate_company(
             ctx.store.save_record(contact, parent_before=lead.record_id)
     ctx.store.release_link(tenant_id, crm, ObjectType.CUSTOMER, lead.links[crm], lead.record_id)
     ctx.store.delete_record(lead)
+    return survivor
+
+
+def _repoint_to_survivor(
+    ctx: SyncContext, tenant_id: str, crm: str, record_id: str, old: str, survivor: str
+) -> None:
+    """Move the customer's CRM link from the merged-away id ``old`` to ``survivor`` (claim, then release)."""
+    for _ in range(3):  # a signal may save the record between our read and write: re-read and retry
+        record = ctx.store.get_record(tenant_id, record_id)
+        if record is None or record.links.get(crm) != old:
+            return  # gone, or a merge webhook re-pointed it already
+        record.links[crm] = survivor
+        try:
+            ctx.store.save_record(record, new_links={crm: survivor}, removed_links={crm: old})
+        except VersionConflict:
+            continue
+        except LinkTaken:
+            return  # a signal for the survivor made its own record first: its merge webhook links the two
+        return
+    raise LeadError("the customer kept changing while its CRM company was merged; retry", 409)
 
 
 def _create_customer(ctx: SyncContext, tenant_id: str, acc: str, company: Record) -> Record:
