@@ -19,18 +19,14 @@ from crmsync.models import Conflict, ConflictStatus
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayHttpResolver(enable_validation=True)
-SCREENED_TENANT = "screened_tenant"
 
 TenantId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$", description="tenant id")]
 RecordId = Annotated[str, Path(pattern=r"^(cus|con)_[0-9a-f]{32}$", description="crmsync record id")]
 
 
 def _authorized(tenant_id: str) -> Any:
-    """The context, once the token is this tenant's (checked by ``api.screen_request`` before routing)."""
-    ctx = runtime.context()
-    if app.context.get(SCREENED_TENANT) != tenant_id:  # e.g. a path parameter decoded differently
-        api.authorize(ctx.store, tenant_id, app.current_event.headers.get("authorization"), now=ctx.clock())
-    return ctx
+    """The context, once the token is this tenant's (``api.admit`` checked it before routing)."""
+    return api.authorized(app.context, runtime.context(), tenant_id, app.current_event.headers)
 
 
 @app.get("/tenants/<tenant_id>/records/<record_id>", summary="A record: fields, links and per-side bases")
@@ -259,11 +255,8 @@ def connection_health(tenant_id: TenantId) -> dict[str, Any]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    ctx = runtime.context()
     # size, token, then readability and depth: before Powertools validates (a 422 would come first)
-    screened = api.screen_request(event, ctx.store, now=ctx.clock())
-    if screened.refusal is not None:
-        return screened.refusal
-    ctx.forget_configs()
-    app.context[SCREENED_TENANT] = screened.tenant_id  # cleared by resolve() when it returns
+    refusal = api.admit(app.context, event, runtime.context())
+    if refusal is not None:
+        return refusal
     return app.resolve(event, context)

@@ -20,7 +20,6 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True)
-SCREENED_TENANT = "screened_tenant"
 
 TenantId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 LeadId = Annotated[str, Path(pattern=r"^[0-9]{1,20}$", description="HubSpot company or contact id")]
@@ -33,9 +32,7 @@ LeadId = Annotated[str, Path(pattern=r"^[0-9]{1,20}$", description="HubSpot comp
 def convert(
     tenant_id: TenantId, lead_id: LeadId, request: Annotated[ConvertRequest, Body()]
 ) -> ConvertResult:
-    ctx = runtime.context()
-    if app.context.get(SCREENED_TENANT) != tenant_id:  # checked by api.screen_request before routing
-        api.authorize(ctx.store, tenant_id, app.current_event.headers.get("authorization"), now=ctx.clock())
+    api.authorized(app.context, runtime.context(), tenant_id, app.current_event.headers)
     result = runtime.lead_converter()(tenant_id, lead_id, request)
     metrics.add_metric(
         name=f"LeadConversion_{result.outcome or result.status}", unit=MetricUnit.Count, value=1
@@ -81,12 +78,9 @@ def forbidden(exc: api.Forbidden) -> Response[dict[str, str]]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    ctx = runtime.context()
     # size, token, then readability and depth: before Powertools validates (a 422 would come first)
-    screened = api.screen_request(event, ctx.store, now=ctx.clock())
-    if screened.refusal is not None:
-        return screened.refusal
-    ctx.forget_configs()
-    app.context[SCREENED_TENANT] = screened.tenant_id  # cleared by resolve() when it returns
+    refusal = api.admit(app.context, event, runtime.context())
+    if refusal is not None:
+        return refusal
     runtime.lead_converter().config.register_lambda_context(context)  # type: ignore[attr-defined]
     return app.resolve(event, context)

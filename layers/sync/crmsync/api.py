@@ -122,6 +122,34 @@ class Screened:
     """Set when the request is under ``/tenants/{tenant_id}`` and its token is that tenant's."""
 
 
+SCREENED_TENANT = "screened_tenant"
+"""Key in the resolver's per-request ``context``: the tenant ``admit`` checked the token for."""
+
+
+def admit(route_context: dict[str, Any], event: Mapping[str, Any], ctx: SyncContext) -> dict[str, Any] | None:
+    """Screen a request before Powertools parses and validates it: the refusal to answer, or None.
+
+    On success the checked tenant goes into the resolver's ``route_context`` (cleared by ``resolve``), so
+    a route does not read the token a second time (``authorized``).
+    """
+    screened = screen_request(event, ctx.store, now=ctx.clock())
+    if screened.refusal is not None:
+        return screened.refusal
+    ctx.forget_configs()
+    route_context[SCREENED_TENANT] = screened.tenant_id
+    return None
+
+
+def authorized(
+    route_context: Mapping[str, Any], ctx: SyncContext, tenant_id: str, headers: Mapping[str, str]
+) -> SyncContext:
+    """``ctx`` once the request's token is ``tenant_id``'s: checked by ``admit``, or now when the route's
+    tenant differs from what the screen saw (e.g. a path parameter decoded differently)."""
+    if route_context.get(SCREENED_TENANT) != tenant_id:
+        authorize(ctx.store, tenant_id, headers.get("authorization"), now=ctx.clock())
+    return ctx
+
+
 def screen_request(event: Mapping[str, Any], store: SyncStore, *, now: datetime | None = None) -> Screened:
     """Size, then the bearer token (on tenant routes), then readability and depth; see the module doc."""
     headers: Mapping[str, str] = event.get("headers") or {}
