@@ -52,7 +52,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import botocore.client
 import httpx
@@ -61,9 +61,10 @@ from bench import cost
 from crmsync.connectors.hubspot import COMPANY_PROPERTIES
 from crmsync.models import ObjectType, SyncMode
 from crmsync.text_rules import clean
+from local.fakes.economic import EconomicFake
 from local.fakes.hubspot import HubSpotFake
 from local.stack import HUBSPOT_TOKEN, LocalStack
-from local.template_resources import SIGNALS_QUEUE
+from local.template_resources import BULK_QUEUE, SIGNALS_QUEUE
 
 TENANT = "bench"
 HUBSPOT_PER_10S = 100
@@ -338,8 +339,15 @@ ECONOMIC_PATHS = {
 """Canonical field -> where the legacy customer (``EconomicFake.get_customer``) holds it."""
 
 
+class Vendors(Protocol):
+    """Whose fakes an edit goes to: the stack's primary account, or a ``VendorAccount`` of it."""
+
+    economic: EconomicFake
+    hubspot: HubSpotFake
+
+
 def edit_round(
-    stack: LocalStack, numbers: list[int], companies: dict[str, str], rng: random.Random, n: int
+    stack: Vendors, numbers: list[int], companies: dict[str, str], rng: random.Random, n: int
 ) -> list[Edit]:
     made = []
     for i in range(n):
@@ -356,7 +364,7 @@ def edit_round(
     return made
 
 
-def edits_not_arrived(stack: LocalStack, edits: list[Edit], companies: dict[str, str]) -> list[str]:
+def edits_not_arrived(stack: Vendors, edits: list[Edit], companies: dict[str, str]) -> list[str]:
     """``customer <number> <field> (from <side>)`` for each edit whose value is not on the other side.
 
     Read from the fakes directly (no API call). Both values are cleaned as the connectors clean what
@@ -380,9 +388,11 @@ def edits_not_arrived(stack: LocalStack, edits: list[Edit], companies: dict[str,
 
 
 def failure_queue_depths(stack: LocalStack) -> dict[str, int]:
-    """Messages in every queue but the signals queue (the DLQs and the push failures queue)."""
+    """Messages in every queue but the worker's (the DLQs and the push failures queue)."""
     assert stack.resources is not None
-    return {q: stack.queue_depth(q) for q in stack.resources.queue_urls if q != SIGNALS_QUEUE}
+    return {
+        q: stack.queue_depth(q) for q in stack.resources.queue_urls if q not in (SIGNALS_QUEUE, BULK_QUEUE)
+    }
 
 
 def peak_rss_mb(stack: LocalStack, numbers: list[int]) -> float:
@@ -516,9 +526,15 @@ def run(customers: int, contacts: int, edits: int, baseline_sample: int, import_
         }
         # Convergence, after the counted window: reading the fakes and the store is not the edits' cost.
         not_arrived = edits_not_arrived(stack, made, companies)
-        parked = len(stack.store.parked(TENANT))
+        parked_entries = stack.store.parked(TENANT)
+        parked = len(parked_entries)
         failures = failure_queue_depths(stack)
-        details |= {"edits_not_arrived": not_arrived, "parked": parked, "dlq_messages": failures}
+        details |= {
+            "edits_not_arrived": not_arrived,
+            "parked": parked,
+            "parked_reasons": dict(Counter(str(e.get("reason"))[:120] for e in parked_entries)),
+            "dlq_messages": failures,
+        }
         rss = peak_rss_mb(stack, numbers)
     rate = baseline_rate(baseline_sample, contacts)
     baseline_s = records / rate

@@ -280,6 +280,7 @@ class IamEnforcer:
         self._previous: Callable[..., Any] | None = None
         self._installed: Callable[..., Any] | None = None
         self._iterators: OrderedDict[str, str] = OrderedDict()  # shard iterator -> stream ARN
+        self._visibility_set: OrderedDict[str, None] = OrderedDict()  # receipt handles
         self._lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -327,6 +328,11 @@ class IamEnforcer:
             ACTING.reset(token)
 
     # -- results ---------------------------------------------------------------------------------
+    def visibility_set_by_function(self, receipt_handle: str) -> bool:
+        """Did a function (not the poller) change this message's visibility? Forgets it once asked."""
+        with self._lock:
+            return self._visibility_set.pop(receipt_handle, 1) is None
+
     def denied(self) -> list[CallRecord]:
         """Every denied check, also past ``RECORD_LIMIT``."""
         return list(self._denied)
@@ -421,7 +427,14 @@ class IamEnforcer:
             raise client.exceptions.from_code(code)(response, operation)
 
     def _observe(self, client: Any, operation: str, params: Mapping[str, Any], answer: Any) -> None:
-        """Remember which stream each shard iterator reads (GetRecords names only the iterator)."""
+        """Remember which stream each shard iterator reads (GetRecords names only the iterator), and
+        which messages a function set its own visibility timeout for (``visibility_set_by_function``)."""
+        if operation == "ChangeMessageVisibility" and ACTING.get() is not None:
+            with self._lock:
+                self._visibility_set[str(params.get("ReceiptHandle"))] = None
+                while len(self._visibility_set) > 10_000:
+                    self._visibility_set.popitem(last=False)
+            return
         if client.meta.service_model.service_name != "dynamodbstreams" or not isinstance(answer, dict):
             return
         if operation == "GetShardIterator":

@@ -5,9 +5,13 @@
 - the e-conomic and HubSpot fakes serve the vendors' APIs on localhost and send real webhooks.
 - a gateway serves the template's HTTP API routes and calls the handlers in-process with API
   Gateway (payload 2.0) events;
-- a pump plays the Lambda event-source mappings: it drains the signals queue into ``sync_worker``
-  (honouring partial batch failures), reads the table's stream into ``push_on_change`` (with the
-  template's filter and batch size) and fires ``scheduled_pull`` on request.
+- a pump plays the Lambda event-source mappings: it drains the live and bulk queues into
+  ``sync_worker`` in waves of each mapping's MaximumConcurrency, picking batches as SQS fair queues do
+  and honouring partial batch failures and the worker's retry delays (``local.queue_poller``), reads the
+  table's stream into ``push_on_change`` (with the template's filter and batch size) and fires
+  ``scheduled_pull`` on request;
+- several vendor accounts (``add_account``): one company's agreement and portal per tenant, behind the
+  same fake hosts (``local.fakes.accounts``).
 
 ``run_until_idle`` pumps until webhooks, queue and stream are all quiet, which makes end-to-end
 tests deterministic; the same handlers run unchanged on AWS.
@@ -37,11 +41,13 @@ from werkzeug.wrappers import Request, Response
 from crmsync import runtime
 from crmsync.models import SyncMode
 from crmsync.store import SyncStore
+from local.fakes.accounts import AccountRouter, economic_credential, hubspot_credential
 from local.fakes.economic import EconomicFake
 from local.fakes.hubspot import HubSpotFake
 from local.fakes.serving import serve_in_thread, stop_server
 from local.iam import IamEnforcer, RoleOverride, check_event_source_mappings, enforcer_for
 from local.lambda_runtime import FakeLambdaContext, http_event, load_handler, sqs_event, stream_event
+from local.queue_poller import QueuePoller
 from local.stream_poller import DEFAULT_PUMP_TIMEOUT, ShardCursor, deliver_batch, function_arn, read_shard
 from local.template_resources import (
     FunctionSpec,
@@ -59,6 +65,7 @@ HUBSPOT_TOKEN = "pat-local-token"
 HUBSPOT_CLIENT_SECRET = "local-hubspot-client-secret"
 
 
+DEFAULT_ACCOUNT = "default"
 ECONOMIC_CONNECTION = "eco"
 HUBSPOT_CONNECTION = "hs"
 
@@ -71,6 +78,7 @@ def provision_tenant(
     mode: SyncMode,
     hubspot: HubSpotFake,
     webhook_secret: str,
+    economic_grant: str = ECONOMIC_GRANT,
 ) -> str:
     """A tenant with one e-conomic and one HubSpot connection against the fakes (the operator CLI's path)."""
     return provision(
@@ -80,10 +88,10 @@ def provision_tenant(
         mode=mode,
         economic_secret={
             "app_secret_token": ECONOMIC_APP_SECRET,
-            "agreement_grant_token": ECONOMIC_GRANT,
+            "agreement_grant_token": economic_grant,
             "webhook_secret": webhook_secret,
         },
-        hubspot_secret={"access_token": HUBSPOT_TOKEN, "client_secret": hubspot.client_secret},
+        hubspot_secret={"access_token": hubspot.access_token, "client_secret": hubspot.client_secret},
         hubspot_portal_id=hubspot.portal_id,
         secret_prefix=os.environ.get("SECRET_PREFIX", "crmsync/"),
         economic_connection=ECONOMIC_CONNECTION,
@@ -148,6 +156,19 @@ def _signals_in(body: str) -> int:
 
 
 @dataclass
+class VendorAccount:
+    """One company's own e-conomic agreement and HubSpot portal (``LocalStack.add_account``)."""
+
+    name: str
+    economic: EconomicFake
+    hubspot: HubSpotFake
+
+    @property
+    def economic_grant(self) -> str:
+        return self.economic.agreement_grant_token
+
+
+@dataclass
 class PumpStats:
     worker_invocations: int = 0
     signals: int = 0
@@ -194,12 +215,21 @@ class LocalStack:
             rate_limit_per_10s=hubspot_rate_limit_per_10s,
             search_rate_limit_per_s=None if hubspot_rate_limit_per_10s is None else 5,
         )
+        self.accounts: dict[str, VendorAccount] = {
+            DEFAULT_ACCOUNT: VendorAccount(DEFAULT_ACCOUNT, self.economic, self.hubspot)
+        }
+        self._routers = (
+            AccountRouter(self.economic, economic_credential, ECONOMIC_GRANT),
+            AccountRouter(self.hubspot, hubspot_credential, HUBSPOT_TOKEN),
+        )
+        self._fake_servers: list[BaseWSGIServer] = []
         self.stats = PumpStats()
         self.crash_next_batch_after: int | None = None
         self._moto: MotoServerProcess | None = None
         self._gateway: BaseWSGIServer | None = None
         self._locks: dict[str, threading.Lock] = {}
         self._stream_cursors: dict[str, ShardCursor] = {}
+        self._pollers: list[QueuePoller] = []
         self._saved_env: dict[str, str | None] = {}
         self.specs: dict[str, FunctionSpec] = {}
         self.resources: LocalResources | None = None
@@ -247,8 +277,10 @@ class LocalStack:
         self.secrets = session.client("secretsmanager")
         self.resources = create_resources(self.dynamodb, self.sqs)
         self.specs = function_specs()
-        _, eco_url = self.economic.serve()
-        _, hs_url = self.hubspot.serve()
+        # One host per vendor, accounts told apart by their credentials (local.fakes.accounts).
+        eco_server, eco_url = serve_in_thread(self._routers[0], "economic-fake")
+        hs_server, hs_url = serve_in_thread(self._routers[1], "hubspot-fake")
+        self._fake_servers = [eco_server, hs_server]
         self._gateway, self.gateway_url = serve_in_thread(self._gateway_app, "gateway")
         self._set_env(
             {
@@ -257,6 +289,8 @@ class LocalStack:
                 "ECONOMIC_CUSTOMERS_API_URL": f"{eco_url}/customersapi/v3.1.0",
                 "HUBSPOT_API_URL": hs_url,
                 "SECRETS_MAX_AGE": "5",
+                # Retry delays from 1 s instead of 30 s (the vendor's retry_after still counts in full).
+                "RETRY_BASE_SECONDS": "1",
                 **({"HTTP_TIMEOUT": str(self.http_timeout)} if self.http_timeout else {}),
             }
         )
@@ -274,8 +308,12 @@ class LocalStack:
 
     def stop(self) -> None:
         self.iam.stop()
-        for closer in (self.economic.shutdown, self.hubspot.shutdown):
-            closer()
+        for server in self._fake_servers:
+            stop_server(server)
+        self._fake_servers = []
+        for account in self.accounts.values():
+            account.economic.shutdown()
+            account.hubspot.shutdown()
         stop_server(self._gateway)
         if self._moto is not None:
             self._moto.stop()
@@ -294,27 +332,55 @@ class LocalStack:
             os.environ[key] = value
 
     # -- tenants -------------------------------------------------------------------------------
+    def add_account(self, name: str) -> VendorAccount:
+        """Another company's own e-conomic agreement and HubSpot portal on the same fake hosts: own
+        data, own rate limits (as the primary account's), own webhooks and credentials."""
+        if name in self.accounts:
+            raise ValueError(f"account {name!r} exists")
+        number = len(self.accounts)
+        economic = EconomicFake(
+            app_secret_token=ECONOMIC_APP_SECRET,  # the same integration app, another agreement
+            agreement_grant_token=f"{ECONOMIC_GRANT}-{name}",
+            rate_limit=self.economic.rate_limit,
+        )
+        hubspot = HubSpotFake(
+            f"{HUBSPOT_TOKEN}-{name}",
+            portal_id=self.hubspot.portal_id + number,
+            app_id=self.hubspot.app_id + number,
+            client_secret=f"{HUBSPOT_CLIENT_SECRET}-{name}",
+            rate_limit_per_10s=self.hubspot.rate_limit_per_10s,
+            search_rate_limit_per_s=self.hubspot.search_rate_limit_per_s,
+        )
+        self._routers[0].add(economic.agreement_grant_token, economic)
+        self._routers[1].add(hubspot.access_token, hubspot)
+        self.accounts[name] = VendorAccount(name, economic, hubspot)
+        return self.accounts[name]
+
     def add_tenant(
         self,
         tenant_id: str,
         *,
         mode: SyncMode = SyncMode.AUTOMATIC,
         webhook_secret: str = "local-webhook-key",
+        account: str = "default",
     ) -> str:
-        """Provision a tenant against the fakes and point their webhooks at the gateway; returns an API token."""
+        """Provision a tenant against an account of the fakes (``add_account``; the primary one by
+        default) and point that account's webhooks at the gateway; returns an API token."""
+        vendor = self.accounts[account]
         token = provision_tenant(
             self.store,
             self.secrets,
             tenant_id,
             mode=mode,
-            hubspot=self.hubspot,
+            hubspot=vendor.hubspot,
             webhook_secret=webhook_secret,
+            economic_grant=vendor.economic_grant,
         )
-        self.economic.set_webhook(
+        vendor.economic.set_webhook(
             f"{self.gateway_url}/webhooks/economic/{tenant_id}/{ECONOMIC_CONNECTION}"
             f"?key={webhook_secret}&old=[OLDNUMBER]&new=[NEWNUMBER]"
         )
-        self.hubspot.target_url = f"{self.gateway_url}/webhooks/hubspot/{tenant_id}/{HUBSPOT_CONNECTION}"
+        vendor.hubspot.target_url = f"{self.gateway_url}/webhooks/hubspot/{tenant_id}/{HUBSPOT_CONNECTION}"
         # Onboarding: connectors set up what they need on the vendor (HubSpot custom properties).
         config = self.store.get_config(tenant_id)
         assert config is not None
@@ -385,76 +451,75 @@ class LocalStack:
                 return spec
         raise LookupError(kind)
 
-    def pump_queue(self, limit: int | None = None, *, deadline: float | None = None) -> int:
-        """Deliver waiting signals to the worker in batches; returns how many were delivered.
+    def pump_queue(
+        self, limit: int | None = None, *, deadline: float | None = None, waves: int | None = None
+    ) -> int:
+        """Deliver waiting messages of the worker's queues in batches; returns how many were delivered.
 
+        Each of the worker's SQS mappings (live signals, bulk) gets up to its MaximumConcurrency batches
+        per wave (``local.queue_poller``); ``waves`` stops after that many (``run_until_idle`` pumps one
+        per round, so webhooks and the stream move between them), else it runs until both are empty.
         ``limit`` stops after about that many messages (interleaving edits with a running backfill).
         ``crash_next_batch_after = k`` kills the next worker invocation after its first ``k`` messages,
         as a Lambda timeout or OOM would: their effects stay, nothing of the batch is acknowledged, and
         the whole batch comes back after the visibility timeout.
         """
-        assert self.resources is not None
         spec = self._spec_with("sqs")
-        source = spec.sqs[0]
-        url = self.resources.queue_urls[source.queue_id]
-        arn = self.resources.queue_arns[source.queue_id]
-        delivered = 0
-        while limit is None or delivered < limit:
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"deadline passed: the signals queue still had messages ({delivered} delivered)"
-                )
-            # Lambda's poller gathers up to BatchSize messages (10 per receive) within the batching window.
-            messages: list[dict[str, Any]] = []
-            while len(messages) < source.batch_size:
-                with self.iam.acting_as(spec.logical_id):  # Lambda's poller uses the function's role
-                    got = self.sqs.receive_message(
-                        QueueUrl=url,
-                        MaxNumberOfMessages=min(10, source.batch_size - len(messages)),
-                        AttributeNames=["All"],
-                        WaitTimeSeconds=0,
-                    ).get("Messages", [])
-                if not got:
-                    break
-                messages += got
-            if not messages:
-                return delivered
-            if self.crash_next_batch_after is not None and len(messages) > self.crash_next_batch_after:
-                done_before_crash = messages[: self.crash_next_batch_after]
-                self.crash_next_batch_after = None
-                self._invoke(spec, sqs_event(done_before_crash, arn))
-                self.stats.crashes += 1
-                for m in messages:  # never acknowledged: all of them come back
-                    self.sqs.change_message_visibility(
-                        QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=1
-                    )
-                delivered += len(messages)
-                continue
-            try:
-                result = self._invoke(spec, sqs_event(messages, arn)) or {}
-                failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-            except Exception:  # the invocation failed as a whole (Powertools raises when every record failed)
-                failed = {m["MessageId"] for m in messages}
-            self.stats.worker_invocations += 1
-            self.stats.signals += sum(_signals_in(m["Body"]) for m in messages)
-            self.stats.signal_failures += len(failed)
-            for m in messages:
-                if m["MessageId"] in failed:
-                    # Lambda leaves it for the visibility timeout; locally retry after a short pause.
-                    self.sqs.change_message_visibility(
-                        QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=1
-                    )
-            done = [m for m in messages if m["MessageId"] not in failed]
-            if done:
-                with self.iam.acting_as(spec.logical_id):
-                    self.sqs.delete_message_batch(
-                        QueueUrl=url,
-                        Entries=[
-                            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
-                        ],
-                    )
-            delivered += len(messages)
+        delivered = wave = 0
+        while (limit is None or delivered < limit) and (waves is None or wave < waves):
+            moved = 0
+            for poller in self._queue_pollers(spec):
+                for _ in range(poller.concurrency):
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise TimeoutError(
+                            f"deadline passed: the worker's queues still had messages ({delivered} delivered)"
+                        )
+                    if limit is not None and delivered + moved >= limit:
+                        break
+                    messages = poller.next_batch()
+                    if not messages:
+                        break
+                    self._worker_batch(spec, poller, messages)
+                    moved += len(messages)
+            if not moved:
+                break
+            delivered += moved
+            wave += 1
         return delivered
+
+    def _queue_pollers(self, spec: FunctionSpec) -> list[QueuePoller]:
+        assert self.resources is not None
+        if not self._pollers:
+            self._pollers = [
+                QueuePoller(
+                    self.sqs,
+                    self.resources.queue_urls[source.queue_id],
+                    self.resources.queue_arns[source.queue_id],
+                    source,
+                    lambda: self.iam.acting_as(spec.logical_id),
+                    self.iam.visibility_set_by_function,
+                )
+                for source in spec.sqs
+            ]
+        return self._pollers
+
+    def _worker_batch(self, spec: FunctionSpec, poller: QueuePoller, messages: list[dict[str, Any]]) -> None:
+        if self.crash_next_batch_after is not None and len(messages) > self.crash_next_batch_after:
+            done_before_crash = messages[: self.crash_next_batch_after]
+            self.crash_next_batch_after = None
+            self._invoke(spec, sqs_event(done_before_crash, poller.arn))
+            self.stats.crashes += 1
+            poller.give_back(messages)
+            return
+        try:
+            result = self._invoke(spec, sqs_event(messages, poller.arn)) or {}
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        except Exception:  # the invocation failed as a whole (Powertools raises when every record failed)
+            failed = {m["MessageId"] for m in messages}
+        self.stats.worker_invocations += 1
+        self.stats.signals += sum(_signals_in(m["Body"]) for m in messages)
+        self.stats.signal_failures += len(failed)
+        poller.settle(messages, failed)
 
     def _as_function(self, spec: FunctionSpec, call: Callable[[], Any]) -> Any:
         """An AWS call the event-source poller makes on behalf of ``spec``'s function (its role)."""
@@ -558,8 +623,9 @@ class LocalStack:
         return self._invoke(spec, {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}})
 
     def flush_webhooks(self) -> None:
-        self.economic.flush_webhooks(timeout=30)
-        self.hubspot.flush_webhooks(timeout=30)
+        for account in self.accounts.values():
+            account.economic.flush_webhooks(timeout=30)
+            account.hubspot.flush_webhooks(timeout=30)
 
     def run_until_idle(
         self, *, timeout: float = 120.0, quiet_rounds: int = 2, on_round: Callable[[], None] | None = None
@@ -582,7 +648,7 @@ class LocalStack:
             rounds += 1
             try:
                 self.flush_webhooks()
-                moved_queue = self.pump_queue(deadline=deadline)
+                moved_queue = self.pump_queue(deadline=deadline, waves=1)
                 moved_stream = self.pump_stream(deadline=deadline)
             except TimeoutError as exc:
                 raise TimeoutError(
@@ -599,17 +665,27 @@ class LocalStack:
                     time.sleep(max(0.0, min(0.5, deadline - time.monotonic())))
 
     def _queue_has_invisible(self) -> bool:
-        assert self.resources is not None
-        attrs = self.sqs.get_queue_attributes(
-            QueueUrl=self.resources.signals_queue_url,
-            AttributeNames=["ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attrs.get("ApproximateNumberOfMessagesNotVisible", "0")) > 0
+        """Are messages of the worker's queues in flight (a failed one waits to become visible again)?"""
+        for poller in self._queue_pollers(self._spec_with("sqs")):
+            attrs = self.sqs.get_queue_attributes(
+                QueueUrl=poller.url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )["Attributes"]
+            if any(int(v) > 0 for v in attrs.values()):  # in flight, or re-queued with a retry delay
+                return True
+        return False
 
     def queue_depth(self, logical_id: str) -> int:
         assert self.resources is not None
         attrs = self.sqs.get_queue_attributes(
             QueueUrl=self.resources.queue_urls[logical_id],
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
         )["Attributes"]
-        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+        return sum(int(v) for v in attrs.values())

@@ -34,6 +34,7 @@ DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
 SYNC_TABLE = "SyncTable"
 IDEMPOTENCY_TABLE = "IdempotencyTable"
 SIGNALS_QUEUE = "SignalsQueue"
+BULK_QUEUE = "BulkQueue"
 
 LOCAL_ACCOUNT_ID = "123456789012"  # moto's default account
 LAMBDA_DEFAULT_TIMEOUT = 3

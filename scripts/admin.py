@@ -7,7 +7,8 @@
     python -m scripts.admin list-tokens --table <SyncTableName> --tenant acme
     python -m scripts.admin revoke-token --table <SyncTableName> --tenant acme --token-id <id>
     python -m scripts.admin rotate-token --table <SyncTableName> --tenant acme --token-id <id> [--days 90]
-    python -m scripts.admin redrive --table <SyncTableName> --dlq-url <SignalsDLQ> --queue-url <SignalsQueue>
+    python -m scripts.admin redrive --table <SyncTableName> --dlq-url <SignalsDLQ> --queue-url <SignalsQueue> \\
+        --bulk-queue-url <BulkQueue>
 
 Secrets files are JSON: e-conomic ``{"app_secret_token", "agreement_grant_token", "webhook_secret"}``, HubSpot
 ``{"access_token", "client_secret"}``; they go to Secrets Manager as ``crmsync/<tenant>/<connection>/<env>`` and are
@@ -30,6 +31,7 @@ import boto3
 from crmsync.config import AccountingDefaults, ConnectionConfig, TenantConfig
 from crmsync.models import ConnectionKind, Environment, SyncMode, utcnow
 from crmsync.service import parked_message_key
+from crmsync.signal_queue import is_bulk_body
 from crmsync.store import SyncStore
 from crmsync.tokens import TokenNotFound, issue_token, list_tokens, revoke_token, rotate_token
 
@@ -110,8 +112,9 @@ def create_tenant(args: argparse.Namespace, session: Any) -> str:
     )
 
 
-def redrive(store: SyncStore, sqs: Any, dlq_url: str, queue_url: str) -> int:
-    """Move every DLQ message back to the signals queue and clear its parked entry.
+def redrive(store: SyncStore, sqs: Any, dlq_url: str, queue_url: str, bulk_queue_url: str = "") -> int:
+    """Move every DLQ message back to its lane (bulk work to ``bulk_queue_url`` when given, the rest to the
+    signals queue, each with its tenant as ``MessageGroupId``) and clear its parked entry.
 
     Messages carry no field values (a signal re-reads its source, a push request re-reads its record),
     so a redrive is always safe; the parked entry would otherwise show a failure that is being retried.
@@ -124,11 +127,16 @@ def redrive(store: SyncStore, sqs: Any, dlq_url: str, queue_url: str) -> int:
         if not messages:
             return moved
         for message in messages:
-            sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"])
             try:
                 body = json.loads(message["Body"])
             except ValueError:
                 body = None
+            target = bulk_queue_url if bulk_queue_url and is_bulk_body(body) else queue_url
+            tenant = body.get("tenant_id") if isinstance(body, dict) else None
+            if isinstance(body, dict) and body.get("kind") == "signals" and body.get("signals"):
+                tenant = (body["signals"][0] or {}).get("tenant_id")
+            group = {"MessageGroupId": tenant} if isinstance(tenant, str) and tenant else {}
+            sqs.send_message(QueueUrl=target, MessageBody=message["Body"], **group)
             key = parked_message_key(body) if isinstance(body, dict) else None
             if key and isinstance(body, dict) and isinstance(body.get("tenant_id"), str):
                 store.unpark(body["tenant_id"], key)
@@ -172,6 +180,7 @@ def main(argv: list[str] | None = None, session: Any = None) -> int:
     move.add_argument("--table", required=True)
     move.add_argument("--dlq-url", required=True)
     move.add_argument("--queue-url", required=True)
+    move.add_argument("--bulk-queue-url", default="", help="the BulkQueue: bulk work goes back there")
     args = parser.parse_args(argv)
     session = session or boto3.session.Session()
     if args.command == "redrive":
@@ -180,6 +189,7 @@ def main(argv: list[str] | None = None, session: Any = None) -> int:
             session.client("sqs"),
             args.dlq_url,
             args.queue_url,
+            args.bulk_queue_url,
         )
         print(f"redriven: {count}")
         return 0

@@ -256,7 +256,8 @@ def connection_health(tenant_id: TenantId) -> dict[str, Any]:
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # size, token, then readability and depth: before Powertools validates (a 422 would come first)
-    refusal = api.admit(app.context, event, runtime.context())
+    limit = runtime.settings().api_tenant_requests_per_minute
+    refusal = api.admit(app.context, event, runtime.context(), requests_per_minute=limit)
     if refusal is not None:
         return refusal
     return app.resolve(event, context)

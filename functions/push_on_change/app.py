@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, ev
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from crmsync import runtime, service
+from crmsync.budget import Priority
 from crmsync.signal_queue import EnqueueError
 from crmsync.stream import records_from_stream
 
@@ -32,6 +33,7 @@ metrics = Metrics()
 def lambda_handler(event: DynamoDBStreamEvent, context: LambdaContext) -> dict[str, Any]:
     ctx = runtime.context()
     ctx.forget_configs()
+    ctx.priority = Priority.LIVE  # a stream change is written out now; its retries go to the live queue
     records, sequence = records_from_stream(event)
     report = service.push_records(ctx, records)
     for name in ("created", "updated", "parked"):

@@ -1,5 +1,8 @@
 """sync_worker: SQS signals -> re-read the source record, reconcile, conditional write.
 
+Fed by two queues (template.yaml): the signals queue (live work, up to 10 invocations at a time) and
+the bulk queue (backfills and transfer pages, at most 2), so bulk work never takes all the concurrency.
+
 Partial batch failures: a signal whose vendor read fails stays on the queue and is retried; after
 ``maxReceiveCount`` it moves to the DLQ, from where it can be redriven (it carries no stale data).
 A failure of a tenant connection itself (a missing secret, refused credentials) is no retry case: that
@@ -38,14 +41,19 @@ def record_handler(record: SQSRecord) -> str:
     try:
         return _handle(record)
     except Exception as exc:
-        if int(record.attributes.approximate_receive_count or 1) >= MAX_RECEIVES:
+        ctx = runtime.context()
+        receives = int(record.attributes.approximate_receive_count or 1)
+        last = receives >= MAX_RECEIVES
+        if ctx.queue is not None:  # back off (honouring the vendor's retry_after), not the 18-min timeout
+            ctx.queue.retry_failed(record.event_source_arn, record.receipt_handle, receives, exc, last=last)
+        if last:
             # The last attempt: park it with its reason (visible, replayable); SQS moves it to the DLQ.
             try:
                 message = record.json_body
             except ValueError:
                 message = None  # not even JSON: only the DLQ keeps it
             if isinstance(message, dict):
-                service.park_message(runtime.context(), message, f"{type(exc).__name__}: {exc}")
+                service.park_message(ctx, message, f"{type(exc).__name__}: {exc}")
         raise
 
 
@@ -53,8 +61,9 @@ def _handle(record: SQSRecord) -> str:
     ctx = runtime.context()
     message = record.json_body
     if isinstance(message, dict) and message.get("kind") == "push":
-        ctx.priority = Priority.LIVE
-        service.push_requested(ctx, service.PushRequest.model_validate(message))
+        request = service.PushRequest.model_validate(message)
+        ctx.priority = Priority.BULK if request.bulk else Priority.LIVE
+        service.push_requested(ctx, request)
         decisions["push"] += 1
         return "push"
     if isinstance(message, dict) and message.get("kind") == "transfer_page":

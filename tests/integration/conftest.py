@@ -44,24 +44,36 @@ class Env:
             webhook_secret=WEBHOOK_SECRET,
         )
 
-    def queued(self) -> list[dict[str, Any]]:
-        """Drain the signals queue: the signals (unbundled), push requests and pages it held."""
+    def queued(self, *queues: str, wait: float = 0.0) -> list[dict[str, Any]]:
+        """Drain the worker's queues (live signals and bulk, or the logical ids given): the signals
+        (unbundled), push requests and pages they held, live first. ``wait``: up to that many seconds
+        for delayed messages (a retry delay) to become due."""
         import json
+        import time
 
         out = []
-        while True:
-            msgs = self.sqs.receive_message(
-                QueueUrl=self.resources.signals_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            ).get("Messages", [])
-            if not msgs:
-                return out
-            for m in msgs:
-                body = json.loads(m["Body"])
-                # Signals travel in bundles of up to 100: unpack them (what the worker reconciles).
-                out += body["signals"] if isinstance(body, dict) and body.get("kind") == "signals" else [body]
-                self.sqs.delete_message(
-                    QueueUrl=self.resources.signals_queue_url, ReceiptHandle=m["ReceiptHandle"]
+        for queue in queues or ("SignalsQueue", "BulkQueue"):
+            url = self.resources.queue_urls[queue]
+            deadline = time.monotonic() + wait
+            while True:
+                delayed = self.sqs.get_queue_attributes(
+                    QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+                )["Attributes"].get("ApproximateNumberOfMessagesDelayed", "0")
+                if int(delayed) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+                msgs = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                    "Messages", []
                 )
+                if not msgs:
+                    break
+                for m in msgs:
+                    body = json.loads(m["Body"])
+                    # Signals travel in bundles of up to 100: unpack them (what the worker reconciles).
+                    kind = body.get("kind") if isinstance(body, dict) else None
+                    out += body["signals"] if kind == "signals" else [body]
+                    self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        return out
 
 
 @pytest.fixture
@@ -78,6 +90,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
             "ECONOMIC_REST_URL": eco_url,
             "ECONOMIC_CUSTOMERS_API_URL": f"{eco_url}/customersapi/v3.1.0",
             "HUBSPOT_API_URL": hs_url,
+            "RETRY_BASE_SECONDS": "1",  # as in the local stack: retry delays from 1 s, not 30 s
         }.items():
             monkeypatch.setenv(key, value)
         runtime.reset()

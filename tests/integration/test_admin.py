@@ -161,3 +161,33 @@ def test_an_issued_token_expires_after_its_days(env: Env, capsys):
     authorize(env.store, "acme", f"Bearer {token}", now=utcnow() + timedelta(days=6))
     with pytest.raises(Unauthorized):
         authorize(env.store, "acme", f"Bearer {token}", now=utcnow() + timedelta(days=7, seconds=1))
+
+
+def test_redrive_sends_bulk_work_back_to_the_bulk_queue(env: Env, capsys):
+    import boto3
+
+    sqs = boto3.client("sqs")
+    dlq_url = env.resources.queue_urls["SignalsDLQ"]
+    pulled = {"kind": "signals", "signals": [{**SIGNAL, "source": "pull"}]}
+    page = {"kind": "transfer_page", "tenant_id": "t1", "job_id": "j", "page": 0}
+    for body in (pulled, page, SIGNAL):
+        sqs.send_message(QueueUrl=dlq_url, MessageBody=json.dumps(body))
+    queue, bulk = env.resources.signals_queue_url, env.resources.queue_urls["BulkQueue"]
+    args = ["redrive", "--table", env.resources.sync_table_name, "--dlq-url", dlq_url]
+    assert main([*args, "--queue-url", queue, "--bulk-queue-url", bulk]) == 0
+    assert "redriven: 3" in capsys.readouterr().out
+    assert env.queued("SignalsQueue") == [SIGNAL]
+    assert sorted(json.dumps(m, sort_keys=True) for m in env.queued("BulkQueue")) == sorted(
+        json.dumps(m, sort_keys=True) for m in ({**SIGNAL, "source": "pull"}, page)
+    )
+    got = sqs.receive_message(QueueUrl=dlq_url).get("Messages", [])
+    assert got == []
+
+
+SIGNAL = {
+    "tenant_id": "t1",
+    "connection_id": "eco",
+    "object_type": "customer",
+    "external_id": "8",
+    "source": "webhook",
+}

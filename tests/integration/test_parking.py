@@ -137,18 +137,16 @@ def test_a_bundle_requeues_only_its_failing_signal_on_its_own(env: Env):
         ),
     ]
     assert ctx.queue is not None and ctx.queue.send(signals) == 2
-    raw = boto3.client("sqs").receive_message(
-        QueueUrl=env.resources.signals_queue_url, MaxNumberOfMessages=10
-    )
+    bulk = env.resources.queue_urls["BulkQueue"]  # pull signals are bulk work
+    raw = boto3.client("sqs").receive_message(QueueUrl=bulk, MaxNumberOfMessages=10)
     (message,) = raw["Messages"]
     bundle = json.loads(message["Body"])
     assert bundle["kind"] == "signals" and len(bundle["signals"]) == 2, "one SQS message for both"
-    boto3.client("sqs").delete_message(
-        QueueUrl=env.resources.signals_queue_url, ReceiptHandle=message["ReceiptHandle"]
-    )
+    boto3.client("sqs").delete_message(QueueUrl=bulk, ReceiptHandle=message["ReceiptHandle"])
     assert not worker_fails(bundle, 1), "the bundle itself succeeds"
     assert env.store.find_link("t1", "eco", ObjectType.CUSTOMER, str(good)) is not None
-    (requeued,) = env.queued()
+    assert env.queued() == [], "re-queued with a retry delay, not due at once"
+    (requeued,) = env.queued(wait=5)
     assert (requeued["connection_id"], requeued["external_id"]) == ("gone", "9"), (
         "only the failing one, alone"
     )

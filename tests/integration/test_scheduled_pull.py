@@ -29,7 +29,7 @@ def test_checkpoint_does_not_move_when_enqueueing_fails(env: Env):
     assert before is not None
     env.economic.clock.advance(3600)
     env.economic.seed(1, contacts_per_customer=0, seed=3)
-    env.sqs.delete_queue(QueueUrl=env.resources.signals_queue_url)  # SQS unavailable for this run
+    env.sqs.delete_queue(QueueUrl=env.resources.queue_urls["BulkQueue"])  # SQS unavailable for this run
     try:
         invoke("scheduled_pull", {"source": "aws.scheduler"}, timeout_s=300)
         raised = False

@@ -78,7 +78,13 @@ def test_queues_match_the_template_and_redrive_to_the_created_dlq(
     aws: dict[str, Any], resources: LocalResources
 ) -> None:
     sqs = aws["sqs"]
-    assert set(resources.queue_urls) == {"SignalsQueue", "SignalsDLQ", "PushFailuresQueue", "ScheduleDLQ"}
+    assert set(resources.queue_urls) == {
+        "SignalsQueue",
+        "BulkQueue",
+        "SignalsDLQ",
+        "PushFailuresQueue",
+        "ScheduleDLQ",
+    }
     attrs = sqs.get_queue_attributes(QueueUrl=resources.signals_queue_url, AttributeNames=["All"])[
         "Attributes"
     ]
@@ -111,6 +117,8 @@ def test_env_is_resolved_from_globals(resources: LocalResources) -> None:
         "TABLE_NAME": "it-SyncTable",
         "IDEMPOTENCY_TABLE_NAME": "it-IdempotencyTable",
         "SIGNALS_QUEUE_URL": resources.signals_queue_url,
+        "BULK_QUEUE_URL": resources.queue_urls["BulkQueue"],
+        "API_TENANT_REQUESTS_PER_MINUTE": "600",
         "SECRET_PREFIX": "crmsync/",
         "STAGE": "test",
         "POWERTOOLS_SERVICE_NAME": "crmsync",

@@ -200,7 +200,10 @@ def test_scheduled_pull_runs_alone_with_retries_and_dlq() -> None:
 # ------------------------------------------------------------------------------------------ SQS
 def test_sqs_sources_report_item_failures_and_have_redrive_and_visibility() -> None:
     sources = _events("SQS")
-    assert [(f, _target(ev["Queue"])) for f, _, ev in sources] == [("SyncWorkerFunction", "SignalsQueue")]
+    assert [(f, _target(ev["Queue"])) for f, _, ev in sources] == [
+        ("SyncWorkerFunction", "SignalsQueue"),
+        ("SyncWorkerFunction", "BulkQueue"),
+    ]
     for fid, _, ev in sources:
         assert "ReportBatchItemFailures" in ev["FunctionResponseTypes"]
         assert ev["ScalingConfig"]["MaximumConcurrency"] >= 2
@@ -212,9 +215,19 @@ def test_sqs_sources_report_item_failures_and_have_redrive_and_visibility() -> N
         assert 1 <= redrive["maxReceiveCount"] <= 10
 
 
+def test_bulk_work_has_its_own_mapping_with_a_smaller_share_of_the_worker() -> None:
+    """Issue 14 item 6: a backfill (bulk queue) can never take all of the worker's concurrency."""
+    events = {_target(ev["Queue"]): ev for _, _, ev in _events("SQS")}
+    live, bulk = events["SignalsQueue"], events["BulkQueue"]
+    assert bulk["ScalingConfig"]["MaximumConcurrency"] < live["ScalingConfig"]["MaximumConcurrency"]
+    assert bulk["BatchSize"] == 1, "one bundle per invocation keeps bulk invocations short"
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["BULK_QUEUE_URL"] == {"Ref": "BulkQueue"}
+
+
 def test_queues_are_encrypted_and_failure_queues_keep_messages_14_days() -> None:
     queues = {k: v["Properties"] for k, v in RESOURCES.items() if v["Type"] == "AWS::SQS::Queue"}
-    assert set(queues) == {"SignalsQueue", "SignalsDLQ", "PushFailuresQueue", "ScheduleDLQ"}
+    assert set(queues) == {"SignalsQueue", "BulkQueue", "SignalsDLQ", "PushFailuresQueue", "ScheduleDLQ"}
     for props in queues.values():
         assert props["SqsManagedSseEnabled"] is True
     for name in ("SignalsDLQ", "PushFailuresQueue", "ScheduleDLQ"):
@@ -335,7 +348,7 @@ def test_event_source_pollers_and_destinations_are_granted_on_their_own_resource
         a: _grants("SyncWorkerFunction", a)
         for a in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
     } == {
-        a: [{"Fn::GetAtt": ["SignalsQueue", "Arn"]}]
+        a: [{"Fn::GetAtt": ["SignalsQueue", "Arn"]}, {"Fn::GetAtt": ["BulkQueue", "Arn"]}]
         for a in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
     }
     for action in ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"):
@@ -462,8 +475,9 @@ def test_function_specs_summarise_events() -> None:
     assert set(SPECS) == set(EXPECTED_FUNCTIONS)
     worker = SPECS["SyncWorkerFunction"]
     assert worker.timeout == 180 and worker.memory_size == 512
-    (sqs,) = worker.sqs
-    assert (sqs.queue_id, sqs.batch_size, sqs.report_batch_item_failures) == ("SignalsQueue", 10, True)
+    live, bulk = worker.sqs
+    assert (live.queue_id, live.batch_size, live.report_batch_item_failures) == ("SignalsQueue", 10, True)
+    assert (bulk.queue_id, bulk.batch_size, bulk.maximum_concurrency) == ("BulkQueue", 1, 2)
     (stream,) = SPECS["PushOnChangeFunction"].streams
     assert (stream.table_id, stream.batch_size, stream.on_failure_queue_id) == (
         "SyncTable",

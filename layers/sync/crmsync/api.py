@@ -7,7 +7,9 @@ can tell "log in again" from "not yours".
 Every request is screened (``screen_request``) before Powertools sees it, in this order: a body over
 ``MAX_API_BODY_BYTES`` is a 413 (before any lookup: it costs nothing and reveals only a documented
 limit); on ``/tenants/{tenant_id}/...`` the bearer token is checked (401/403), so a caller without a
-token learns nothing about what a body should look like; then a body that is not readable JSON
+token learns nothing about what a body should look like; then the tenant's request limit (429 with
+``Retry-After``, ``crmsync/request_quota.py``: only a verified token spends it, and an over-limit
+caller is refused before any work on its body); then a body that is not readable JSON
 (415/400) or nests deeper than ``MAX_JSON_DEPTH`` (400). Only then does Powertools parse and validate
 the body (422). Why not a Powertools middleware: with ``enable_validation=True`` its request
 validation runs before every user middleware (``Route._build_middleware_stack``; Powertools
@@ -28,7 +30,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from crmsync import config_checks, conflicts, linking
+from crmsync import config_checks, conflicts, linking, request_quota
+from crmsync.budget import Priority
 from crmsync.config import TenantConfig
 from crmsync.limits import MAX_API_BODY_BYTES, MAX_JSON_DEPTH, json_refusal, too_large
 from crmsync.models import (
@@ -96,10 +99,10 @@ def unreadable_body(headers: Mapping[str, str], body: str | None, is_base64: boo
     return None if reason is None else (400, f"the body {reason}")
 
 
-def _refusal(status: int, message: str) -> dict[str, Any]:
+def _refusal(status: int, message: str, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {
         "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
+        "headers": {"Content-Type": "application/json", **(headers or {})},
         "body": json.dumps({"statusCode": status, "message": message}),
         "isBase64Encoded": False,
     }
@@ -126,16 +129,26 @@ SCREENED_TENANT = "screened_tenant"
 """Key in the resolver's per-request ``context``: the tenant ``admit`` checked the token for."""
 
 
-def admit(route_context: dict[str, Any], event: Mapping[str, Any], ctx: SyncContext) -> dict[str, Any] | None:
+def admit(
+    route_context: dict[str, Any],
+    event: Mapping[str, Any],
+    ctx: SyncContext,
+    *,
+    requests_per_minute: int | None = None,
+) -> dict[str, Any] | None:
     """Screen a request before Powertools parses and validates it: the refusal to answer, or None.
 
     On success the checked tenant goes into the resolver's ``route_context`` (cleared by ``resolve``), so
-    a route does not read the token a second time (``authorized``).
+    a route does not read the token a second time (``authorized``). ``requests_per_minute`` overrides
+    the per-tenant limit (``request_quota.DEFAULT_REQUESTS_PER_MINUTE`` when None); the buckets live
+    as long as the container's context.
     """
-    screened = screen_request(event, ctx.store, now=ctx.clock())
+    quota = request_quota.quota_for(ctx.store, requests_per_minute)
+    screened = screen_request(event, ctx.store, now=ctx.clock(), quota=quota)
     if screened.refusal is not None:
         return screened.refusal
     ctx.forget_configs()
+    ctx.priority = Priority.LIVE  # a person is waiting for this request
     route_context[SCREENED_TENANT] = screened.tenant_id
     return None
 
@@ -150,8 +163,15 @@ def authorized(
     return ctx
 
 
-def screen_request(event: Mapping[str, Any], store: SyncStore, *, now: datetime | None = None) -> Screened:
-    """Size, then the bearer token (on tenant routes), then readability and depth; see the module doc."""
+def screen_request(
+    event: Mapping[str, Any],
+    store: SyncStore,
+    *,
+    now: datetime | None = None,
+    quota: request_quota.TenantRequestQuota | None = None,
+) -> Screened:
+    """Size, then the bearer token (on tenant routes), then the tenant's request limit (when ``quota``
+    is given), then readability and depth; see the module doc."""
     headers: Mapping[str, str] = event.get("headers") or {}
     body, is_base64 = event.get("body"), bool(event.get("isBase64Encoded"))
     if too_large(body, MAX_API_BODY_BYTES, is_base64):
@@ -168,6 +188,10 @@ def screen_request(event: Mapping[str, Any], store: SyncStore, *, now: datetime 
             return Screened(_refusal(401, str(exc)))
         except Forbidden as exc:
             return Screened(_refusal(403, str(exc)))
+        retry_after = None if quota is None else quota.take(tenant_id)
+        if retry_after is not None:
+            message = f"too many requests for this tenant; retry in {retry_after} s"
+            return Screened(_refusal(429, message, {"Retry-After": str(retry_after)}))
     refused = refuse_unreadable_body(event)
     return Screened(refused, None if refused else tenant_id)
 

@@ -32,7 +32,12 @@ def build_context(cfg: Settings) -> SyncContext:
     session = boto3.session.Session()
     store = SyncStore(session.client("dynamodb", config=_BOTO_CONFIG), cfg.table_name)
     queue = (
-        SignalQueue(session.client("sqs", config=_BOTO_CONFIG), cfg.signals_queue_url)
+        SignalQueue(
+            session.client("sqs", config=_BOTO_CONFIG),
+            cfg.signals_queue_url,
+            cfg.bulk_queue_url,
+            retry_base=cfg.retry_base_seconds,
+        )
         if cfg.signals_queue_url
         else None
     )

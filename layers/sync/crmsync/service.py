@@ -59,7 +59,7 @@ from crmsync.models import (
     SyncMode,
     utcnow,
 )
-from crmsync.signal_queue import SignalQueue
+from crmsync.signal_queue import SignalQueue, retry_delay
 from crmsync.store import (
     ORIGIN_BASE,
     ORIGIN_SYNC,
@@ -430,6 +430,7 @@ def handle_bundle(ctx: SyncContext, bundle: SignalBundle) -> list[SignalOutcome]
         return [handle_signal_contained(ctx, signal)]
     outcomes: list[SignalOutcome] = []
     failed: list[Signal] = []
+    retry_after = 0.0
     with ctx.journal_batch():
         for signal in bundle.signals:
             if not ctx.first_in_invocation(signal):
@@ -437,12 +438,15 @@ def handle_bundle(ctx: SyncContext, bundle: SignalBundle) -> list[SignalOutcome]
                 continue
             try:
                 outcomes.append(handle_signal_contained(ctx, signal))
-            except Exception:
+            except Exception as exc:
                 logger.warning("signal failed; re-queued alone", extra={"connection": signal.connection_id})
                 failed.append(signal)
+                retry_after = max(retry_after, getattr(exc, "retry_after", None) or 0.0)
     if failed:
         assert ctx.queue is not None
-        ctx.queue.send_one_each(failed)  # raises EnqueueError: then the whole bundle is retried
+        # Back after the first retry delay, as if it had failed alone (raises EnqueueError: then the
+        # whole bundle is retried).
+        ctx.queue.send_one_each(failed, delay=retry_delay(1, retry_after, base=ctx.queue.retry_base))
     return outcomes
 
 
@@ -871,6 +875,8 @@ class PushReport:
     """Writes held back because the target changed meanwhile (reconciled first, then pushed again)."""
     failed: list[str] = field(default_factory=list)
     """Record ids whose write failed in a way worth retrying (the stream retries them)."""
+    retry_after: float = 0.0
+    """The longest wait a vendor or the rate budget asked for among those failures (0: none said)."""
 
 
 def push_records(ctx: SyncContext, records: Iterable[Record], *, force: bool = False) -> PushReport:
@@ -1044,6 +1050,7 @@ def _push_group(
             )
         elif result.retryable:
             report.failed.append(rec.record_id)
+            report.retry_after = max(report.retry_after, result.retry_after or 0.0)
         else:
             report.parked += 1
             action = "create" if item.external_id is None else "update"
@@ -1082,6 +1089,7 @@ def _write_contained(connector: Connector, obj: ObjectType, items: list[WriteIte
             error_code="check_failed",  # never "stale": nothing was read, there is nothing to reconcile
             retryable=failure.retryable,
             request_id=failure.request_id,
+            retry_after=failure.retry_after,
         )
         for i in checked
     }
@@ -1184,13 +1192,16 @@ class PushRequest(BaseModel):
     record_ids: list[str] = Field(min_length=1, max_length=100)
     replay: bool = Field(default=False, exclude_if=lambda v: not v)
     """A person replayed it: tried even while its connection needs attention."""
+    bulk: bool = Field(default=False, exclude_if=lambda v: not v)
+    """Retrying bulk work (a backfill's pushes): goes to the bulk queue (``signal_queue``)."""
 
 
 def push_later(ctx: SyncContext, failed: dict[str, list[str]]) -> int:
     """Queue the retryable failures of a push (tenant -> record ids); raises ``EnqueueError``."""
     assert ctx.queue is not None
+    bulk = ctx.priority is Priority.BULK
     requests = [
-        PushRequest(tenant_id=tenant, record_ids=ids[i : i + 100])
+        PushRequest(tenant_id=tenant, record_ids=ids[i : i + 100], bulk=bulk)
         for tenant, ids in failed.items()
         for i in range(0, len(ids), 100)
     ]
@@ -1202,7 +1213,10 @@ def push_requested(ctx: SyncContext, request: PushRequest) -> PushReport:
     records = [r for rid in request.record_ids if (r := ctx.store.get_record(request.tenant_id, rid))]
     report = push_records(ctx, records, force=request.replay)
     if report.failed:
-        raise TransientError(f"{len(report.failed)} record(s) could not be written yet")
+        # The queue's retry waits at least what the vendor asked for (worker: signal_queue.retry_delay).
+        raise TransientError(
+            f"{len(report.failed)} record(s) could not be written yet", retry_after=report.retry_after or None
+        )
     return report
 
 

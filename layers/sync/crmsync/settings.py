@@ -18,12 +18,19 @@ class Settings(BaseModel):
     table_name: str
     idempotency_table_name: str = ""
     signals_queue_url: str = ""
+    bulk_queue_url: str = ""
+    """Bulk work's own queue (backfills, transfer pages); empty: everything goes to the signals queue."""
     secret_prefix: str = "crmsync/"  # noqa: S105 - a name prefix, not a secret
     stage: str = "test"
     economic_rest_url: str = "https://restapi.e-conomic.com"
     economic_customers_api_url: str = "https://apis.e-conomic.com/customersapi/v3.1.0"
     hubspot_api_url: str = "https://api.hubapi.com"
     secrets_max_age: int = Field(default=300, ge=0)
+    api_tenant_requests_per_minute: int | None = Field(default=None, ge=1)
+    """Per-tenant API request limit (``crmsync.request_quota``); None: its default, 600 a minute."""
+    retry_base_seconds: float = Field(default=30.0, gt=0, le=900)
+    """First retry delay of a failed queue message (``signal_queue.retry_delay``); the local stack
+    shortens it, a deployment keeps the default."""
     http_timeout: float = 20.0
 
     @classmethod
@@ -33,6 +40,7 @@ class Settings(BaseModel):
             "table_name": env.get("TABLE_NAME", ""),
             "idempotency_table_name": env.get("IDEMPOTENCY_TABLE_NAME", ""),
             "signals_queue_url": env.get("SIGNALS_QUEUE_URL", ""),
+            "bulk_queue_url": env.get("BULK_QUEUE_URL", ""),
             "secret_prefix": env.get("SECRET_PREFIX", "crmsync/"),
             "stage": env.get("STAGE", "test"),
         }
@@ -43,6 +51,8 @@ class Settings(BaseModel):
             ("hubspot_api_url", "HUBSPOT_API_URL"),
             ("secrets_max_age", "SECRETS_MAX_AGE"),
             ("http_timeout", "HTTP_TIMEOUT"),
+            ("retry_base_seconds", "RETRY_BASE_SECONDS"),
+            ("api_tenant_requests_per_minute", "API_TENANT_REQUESTS_PER_MINUTE"),
         ):
             if env.get(var):
                 values[key] = env[var]

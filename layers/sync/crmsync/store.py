@@ -14,6 +14,7 @@ Item layout (every partition key starts with the tenant, so no query can cross t
 | pending del | TENANT#t      | DELETE#<record id>                        |
 | rate budget | TENANT#t#<connection>#BUDGET | d<day>: day, window, previous window (TTL) |
 | delete guard| TENANT#t#DELETES#BUDGET | h<hour> (TTL)                      |
+| api limit   | TENANT#t#API#BUDGET | d<day>: like the rate budget (``request_quota``) |
 | tenant list | TENANTS       | TENANT#t                                  |
 | child index | TENANT#t      | CHILD#<customer record>#<contact record>  |
 | api token   | TOKEN#<hash>  | TOKEN (tenant, id, name, times; TTL)      |

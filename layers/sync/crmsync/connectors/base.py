@@ -63,6 +63,8 @@ class WriteResult(BaseModel):
     error_code: str | None = None
     retryable: bool = False
     request_id: str | None = None
+    retry_after: float | None = None
+    """Seconds the vendor (or the rate budget) asked to wait before this write is tried again."""
 
 
 class VendorError(Exception):
@@ -77,12 +79,15 @@ class VendorError(Exception):
         status: int | None = None,
         code: str | None = None,
         request_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
         self.request_id = request_id
+        self.retry_after = retry_after
+        """Seconds to wait before trying again, when known (a 429's ``Retry-After``, a spent budget)."""
 
 
 class AuthError(VendorError):
@@ -122,10 +127,6 @@ class RateLimitedError(VendorError):
     """429: honour ``retry_after`` seconds."""
 
     retryable = True
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.retry_after = retry_after
 
 
 class TransientError(VendorError):

@@ -838,4 +838,5 @@ class EconomicConnector:
             error_code=exc.code or type(exc).__name__,
             retryable=exc.retryable,
             request_id=exc.request_id,
+            retry_after=exc.retry_after,
         )

@@ -718,7 +718,9 @@ class HubSpotConnector:
             if not exc.retryable:
                 return batch  # refused as a whole (a clash with an earlier attempt, a bad input): upsert
             for i, it in batch:
-                results[i] = self._failed(it, exc.message, exc.code, exc.retryable, exc.request_id)
+                results[i] = self._failed(
+                    it, exc.message, exc.code, exc.retryable, exc.request_id, exc.retry_after
+                )
             return []
         left = {it.record_id: (i, it) for i, it in batch}
         for obj in data.get("results") or []:
@@ -807,7 +809,9 @@ class HubSpotConnector:
             return
         except VendorError as exc:
             for i, it in batch:
-                results[i] = self._failed(it, exc.message, exc.code, exc.retryable, exc.request_id)
+                results[i] = self._failed(
+                    it, exc.message, exc.code, exc.retryable, exc.request_id, exc.retry_after
+                )
             return
         self._collect(object_type, mode, batch, data, request_id, results, created)
 
@@ -868,7 +872,12 @@ class HubSpotConnector:
 
     @staticmethod
     def _failed(
-        item: WriteItem, message: str, code: str | None, retryable: bool, request_id: str | None
+        item: WriteItem,
+        message: str,
+        code: str | None,
+        retryable: bool,
+        request_id: str | None,
+        retry_after: float | None = None,
     ) -> WriteResult:
         return WriteResult(
             record_id=item.record_id,
@@ -878,6 +887,7 @@ class HubSpotConnector:
             error_code=code,
             retryable=retryable,
             request_id=request_id,
+            retry_after=retry_after,
         )
 
     def _link_parents(

@@ -51,6 +51,8 @@ class ConnectorProvider:
         """The secret a connection failed with (``None``: unreadable), to notice when it is changed."""
         self.gate_factory: Callable[[TenantConfig, str], Callable[[], None]] | None = None
         """Builds the shared rate budget of a tenant connection (set by the composition root)."""
+        self._gated_with: dict[tuple[str, str, str], object] = {}
+        """The limits each cached connector's budget was built with: a config change rebuilds it."""
 
     def secret(self, config: TenantConfig, connection_id: str) -> dict[str, Any]:
         """The connection's secret; ``ConnectionUnavailable`` when it cannot be read (missing, not JSON)."""
@@ -80,6 +82,13 @@ class ConnectorProvider:
             connector.ensure_setup()  # once per container: e.g. HubSpot custom properties exist
             self._cache[key] = connector
             self._built_from[key] = secret
+            self._gated_with[key] = config.connection(connection_id).limits()
+        elif self.gate_factory is not None and self._gated_with.get(key) != (
+            limits := config.connection(connection_id).limits()
+        ):
+            # The tenant changed the connection's rate budget (another tier): it counts from now on.
+            self._cache[key].http.gate = self.gate_factory(config, connection_id)
+            self._gated_with[key] = limits
         return self._cache[key]
 
     def forget(self, config: TenantConfig, connection_id: str) -> None:
