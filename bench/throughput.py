@@ -63,8 +63,9 @@ from crmsync.models import ObjectType, SyncMode
 from crmsync.text_rules import clean
 from local.fakes.economic import EconomicFake
 from local.fakes.hubspot import HubSpotFake
-from local.stack import HUBSPOT_TOKEN, LocalStack
+from local.stack import LocalStack
 from local.template_resources import BULK_QUEUE, SIGNALS_QUEUE
+from local.vendors import HUBSPOT_TOKEN
 
 TENANT = "bench"
 HUBSPOT_PER_10S = 100

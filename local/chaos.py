@@ -31,7 +31,8 @@ from typing import Any
 from crmsync.models import ConflictStatus, ObjectType, SyncMode
 from local.fakes.economic import EconomicFaults
 from local.fakes.hubspot import Faults
-from local.stack import ECONOMIC_CONNECTION, LocalStack
+from local.stack import LocalStack
+from local.vendors import ECONOMIC_CONNECTION
 
 TENANT = "chaos"
 

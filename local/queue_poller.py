@@ -17,6 +17,7 @@ What it keeps from AWS, because crmsync's behaviour depends on it:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -29,6 +30,17 @@ DEFAULT_CONCURRENCY = 10
 """Batches per wave for a mapping without ``MaximumConcurrency`` (a few; Lambda would scale out)."""
 RETRY_VISIBILITY = 1
 """Seconds before a failed message is visible again, unless the worker set its own timeout."""
+
+
+def signals_in(body: str) -> int:
+    """How many signals a queue message carries (a ``SignalBundle`` holds up to 100)."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return 1
+    if isinstance(message, dict) and message.get("kind") == "signals":
+        return len(message.get("signals") or [])
+    return 1
 
 
 def fair_pick(held: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:

@@ -22,9 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 import warnings
@@ -41,14 +38,14 @@ from werkzeug.wrappers import Request, Response
 from crmsync import runtime
 from crmsync.models import SyncMode
 from crmsync.store import SyncStore
-from local.fakes.accounts import AccountRouter, economic_credential, hubspot_credential
 from local.fakes.economic import EconomicFake
 from local.fakes.hubspot import HubSpotFake
 from local.fakes.serving import serve_in_thread, stop_server
 from local.iam import IamEnforcer, RoleOverride, check_event_source_mappings, enforcer_for
-from local.lambda_runtime import FakeLambdaContext, http_event, load_handler, sqs_event, stream_event
-from local.queue_poller import QueuePoller
-from local.stream_poller import DEFAULT_PUMP_TIMEOUT, ShardCursor, deliver_batch, function_arn, read_shard
+from local.lambda_runtime import FakeLambdaContext, http_event, load_handler, sqs_event
+from local.moto_process import MotoServerProcess
+from local.queue_poller import QueuePoller, signals_in
+from local.stream_poller import StreamPump
 from local.template_resources import (
     FunctionSpec,
     LocalResources,
@@ -56,116 +53,20 @@ from local.template_resources import (
     function_specs,
     match_route,
 )
-from scripts.admin import provision
+from local.vendors import (
+    DEFAULT_ACCOUNT,
+    ECONOMIC_APP_SECRET,
+    ECONOMIC_CONNECTION,
+    ECONOMIC_GRANT,
+    HUBSPOT_CLIENT_SECRET,
+    HUBSPOT_CONNECTION,
+    HUBSPOT_TOKEN,
+    VendorAccount,
+    VendorAccounts,
+    provision_tenant,
+)
 
 REGION = "eu-west-1"
-ECONOMIC_APP_SECRET = "local-app-secret"
-ECONOMIC_GRANT = "local-grant-token"
-HUBSPOT_TOKEN = "pat-local-token"
-HUBSPOT_CLIENT_SECRET = "local-hubspot-client-secret"
-
-
-DEFAULT_ACCOUNT = "default"
-ECONOMIC_CONNECTION = "eco"
-HUBSPOT_CONNECTION = "hs"
-
-
-def provision_tenant(
-    store: SyncStore,
-    secrets_client: Any,
-    tenant_id: str,
-    *,
-    mode: SyncMode,
-    hubspot: HubSpotFake,
-    webhook_secret: str,
-    economic_grant: str = ECONOMIC_GRANT,
-) -> str:
-    """A tenant with one e-conomic and one HubSpot connection against the fakes (the operator CLI's path)."""
-    return provision(
-        store,
-        secrets_client,
-        tenant_id,
-        mode=mode,
-        economic_secret={
-            "app_secret_token": ECONOMIC_APP_SECRET,
-            "agreement_grant_token": economic_grant,
-            "webhook_secret": webhook_secret,
-        },
-        hubspot_secret={"access_token": hubspot.access_token, "client_secret": hubspot.client_secret},
-        hubspot_portal_id=hubspot.portal_id,
-        secret_prefix=os.environ.get("SECRET_PREFIX", "crmsync/"),
-        economic_connection=ECONOMIC_CONNECTION,
-        hubspot_connection=HUBSPOT_CONNECTION,
-    )
-
-
-class MotoServerProcess:
-    """moto's server in its own process: AWS calls then run on the second core, not under our GIL."""
-
-    def __init__(self) -> None:
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 30.0, attempts: int = 3) -> str:
-        # local/moto_server.py: moto's server with HTTP/1.1 keep-alive and stream appends serialized
-        # (unique stream sequence numbers). A free port can be taken by another process (parallel
-        # test workers) before moto binds it: then moto exits at once and another port is tried.
-        repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        deadline = time.monotonic() + timeout
-        for _ in range(attempts):
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                port = probe.getsockname()[1]
-            self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter running moto
-                [sys.executable, "-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
-                cwd=repo_root,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            url = f"http://127.0.0.1:{port}"
-            while time.monotonic() < deadline and self._proc.poll() is None:
-                try:
-                    httpx.get(f"{url}/moto-api/", timeout=1)
-                    return url
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            if self._proc.poll() is None:
-                self.stop()
-                raise TimeoutError("moto server did not start")
-            self._proc = None
-        raise RuntimeError("moto server exited during start-up")
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-            self._proc = None
-
-
-def _signals_in(body: str) -> int:
-    """How many signals a queue message carries (a ``SignalBundle`` holds up to 100)."""
-    try:
-        message = json.loads(body)
-    except ValueError:
-        return 1
-    if isinstance(message, dict) and message.get("kind") == "signals":
-        return len(message.get("signals") or [])
-    return 1
-
-
-@dataclass
-class VendorAccount:
-    """One company's own e-conomic agreement and HubSpot portal (``LocalStack.add_account``)."""
-
-    name: str
-    economic: EconomicFake
-    hubspot: HubSpotFake
-
-    @property
-    def economic_grant(self) -> str:
-        return self.economic.agreement_grant_token
 
 
 @dataclass
@@ -215,20 +116,13 @@ class LocalStack:
             rate_limit_per_10s=hubspot_rate_limit_per_10s,
             search_rate_limit_per_s=None if hubspot_rate_limit_per_10s is None else 5,
         )
-        self.accounts: dict[str, VendorAccount] = {
-            DEFAULT_ACCOUNT: VendorAccount(DEFAULT_ACCOUNT, self.economic, self.hubspot)
-        }
-        self._routers = (
-            AccountRouter(self.economic, economic_credential, ECONOMIC_GRANT),
-            AccountRouter(self.hubspot, hubspot_credential, HUBSPOT_TOKEN),
-        )
-        self._fake_servers: list[BaseWSGIServer] = []
+        self.vendors = VendorAccounts(self.economic, self.hubspot)
         self.stats = PumpStats()
         self.crash_next_batch_after: int | None = None
         self._moto: MotoServerProcess | None = None
         self._gateway: BaseWSGIServer | None = None
         self._locks: dict[str, threading.Lock] = {}
-        self._stream_cursors: dict[str, ShardCursor] = {}
+        self._stream_pump: StreamPump | None = None
         self._pollers: list[QueuePoller] = []
         self._saved_env: dict[str, str | None] = {}
         self.specs: dict[str, FunctionSpec] = {}
@@ -278,9 +172,7 @@ class LocalStack:
         self.resources = create_resources(self.dynamodb, self.sqs)
         self.specs = function_specs()
         # One host per vendor, accounts told apart by their credentials (local.fakes.accounts).
-        eco_server, eco_url = serve_in_thread(self._routers[0], "economic-fake")
-        hs_server, hs_url = serve_in_thread(self._routers[1], "hubspot-fake")
-        self._fake_servers = [eco_server, hs_server]
+        eco_url, hs_url = self.vendors.serve()
         self._gateway, self.gateway_url = serve_in_thread(self._gateway_app, "gateway")
         self._set_env(
             {
@@ -308,12 +200,7 @@ class LocalStack:
 
     def stop(self) -> None:
         self.iam.stop()
-        for server in self._fake_servers:
-            stop_server(server)
-        self._fake_servers = []
-        for account in self.accounts.values():
-            account.economic.shutdown()
-            account.hubspot.shutdown()
+        self.vendors.shutdown()
         stop_server(self._gateway)
         if self._moto is not None:
             self._moto.stop()
@@ -332,29 +219,14 @@ class LocalStack:
             os.environ[key] = value
 
     # -- tenants -------------------------------------------------------------------------------
+    @property
+    def accounts(self) -> dict[str, VendorAccount]:
+        return self.vendors.accounts
+
     def add_account(self, name: str) -> VendorAccount:
         """Another company's own e-conomic agreement and HubSpot portal on the same fake hosts: own
         data, own rate limits (as the primary account's), own webhooks and credentials."""
-        if name in self.accounts:
-            raise ValueError(f"account {name!r} exists")
-        number = len(self.accounts)
-        economic = EconomicFake(
-            app_secret_token=ECONOMIC_APP_SECRET,  # the same integration app, another agreement
-            agreement_grant_token=f"{ECONOMIC_GRANT}-{name}",
-            rate_limit=self.economic.rate_limit,
-        )
-        hubspot = HubSpotFake(
-            f"{HUBSPOT_TOKEN}-{name}",
-            portal_id=self.hubspot.portal_id + number,
-            app_id=self.hubspot.app_id + number,
-            client_secret=f"{HUBSPOT_CLIENT_SECRET}-{name}",
-            rate_limit_per_10s=self.hubspot.rate_limit_per_10s,
-            search_rate_limit_per_s=self.hubspot.search_rate_limit_per_s,
-        )
-        self._routers[0].add(economic.agreement_grant_token, economic)
-        self._routers[1].add(hubspot.access_token, hubspot)
-        self.accounts[name] = VendorAccount(name, economic, hubspot)
-        return self.accounts[name]
+        return self.vendors.add(name)
 
     def add_tenant(
         self,
@@ -362,7 +234,7 @@ class LocalStack:
         *,
         mode: SyncMode = SyncMode.AUTOMATIC,
         webhook_secret: str = "local-webhook-key",
-        account: str = "default",
+        account: str = DEFAULT_ACCOUNT,
     ) -> str:
         """Provision a tenant against an account of the fakes (``add_account``; the primary one by
         default) and point that account's webhooks at the gateway; returns an API token."""
@@ -517,7 +389,7 @@ class LocalStack:
         except Exception:  # the invocation failed as a whole (Powertools raises when every record failed)
             failed = {m["MessageId"] for m in messages}
         self.stats.worker_invocations += 1
-        self.stats.signals += sum(_signals_in(m["Body"]) for m in messages)
+        self.stats.signals += sum(signals_in(m["Body"]) for m in messages)
         self.stats.signal_failures += len(failed)
         poller.settle(messages, failed)
 
@@ -526,95 +398,22 @@ class LocalStack:
         with self.iam.acting_as(spec.logical_id):
             return call()
 
-    def _stream_cursor(self, shard_id: str) -> ShardCursor:
-        """Read state of one shard (created on first use, kept for the stack's life)."""
-        return self._stream_cursors.setdefault(shard_id, ShardCursor(shard_id))
-
     def pump_stream(self, deadline: float | None = None) -> int:
-        """Read new stream records and deliver the accepted ones to the push function.
-
-        Each distinct record (``eventID``) is delivered once; a shard's read ends at a page that brings
-        nothing new; failures are retried as the template's mapping says (``local.stream_poller``).
-        Raises ``TimeoutError`` past ``deadline`` (``time.monotonic()``; default: an hour from now).
-        """
-        assert self.resources is not None
-        spec = self._spec_with("streams")
-        source = spec.streams[0]
-        arn = self.resources.stream_arns[source.table_id]
-        if deadline is None:
-            deadline = time.monotonic() + DEFAULT_PUMP_TIMEOUT
-        shards = self._as_function(spec, lambda: self.streams.describe_stream(StreamArn=arn))[
-            "StreamDescription"
-        ]["Shards"]
-        delivered = 0
-        for shard in shards:
-            sid = shard["ShardId"]
-            cursor = self._stream_cursor(sid)
-            if cursor.iterator is None and cursor.taken == 0:
-                cursor.iterator = self._as_function(
-                    spec,
-                    lambda sid=sid: self.streams.get_shard_iterator(
-                        StreamArn=arn, ShardId=sid, ShardIteratorType="TRIM_HORIZON"
-                    ),
-                )["ShardIterator"]
-
-            def get_records(iterator: str) -> dict[str, Any]:
-                page: dict[str, Any] = self._as_function(
-                    spec, lambda: self.streams.get_records(ShardIterator=iterator, Limit=1000)
-                )
-                return page
-
-            delivered += read_shard(
-                cursor,
-                get_records,
-                accepts=source.accepts,
-                batch_size=source.batch_size,
-                deliver=lambda batch, sid=sid: self._deliver_stream_batch(
-                    spec, batch, arn, shard_id=sid, deadline=deadline
-                ),
-                deadline=deadline,
-            )
-        return delivered
-
-    def _deliver_stream_batch(
-        self,
-        spec: FunctionSpec,
-        batch: list[dict[str, Any]],
-        arn: str,
-        *,
-        shard_id: str = "",
-        deadline: float | None = None,
-    ) -> int:
-        """One batch through the push function with the mapping's bisect / retry / on-failure rules."""
-        source = spec.streams[0]
-
-        def invoke(records: list[dict[str, Any]]) -> Any:
-            self.stats.push_invocations += 1
-            self.stats.stream_records += len(records)
-            return self._invoke(spec, stream_event(records, arn))
-
-        send: Callable[[dict[str, Any]], None] | None = None
-        if source.on_failure_queue_id:
+        """Read new stream records and deliver the accepted ones to the push function
+        (``local.stream_poller.StreamPump``); raises ``TimeoutError`` past ``deadline``."""
+        if self._stream_pump is None:
             assert self.resources is not None
-            url = self.resources.queue_urls[source.on_failure_queue_id]
-
-            def send(info: dict[str, Any]) -> None:
-                self._as_function(
-                    spec, lambda: self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(info))
-                )
-
-        outcome = deliver_batch(
-            batch,
-            invoke=invoke,
-            source=source,
-            send_on_failure=send,
-            shard_id=shard_id,
-            stream_arn=arn,
-            function_arn=function_arn(arn, spec.logical_id),
-            deadline=deadline,
-        )
-        self.stats.push_failures += outcome.failed_invocations
-        return outcome.processed
+            spec = self._spec_with("streams")
+            self._stream_pump = StreamPump(
+                self.streams,
+                self.sqs,
+                spec,
+                self.resources,
+                invoke=lambda event: self._invoke(spec, event),
+                as_function=lambda call: self._as_function(spec, call),
+                stats=self.stats,
+            )
+        return self._stream_pump.pump(deadline)
 
     def run_pull(self) -> dict[str, Any]:
         """Fire the schedule once (EventBridge Scheduler's event shape is irrelevant to the handler)."""
@@ -623,9 +422,7 @@ class LocalStack:
         return self._invoke(spec, {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}})
 
     def flush_webhooks(self) -> None:
-        for account in self.accounts.values():
-            account.economic.flush_webhooks(timeout=30)
-            account.hubspot.flush_webhooks(timeout=30)
+        self.vendors.flush_webhooks()
 
     def run_until_idle(
         self, *, timeout: float = 120.0, quiet_rounds: int = 2, on_round: Callable[[], None] | None = None

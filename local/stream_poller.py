@@ -21,6 +21,7 @@ The pieces are plain functions and a small state object, so they are tested with
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 import uuid
@@ -28,7 +29,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.template_resources import LOCAL_ACCOUNT_ID, StreamEventSpec
+from local.lambda_runtime import stream_event
+from local.template_resources import LOCAL_ACCOUNT_ID, FunctionSpec, LocalResources, StreamEventSpec
 
 log = logging.getLogger("local.stream")
 
@@ -310,3 +312,112 @@ def deliver_batch(
             log.warning("stream records sent to the on-failure destination: %s", info["DDBStreamBatchInfo"])
             send_on_failure(info)
     return outcome
+
+
+class StreamPump:
+    """The push function's stream mapping, played locally: shards read with the function's role,
+    batches filtered and delivered with the template's bisect / retry / on-failure rules."""
+
+    def __init__(
+        self,
+        streams: Any,
+        sqs: Any,
+        spec: FunctionSpec,
+        resources: LocalResources,
+        *,
+        invoke: Callable[[dict[str, Any]], Any],
+        as_function: Callable[[Callable[[], Any]], Any],
+        stats: Any,
+    ) -> None:
+        self.streams = streams
+        self.sqs = sqs
+        self.spec = spec
+        self.resources = resources
+        self.invoke = invoke
+        self.as_function = as_function
+        """Runs an AWS call as the function's role (the poller's reads and its on-failure sends)."""
+        self.stats = stats
+        self.cursors: dict[str, ShardCursor] = {}
+
+    def _stream_cursor(self, shard_id: str) -> ShardCursor:
+        """Read state of one shard (created on first use, kept for the stack's life)."""
+        return self.cursors.setdefault(shard_id, ShardCursor(shard_id))
+
+    def pump(self, deadline: float | None = None) -> int:
+        """Read new stream records and deliver the accepted ones to the push function.
+
+        Each distinct record (``eventID``) is delivered once; a shard's read ends at a page that brings
+        nothing new; failures are retried as the template's mapping says (``local.stream_poller``).
+        Raises ``TimeoutError`` past ``deadline`` (``time.monotonic()``; default: an hour from now).
+        """
+        spec = self.spec
+        source = spec.streams[0]
+        arn = self.resources.stream_arns[source.table_id]
+        if deadline is None:
+            deadline = time.monotonic() + DEFAULT_PUMP_TIMEOUT
+        shards = self.as_function(lambda: self.streams.describe_stream(StreamArn=arn))["StreamDescription"][
+            "Shards"
+        ]
+        delivered = 0
+        for shard in shards:
+            sid = shard["ShardId"]
+            cursor = self._stream_cursor(sid)
+            if cursor.iterator is None and cursor.taken == 0:
+                cursor.iterator = self.as_function(
+                    lambda sid=sid: self.streams.get_shard_iterator(
+                        StreamArn=arn, ShardId=sid, ShardIteratorType="TRIM_HORIZON"
+                    ),
+                )["ShardIterator"]
+
+            def get_records(iterator: str) -> dict[str, Any]:
+                page: dict[str, Any] = self.as_function(
+                    lambda: self.streams.get_records(ShardIterator=iterator, Limit=1000)
+                )
+                return page
+
+            delivered += read_shard(
+                cursor,
+                get_records,
+                accepts=source.accepts,
+                batch_size=source.batch_size,
+                deliver=lambda batch, sid=sid: self._deliver(batch, arn, shard_id=sid, deadline=deadline),
+                deadline=deadline,
+            )
+        return delivered
+
+    def _deliver(
+        self,
+        batch: list[dict[str, Any]],
+        arn: str,
+        *,
+        shard_id: str = "",
+        deadline: float | None = None,
+    ) -> int:
+        """One batch through the push function with the mapping's bisect / retry / on-failure rules."""
+        spec = self.spec
+        source = spec.streams[0]
+
+        def invoke(records: list[dict[str, Any]]) -> Any:
+            self.stats.push_invocations += 1
+            self.stats.stream_records += len(records)
+            return self.invoke(stream_event(records, arn))
+
+        send: Callable[[dict[str, Any]], None] | None = None
+        if source.on_failure_queue_id:
+            url = self.resources.queue_urls[source.on_failure_queue_id]
+
+            def send(info: dict[str, Any]) -> None:
+                self.as_function(lambda: self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(info)))
+
+        outcome = deliver_batch(
+            batch,
+            invoke=invoke,
+            source=source,
+            send_on_failure=send,
+            shard_id=shard_id,
+            stream_arn=arn,
+            function_arn=function_arn(arn, spec.logical_id),
+            deadline=deadline,
+        )
+        self.stats.push_failures += outcome.failed_invocations
+        return outcome.processed

@@ -16,7 +16,8 @@ from crmsync import runtime
 from crmsync.models import ObjectType, SyncMode
 from local.fakes.hubspot import Faults
 from local.iam import RoleOverride, without_action
-from local.stack import ECONOMIC_CONNECTION, LocalStack
+from local.stack import LocalStack
+from local.vendors import ECONOMIC_CONNECTION
 
 pytestmark = pytest.mark.e2e
 TENANT = "acme"

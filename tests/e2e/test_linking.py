@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from crmsync.models import ObjectType, SyncMode
-from local.stack import ECONOMIC_CONNECTION, HUBSPOT_CONNECTION, LocalStack
+from local.stack import LocalStack
+from local.vendors import ECONOMIC_CONNECTION, HUBSPOT_CONNECTION
 
 pytestmark = pytest.mark.e2e
 TENANT = "linkco"

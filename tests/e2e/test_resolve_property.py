@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmsync.models import CONTACT_FIELDS, CUSTOMER_FIELDS, ObjectType, SyncMode
-from local.stack import ECONOMIC_CONNECTION, LocalStack
+from local.stack import LocalStack
+from local.vendors import ECONOMIC_CONNECTION
 
 pytestmark = pytest.mark.e2e
 TENANT = "resprop"

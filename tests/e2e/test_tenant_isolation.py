@@ -23,13 +23,8 @@ import pytest
 
 from crmsync.config import Environment
 from crmsync.models import ObjectType, Signal, SyncMode
-from local.stack import (
-    ECONOMIC_CONNECTION,
-    HUBSPOT_CLIENT_SECRET,
-    HUBSPOT_CONNECTION,
-    HUBSPOT_TOKEN,
-    LocalStack,
-)
+from local.stack import LocalStack
+from local.vendors import ECONOMIC_CONNECTION, HUBSPOT_CLIENT_SECRET, HUBSPOT_CONNECTION, HUBSPOT_TOKEN
 
 pytestmark = pytest.mark.e2e
 A, B = "tenant-a", "tenant-b"

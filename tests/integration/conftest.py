@@ -19,8 +19,8 @@ from crmsync.models import SyncMode
 from crmsync.store import SyncStore
 from local.fakes.economic import EconomicFake
 from local.fakes.hubspot import HubSpotFake
-from local.stack import ECONOMIC_APP_SECRET, ECONOMIC_GRANT, HUBSPOT_TOKEN, provision_tenant
 from local.template_resources import LocalResources, create_resources
+from local.vendors import ECONOMIC_APP_SECRET, ECONOMIC_GRANT, HUBSPOT_TOKEN, provision_tenant
 
 WEBHOOK_SECRET = "it-webhook-key"
 

@@ -15,7 +15,7 @@ import pytest
 
 from crmsync import runtime
 from crmsync.config import MIN_LOOKBACK_SECONDS
-from local.stack import ECONOMIC_APP_SECRET, ECONOMIC_GRANT, HUBSPOT_TOKEN
+from local.vendors import ECONOMIC_APP_SECRET, ECONOMIC_GRANT, HUBSPOT_TOKEN
 from tests.integration.conftest import Env
 from tests.integration.test_api import call
 

@@ -15,7 +15,8 @@ import pytest
 
 from crmsync.models import ObjectType, SyncMode
 from local.fakes.hubspot import Faults
-from local.stack import ECONOMIC_CONNECTION, HUBSPOT_CONNECTION, LocalStack
+from local.stack import LocalStack
+from local.vendors import ECONOMIC_CONNECTION, HUBSPOT_CONNECTION
 
 pytestmark = pytest.mark.e2e
 TENANT = "stalco"
