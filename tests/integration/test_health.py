@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from crmsync import runtime, service
+from crmsync import connection_state, runtime, service
 from crmsync.models import Base, ObjectType, Record, Signal
 from crmsync.service import SyncContext
 from local.lambda_runtime import http_event, invoke
@@ -39,9 +39,9 @@ def setup(env: Env, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[SyncConte
     ctx = runtime.context()
     clock = Clock()
     ctx.clock = clock
-    service.metrics.clear_metrics()
+    connection_state.metrics.clear_metrics()
     yield ctx, clock, token
-    service.metrics.clear_metrics()
+    connection_state.metrics.clear_metrics()
 
 
 def secret_id(conn: str) -> str:
@@ -82,7 +82,7 @@ def test_a_refused_token_marks_the_connection_and_a_later_success_clears_it(env:
     report = service.pull(ctx)  # does not raise: the e-conomic connection is pulled, HubSpot's is marked
     assert set(report.needs_attention) == {f"{T}/hs"}
     assert any(key.startswith(f"{T}/eco/") for key in report.checkpoints)
-    assert "ConnectionNeedsAttention" in service.metrics.metric_set
+    assert "ConnectionNeedsAttention" in connection_state.metrics.metric_set
 
     shown = states(token)
     assert shown["eco"]["state"] == "ok"

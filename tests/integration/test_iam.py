@@ -410,13 +410,13 @@ def test_acting_as_an_unknown_function_is_an_error() -> None:
 
 def test_the_acting_function_follows_the_layers_writer_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Both ThreadPoolExecutor sites of the layer submit in a copy of the caller's context."""
-    from crmsync import service
+    from crmsync import write_back
     from crmsync.connectors.base import VendorError, WriteItem
     from crmsync.connectors.economic import EconomicConnector
     from crmsync.models import ObjectType
 
     seen: list[str | None] = []
-    monkeypatch.setattr(service, "_store_write", lambda *args: seen.append(ACTING.get()))
+    monkeypatch.setattr(write_back, "_store_write", lambda *args: seen.append(ACTING.get()))
     connector = object.__new__(EconomicConnector)
 
     def write_one(object_type: ObjectType, item: WriteItem) -> Any:
@@ -426,7 +426,7 @@ def test_the_acting_function_follows_the_layers_writer_threads(monkeypatch: pyte
     monkeypatch.setattr(connector, "_write_one", write_one)
     items = [WriteItem(record_id=f"cus_{i}", fields={}) for i in range(5)]
     with IamEnforcer().acting_as("SyncWorkerFunction"):
-        service._store_writes(None, None, "eco", None, [(i, None, None, None) for i in range(5)])  # type: ignore[arg-type]
+        write_back.store_writes(None, None, "eco", None, [(i, None, None, None) for i in range(5)])  # type: ignore[arg-type]
         results = connector.write(ObjectType.CUSTOMER, items)
     assert [r.ok for r in results] == [False] * 5
     assert seen == ["SyncWorkerFunction"] * 10

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crmsync import pull as pull_module
 from crmsync import runtime, service
 from crmsync.models import ObjectType, Signal
 from local.lambda_runtime import invoke
@@ -60,7 +61,7 @@ def test_a_re_read_in_the_lookback_costs_no_signal_and_a_real_change_does(env: E
 
 
 def test_a_pull_works_in_chunks_and_moves_the_checkpoint_once_after_all(env: Env, monkeypatch):
-    monkeypatch.setattr(service, "PULL_CHUNK", 2)
+    monkeypatch.setattr(pull_module, "PULL_CHUNK", 2)
     env.tenant("t1")
     env.economic.seed(3, contacts_per_customer=2, seed=6)
     result = invoke("scheduled_pull", {"source": "aws.scheduler"}, timeout_s=300)

@@ -33,6 +33,8 @@ from pydantic import BaseModel, Field
 from crmsync import config_checks, conflicts, linking, request_quota
 from crmsync.budget import Priority
 from crmsync.config import TenantConfig
+from crmsync.context import SyncContext
+from crmsync.inbound import sync_now
 from crmsync.limits import MAX_API_BODY_BYTES, MAX_JSON_DEPTH, json_refusal, too_large
 from crmsync.models import (
     Base,
@@ -46,7 +48,8 @@ from crmsync.models import (
     utcnow,
 )
 from crmsync.models import Conflict as ConflictItem
-from crmsync.service import SyncContext, parked_key, push_records, replay_message, sync_now
+from crmsync.outbound import push_records
+from crmsync.parking import parked_key, replay_message
 from crmsync.store import SyncStore, VersionConflict, object_type_of, tenant_pk
 from crmsync.tokens import Forbidden, Unauthorized, authorize, hash_token, issue_token, new_token
 

@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_
 
 from crmsync import text_rules
 from crmsync.config import TenantConfig
+from crmsync.context import MAX_LOCK_RETRIES, SyncContext, UnknownTenant
+from crmsync.inbound import sync_now
 from crmsync.models import (
     FIELDS_BY_TYPE,
     Conflict,
@@ -33,7 +35,6 @@ from crmsync.models import (
     Record,
     Side,
 )
-from crmsync.service import MAX_LOCK_RETRIES, SyncContext, UnknownTenant, sync_now
 from crmsync.store import VersionConflict
 from crmsync.value_maps import ValueMap, map_for
 

@@ -18,13 +18,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from crmsync.connectors.base import VendorError
+from crmsync.context import MAX_LOCK_RETRIES, SyncContext
 from crmsync.models import Base, DeletePolicy, Record, utcnow
-from crmsync.service import MAX_LOCK_RETRIES
 from crmsync.store import VersionConflict
 
 if TYPE_CHECKING:
     from crmsync.config import TenantConfig
-    from crmsync.service import SyncContext
 
 
 def live_targets(record: Record, deleted_on: str) -> dict[str, str]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmsync.service import NEEDS_ATTENTION, SyncContext
+from crmsync.connection_state import NEEDS_ATTENTION
+from crmsync.context import SyncContext
 
 _SHOWN = ("reason", "since", "error", "failures", "last_failure_at", "next_probe_at")
 

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from crmsync.config import ConnectionConfig
+from crmsync.context import SyncContext, UnknownTenant
 from crmsync.models import ConnectionKind, Signal
-from crmsync.service import SyncContext, UnknownTenant
 from crmsync.webhooks import (
     WebhookRejected,
     economic_signals,

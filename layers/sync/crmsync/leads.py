@@ -26,8 +26,10 @@ from pydantic import BaseModel, Field
 
 from crmsync import linking
 from crmsync.connectors.base import WriteItem
+from crmsync.context import SyncContext
+from crmsync.inbound import handle_signal
 from crmsync.models import ConnectionKind, ObjectType, Record, Signal
-from crmsync.service import SyncContext, handle_signal, push_records
+from crmsync.outbound import push_records
 from crmsync.store import LinkTaken, VersionConflict
 
 

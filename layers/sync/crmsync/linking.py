@@ -24,10 +24,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from crmsync.config import TenantConfig
+from crmsync.context import SyncContext
 from crmsync.engine import plan_push
 from crmsync.models import FieldValue, ObjectType, Record, Side, SyncMode
 from crmsync.policy import Direction
-from crmsync.service import SyncContext
 from crmsync.store import LinkTaken, VersionConflict, new_record_id
 
 

@@ -16,7 +16,7 @@ from botocore.config import Config
 from crmsync.budget import RateBudget
 from crmsync.config import TenantConfig
 from crmsync.connectors.registry import ConnectorProvider
-from crmsync.service import SyncContext
+from crmsync.context import SyncContext
 from crmsync.settings import CredentialStore, Settings, settings
 from crmsync.signal_queue import SignalQueue
 from crmsync.store import SyncStore
