@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from crmsync.connectors.base import SourceRecord
 from crmsync.models import (
     Base,
     Conflict,
@@ -30,6 +29,7 @@ from crmsync.models import (
     ObjectType,
     Record,
     Side,
+    SourceRecord,
     SyncMode,
 )
 from crmsync.policy import ConflictRule, FieldPolicy

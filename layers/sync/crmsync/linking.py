@@ -19,13 +19,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from crmsync.config import TenantConfig
 from crmsync.context import SyncContext
 from crmsync.engine import plan_push
+from crmsync.messages import TransferPage
 from crmsync.models import FieldValue, ObjectType, Record, Side, SyncMode
 from crmsync.policy import Direction
 from crmsync.store import LinkTaken, VersionConflict, new_record_id
@@ -334,25 +333,6 @@ def plan_transfer(
 
 
 PAGE_SIZE = 100
-
-
-class TransferPage(BaseModel):
-    """One page of an applied transfer, processed by the worker like a signal (SQS message)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["transfer_page"] = "transfer_page"
-    tenant_id: str
-    job_id: str
-    page: int = Field(
-        default=0, ge=0, description="the page's number in its job: progress counts once per page"
-    )
-    links: list[tuple[str, str]] = Field(default_factory=list)
-    creates: dict[str, list[str]] = Field(default_factory=dict)
-
-    @property
-    def size(self) -> int:
-        return len(self.links) + sum(len(v) for v in self.creates.values())
 
 
 def transfer_pages(tenant_id: str, job_id: str, plan: TransferPlan) -> list[TransferPage]:

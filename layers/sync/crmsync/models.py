@@ -206,6 +206,25 @@ class Base(BaseModel):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class SourceRecord(BaseModel):
+    """One vendor record seen through canonical field names."""
+
+    object_type: ObjectType
+    external_id: str
+    fields: Fields
+    parent_external_id: str | None = Field(
+        default=None, description="contacts: the external id of their customer on the same side"
+    )
+    modified_at: datetime | None = None
+    version: str | None = Field(default=None, description="vendor concurrency token, if any")
+    deleted: bool = False
+    record_id: str | None = Field(
+        default=None,
+        description="crmsync's record id as the vendor keeps it (HubSpot's crmsync_record_id): a hint "
+        "that saves a link read, trusted only when that record's link names this external id",
+    )
+
+
 class Record(BaseModel):
     """crmsync's canonical view of one customer or contact of a tenant."""
 

@@ -36,6 +36,7 @@ from crmsync.engine import (
     plan_push,
 )
 from crmsync.inbound import handle_signal
+from crmsync.messages import PushRequest
 from crmsync.models import (
     Fields,
     ObjectType,
@@ -44,7 +45,7 @@ from crmsync.models import (
     Signal,
     SyncMode,
 )
-from crmsync.parking import PushRequest, park_pushes, park_write
+from crmsync.parking import park_pushes, park_write
 from crmsync.write_back import store_writes
 
 logger = Logger(child=True)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from crmsync.budget import Priority
 from crmsync.config import TenantConfig
 from crmsync.context import MAX_LOCK_RETRIES, SyncContext
-from crmsync.linking import TransferPage
+from crmsync.messages import PushRequest, TransferPage
 from crmsync.models import (
     Fields,
     Record,
@@ -90,25 +90,6 @@ def park_write(
 
 def parked_key(record_id: str, connection_id: str) -> str:
     return f"{record_id}.{connection_id}"
-
-
-class PushRequest(BaseModel):
-    """A push that failed on a retryable vendor error, moved from the stream to the signals queue.
-
-    The stream must not block its shard retrying a vendor that throttles; the queue retries with its own
-    visibility timeout, and after ``maxReceiveCount`` the request is parked and moves to the DLQ.
-    The record is read again when the request runs, so a replay never sends an old payload.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["push"] = "push"
-    tenant_id: str
-    record_ids: list[str] = Field(min_length=1, max_length=100)
-    replay: bool = Field(default=False, exclude_if=lambda v: not v)
-    """A person replayed it: tried even while its connection needs attention."""
-    bulk: bool = Field(default=False, exclude_if=lambda v: not v)
-    """Retrying bulk work (a backfill's pushes): goes to the bulk queue (``signal_queue``)."""
 
 
 def push_later(ctx: SyncContext, failed: dict[str, list[str]]) -> int:

@@ -19,9 +19,9 @@ from crmsync.inbound import (
     prefetch,
     sync_now,
 )
+from crmsync.messages import PushRequest
 from crmsync.outbound import PushReport, push_records, push_requested
 from crmsync.parking import (
-    PushRequest,
     park_message,
     parked_key,
     parked_message_key,

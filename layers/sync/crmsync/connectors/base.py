@@ -14,28 +14,12 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from pydantic import BaseModel, Field
 
 from crmsync.models import Fields, ObjectType, Side
+from crmsync.models import (
+    SourceRecord as SourceRecord,  # lives in the models: the engine imports no connector
+)
 
 if TYPE_CHECKING:  # http imports the error types from here
     from crmsync.connectors.http import VendorHttp
-
-
-class SourceRecord(BaseModel):
-    """One vendor record seen through canonical field names."""
-
-    object_type: ObjectType
-    external_id: str
-    fields: Fields
-    parent_external_id: str | None = Field(
-        default=None, description="contacts: the external id of their customer on the same side"
-    )
-    modified_at: datetime | None = None
-    version: str | None = Field(default=None, description="vendor concurrency token, if any")
-    deleted: bool = False
-    record_id: str | None = Field(
-        default=None,
-        description="crmsync's record id as the vendor keeps it (HubSpot's crmsync_record_id): a hint "
-        "that saves a link read, trusted only when that record's link names this external id",
-    )
 
 
 class WriteItem(BaseModel):

@@ -1,0 +1,76 @@
+"""The worker's queue messages: one discriminated union, parsed once at the boundary.
+
+Four kinds travel on the signals and bulk queues (``signal_queue``): a ``SignalBundle`` (``kind:
+"signals"``, up to 100 signals), a bare ``Signal`` (older messages and hand-sent ones: no ``kind``), a
+``PushRequest`` (``"push"``) and a ``TransferPage`` (``"transfer_page"``). ``WorkMessage`` tells them
+apart by ``kind`` and ``WorkRecord`` is the SQS record whose body is one of them, for Powertools'
+``BatchProcessor(model=...)``: a body that is none of them fails its record before any code runs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Json, Tag
+
+from crmsync.models import Signal, SignalBundle
+
+
+class PushRequest(BaseModel):
+    """A push that failed on a retryable vendor error, moved from the stream to the signals queue.
+
+    The stream must not block its shard retrying a vendor that throttles; the queue retries with its own
+    visibility timeout, and after ``maxReceiveCount`` the request is parked and moves to the DLQ.
+    The record is read again when the request runs, so a replay never sends an old payload.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["push"] = "push"
+    tenant_id: str
+    record_ids: list[str] = Field(min_length=1, max_length=100)
+    replay: bool = Field(default=False, exclude_if=lambda v: not v)
+    """A person replayed it: tried even while its connection needs attention."""
+    bulk: bool = Field(default=False, exclude_if=lambda v: not v)
+    """Retrying bulk work (a backfill's pushes): goes to the bulk queue (``signal_queue``)."""
+
+
+class TransferPage(BaseModel):
+    """One page of an applied transfer, processed by the worker like a signal (SQS message)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["transfer_page"] = "transfer_page"
+    tenant_id: str
+    job_id: str
+    page: int = Field(
+        default=0, ge=0, description="the page's number in its job: progress counts once per page"
+    )
+    links: list[tuple[str, str]] = Field(default_factory=list)
+    creates: dict[str, list[str]] = Field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return len(self.links) + sum(len(v) for v in self.creates.values())
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("kind", "signal"))
+    return str(getattr(value, "kind", "signal"))
+
+
+WorkMessage = Annotated[
+    Annotated[SignalBundle, Tag("signals")]
+    | Annotated[Signal, Tag("signal")]
+    | Annotated[PushRequest, Tag("push")]
+    | Annotated[TransferPage, Tag("transfer_page")],
+    Discriminator(_kind),
+]
+
+
+class WorkRecord(SqsRecordModel):
+    """An SQS record of the worker's queues, its body parsed into a ``WorkMessage``."""
+
+    body: Json[WorkMessage]
