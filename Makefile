@@ -51,6 +51,7 @@ bench-matching: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=layers/sync $(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy

@@ -1,0 +1,103 @@
+"""The house's rules, checked (issue 15): no import cycle in the layer, handlers only call entry points.
+
+import-linter (``make lint``, contracts in pyproject.toml) keeps the decisions pure and the connectors
+away from the store; these tests cover what its contracts do not express directly.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+LAYER = REPO / "layers" / "sync" / "crmsync"
+HANDLERS = sorted((REPO / "functions").glob("*/app.py"))
+HANDLER_MAY_NOT_IMPORT = (
+    "crmsync.store",
+    "crmsync.connectors",
+    "crmsync.engine",
+    "crmsync.context",
+    "crmsync.inbound",
+    "crmsync.identity",
+    "crmsync.outbound",
+    "crmsync.write_back",
+    "crmsync.pull",
+    "crmsync.parking",
+    "crmsync.connection_state",
+    "boto3",
+    "botocore",
+)
+"""Handlers are wiring: they reach the flow through its entry points (service, worker, api, ingest,
+runtime ...), never around them into the store, the connectors or the flow's inner modules."""
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(LAYER.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every module ``path`` imports at run time (``TYPE_CHECKING`` blocks excluded, lazy imports included:
+    an import inside a function that would close a cycle only hides it)."""
+    tree = ast.parse(path.read_text())
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped |= {id(n) for n in ast.walk(node)}
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def layer_graph() -> dict[str, set[str]]:
+    modules = {module_name(p): p for p in LAYER.rglob("*.py")}
+    return {
+        name: {m for m in imports_of(path) if m in modules and m != name} for name, path in modules.items()
+    }
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_layer_has_no_import_cycle() -> None:
+    graph = layer_graph()
+    assert len(graph) > 40 and "crmsync.inbound" in graph["crmsync.service"]
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_handlers_import_only_entry_points() -> None:
+    assert len(HANDLERS) == 6
+    for handler in HANDLERS:
+        reached = {m for m in imports_of(handler) if m.startswith(HANDLER_MAY_NOT_IMPORT)}
+        assert not reached, f"{handler.parent.name} reaches around the entry points: {sorted(reached)}"
