@@ -353,3 +353,65 @@ def after_write(
         written_by_us=True,
     )
     return outcome
+
+
+# --------------------------------------------------------------------------------------------
+# Identity and timeline decisions (pure; the flow modules do the reads and writes around them)
+# --------------------------------------------------------------------------------------------
+
+
+def contact_follows_customer(
+    record: Record, parent: Record | None, connection_id: str, mode: SyncMode
+) -> bool:
+    """May a contact be created on a connection because its customer is linked there?
+
+    A contact follows its customer: once the customer has a counterpart on a connection, its contacts
+    go there too, unless this contact was unlinked from that connection, and never while sync is off.
+    """
+    return (
+        mode is not SyncMode.OFF
+        and connection_id not in record.blocked
+        and parent is not None
+        and connection_id in parent.links
+    )
+
+
+def released_for_reuse(record: Record, connection_id: str, external_id: str) -> Record:
+    """The record once the vendor gave its id to another record (e-conomic reuses deleted numbers).
+
+    The link and base on that connection go; the customer number is cleared when it was that id (the
+    CRM company must not keep carrying another customer's number); the connection is blocked, so the
+    record is not created there again on its own (a person may link or create it).
+    """
+    released = record.model_copy(deep=True)
+    released.links.pop(connection_id, None)
+    released.bases.pop(connection_id, None)
+    if released.fields.get("customer_number") == external_id:
+        released.fields["customer_number"] = None
+        released.field_sources["customer_number"] = connection_id
+    if connection_id not in released.blocked:
+        released.blocked.append(connection_id)
+    return released
+
+
+def exact_key_of(side: Side, source: SourceRecord) -> str | None:
+    """The accounting customer number a CRM company carries: its exact counterpart's id, if any.
+
+    The number is the accounting side's own id, so it names one customer; only CRM companies carry it.
+    """
+    number = source.fields.get("customer_number")
+    if side is not Side.CRM or source.object_type is not ObjectType.CUSTOMER or not isinstance(number, str):
+        return None
+    return number
+
+
+def free_for_exact_link(candidate: Record, crm_connections: set[str]) -> bool:
+    """An exact counterpart is linked only while it has no CRM counterpart yet (never steal a link)."""
+    return not any(conn in crm_connections for conn in candidate.links)
+
+
+def enters_timeline(signal_source: str, decision: Decision, links_changed: bool) -> bool:
+    """Does a reconciled signal get a timeline entry? Every one does, except a scheduled pull's re-read
+    that found nothing new: the lookback re-reads every recent record on every run, and its
+    "unchanged" says nothing about the record."""
+    return signal_source != "pull" or decision is not Decision.UNCHANGED or links_changed

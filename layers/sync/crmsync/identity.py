@@ -17,6 +17,7 @@ from crmsync.connectors.base import (
     SourceRecord,
 )
 from crmsync.context import SyncContext
+from crmsync.engine import exact_key_of, free_for_exact_link, released_for_reuse
 from crmsync.models import (
     ObjectType,
     Record,
@@ -117,15 +118,7 @@ def follow_merge(
 
 
 def release_reused_id(ctx: SyncContext, record: Record, conn: str, ext: str, now: datetime) -> None:
-    released = record.model_copy(deep=True)
-    released.links.pop(conn, None)
-    released.bases.pop(conn, None)
-    if released.fields.get("customer_number") == ext:
-        # The number now belongs to another customer: the CRM company must not carry it any more.
-        released.fields["customer_number"] = None
-        released.field_sources["customer_number"] = conn
-    if conn not in released.blocked:
-        released.blocked.append(conn)
+    released = released_for_reuse(record, conn, ext)
     ctx.store.save_record(released, removed_links={conn: ext})
     ctx.store.journal(
         record.tenant_id,
@@ -143,18 +136,15 @@ def exact_counterpart(
     that customer has no CRM counterpart yet. This runs before the new record is saved, so no push
     can create a duplicate customer in the meantime.
     """
-    number = source.fields.get("customer_number")
-    if side is not Side.CRM or source.object_type is not ObjectType.CUSTOMER or not isinstance(number, str):
+    number = exact_key_of(side, source)
+    if number is None:
         return None
+    crm = {c.connection_id for c in config.connections if c.side is Side.CRM}
     for conn in config.connections:
         if conn.side is not Side.ACCOUNTING:
             continue
         rid = ctx.store.find_link(config.tenant_id, conn.connection_id, ObjectType.CUSTOMER, number)
         candidate = ctx.store.get_record(config.tenant_id, rid) if rid else None
-        if candidate is not None and not any(
-            config.connection(c).side is Side.CRM
-            for c in candidate.links
-            if c in {x.connection_id for x in config.connections}
-        ):
+        if candidate is not None and free_for_exact_link(candidate, crm):
             return candidate
     return None

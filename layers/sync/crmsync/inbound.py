@@ -34,6 +34,7 @@ from crmsync.deletes import on_source_deleted
 from crmsync.engine import (
     Decision,
     ReconcileOutcome,
+    enters_timeline,
     reconcile,
 )
 from crmsync.identity import exact_counterpart, follow_merge, links_to, release_reused_id, renumber_confirmed
@@ -339,11 +340,9 @@ def _reconcile_once(
         or previous_base.fields != source.fields
         or previous_base.version != source.version
     )
-    # The timeline: every signal and its decision, with the values it changed. A scheduled pull's
-    # re-read that found nothing new is the one exception: the lookback re-reads every recent record
-    # on every run, and its "unchanged" says nothing about the record.
+    # The timeline: every signal and its decision, with the values it changed (``enters_timeline``).
     entry = None
-    if signal.source != "pull" or outcome.decision is not Decision.UNCHANGED or new_links:
+    if enters_timeline(signal.source, outcome.decision, bool(new_links)):
         entry = _signal_entry(record, signal, conn, source, outcome, unmapped, removed_links, now)
     if outcome.applied or outcome.conflicts or new_links or removed_links or base_moved or unmapped_moved:
         ctx.saved(outcome.record, [*new_links.items(), *removed_links.items()])

@@ -32,6 +32,7 @@ from crmsync.connectors.base import (
 from crmsync.context import SyncContext, UnknownTenant
 from crmsync.engine import (
     PushAction,
+    contact_follows_customer,
     may_create,
     plan_push,
 )
@@ -43,7 +44,6 @@ from crmsync.models import (
     Record,
     Side,
     Signal,
-    SyncMode,
 )
 from crmsync.parking import park_pushes, park_write
 from crmsync.write_back import store_writes
@@ -141,10 +141,9 @@ def _push_group(
         allowed = may_create(
             rec, connection_id=conn, side=side, mode=config.sync_mode, only_customers_stage=only_customers
         )
-        if obj is ObjectType.CONTACT and not allowed and config.sync_mode is not SyncMode.OFF:
-            # A contact follows its customer: once the customer is linked there, its contacts go too.
+        if obj is ObjectType.CONTACT and not allowed:
             parent = parents.get(str(rec.fields.get("customer")))
-            allowed = conn not in rec.blocked and parent is not None and conn in parent.links
+            allowed = contact_follows_customer(rec, parent, conn, config.sync_mode)
         plan = plan_push(
             rec,
             connection_id=conn,
