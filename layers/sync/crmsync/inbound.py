@@ -44,7 +44,6 @@ from crmsync.models import (
     ConnectionKind,
     ObjectType,
     Record,
-    Side,
     Signal,
     SignalBundle,
     SyncMode,
@@ -309,10 +308,8 @@ def _reconcile_once(
         )
     source = _resolve_parent(ctx, config, connector, conn, source, signal)
     side = config.connection(conn).side
-    unmapped: dict[str, str] | None = None
-    if side is Side.CRM and obj is ObjectType.CUSTOMER:
-        translated, unmapped = value_maps.from_crm(source.fields, config.value_maps)
-        source = source.model_copy(update={"fields": translated})
+    translated, unmapped = value_maps.to_canonical(side, obj, source.fields, config.value_maps)
+    source = source.model_copy(update={"fields": translated})
     if (
         record is None
         and record_id is None

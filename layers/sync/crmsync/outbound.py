@@ -183,9 +183,9 @@ def _push_group(
             continue
         canonical[rec.record_id] = dict(fields)
         expected = {k: v for k, v in plan.expected.items() if k in fields}
-        if side is Side.CRM and obj is ObjectType.CUSTOMER:
-            fields, _ = value_maps.to_crm(fields, config.value_maps)  # unmapped values stay behind
-            expected, _ = value_maps.to_crm(expected, config.value_maps)
+        if value_maps.translates(side, obj):
+            fields = value_maps.to_vendor(side, obj, fields, config.value_maps)  # unmapped values stay behind
+            expected = value_maps.to_vendor(side, obj, expected, config.value_maps)
             if not fields and parent_ext is None:
                 report.unchanged += 1
                 continue

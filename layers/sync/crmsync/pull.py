@@ -30,7 +30,6 @@ from crmsync.context import SyncContext, UnknownTenant
 from crmsync.models import (
     Fields,
     ObjectType,
-    Side,
     Signal,
     SyncMode,
 )
@@ -169,10 +168,7 @@ def _not_seen_yet(
         if record is None or base is None or base.deleted or src.deleted:
             fresh.append(src)
             continue
-        fields = dict(src.fields)
-        unmapped: dict[str, str] | None = None
-        if side is Side.CRM and src.object_type is ObjectType.CUSTOMER:
-            fields, unmapped = value_maps.from_crm(fields, config.value_maps)
+        fields, unmapped = value_maps.to_canonical(side, src.object_type, src.fields, config.value_maps)
         if src.object_type is ObjectType.CONTACT:
             parent = (conn, ObjectType.CUSTOMER, src.parent_external_id) if src.parent_external_id else None
             fields["customer"] = links.get(parent) if parent else None

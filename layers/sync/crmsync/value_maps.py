@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from crmsync import text_rules
-from crmsync.models import Fields, ObjectType
+from crmsync.models import Fields, ObjectType, Side
 
 MAPPABLE_FIELDS: frozenset[str] = frozenset(
     {"customer_group", "payment_terms", "vat_zone", "currency", "account_manager"}
@@ -142,3 +142,26 @@ def from_crm(fields: Fields, maps: dict[str, ValueMap]) -> tuple[Fields, dict[st
 def to_crm(fields: Fields, maps: dict[str, ValueMap]) -> tuple[Fields, dict[str, str]]:
     """Canonical -> CRM values, and the accounting values that have no CRM value."""
     return _translate(fields, maps, ValueMap.to_crm)
+
+
+def translates(side: Side, object_type: ObjectType) -> bool:
+    """Only CRM companies hold mapped values (customer picklists); every other record is canonical as read."""
+    return side is Side.CRM and object_type is ObjectType.CUSTOMER
+
+
+def to_canonical(
+    side: Side, object_type: ObjectType, fields: Fields, maps: dict[str, ValueMap]
+) -> tuple[Fields, dict[str, str] | None]:
+    """A vendor record's fields in crmsync's canonical values, and the values with no mapping (``None``:
+    this side and type are not mapped at all). The one place values come in through the value maps."""
+    if not translates(side, object_type):
+        return dict(fields), None
+    return from_crm(fields, maps)
+
+
+def to_vendor(side: Side, object_type: ObjectType, fields: Fields, maps: dict[str, ValueMap]) -> Fields:
+    """Canonical values as the target side takes them; a value with no mapping stays behind (not
+    written). The one place values go out through the value maps."""
+    if not translates(side, object_type):
+        return dict(fields)
+    return to_crm(fields, maps)[0]

@@ -89,8 +89,8 @@ def _store_write(
         fields = dict(state.fields)
         fields["customer"] = rec.fields.get("customer")
         state = state.model_copy(update={"fields": fields})
-    elif state is not None and side is Side.CRM:
-        translated, _ = value_maps.from_crm(state.fields, config.value_maps)
+    elif state is not None:
+        translated, _ = value_maps.to_canonical(side, state.object_type, state.fields, config.value_maps)
         state = state.model_copy(update={"fields": translated})
     current: Record | None = rec
     for _ in range(MAX_LOCK_RETRIES):
