@@ -5,7 +5,7 @@ is for: "front end", "ci"), a **creation** and an **expiry** time (``DEFAULT_TOK
 days, unless asked otherwise). Its **id** is the first ``TOKEN_ID_CHARS`` hex digits of its hash: enough
 to name it in a listing and to revoke it, useless to authenticate with.
 
-Stored (see ``store.py``): ``TOKEN#<hash>`` -> tenant, id, name, times (what a request looks up), and
+Stored (see ``store/config.py``): ``TOKEN#<hash>`` -> tenant, id, name, times (what a request looks up), and
 ``TENANT#t`` / ``TOKEN#<id>`` -> hash, name, times (the tenant's listing). Both are written and deleted
 together, in one transaction; both carry a ``ttl`` 30 days after expiry, so DynamoDB removes expired
 tokens eventually (the check never relies on that: it compares the expiry itself).

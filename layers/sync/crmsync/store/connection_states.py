@@ -1,0 +1,58 @@
+"""Connection states: whether a connection works (``ok``) or ``needs_attention`` (see crmsync/health.py).
+
+| item       | PK        | SK                      | attributes                                    |
+|------------|-----------|-------------------------|-----------------------------------------------|
+| conn state | TENANT#t  | CONNSTATE#<connection>  | ``data``: state, since, and what failed (JSON) |
+
+A connection without an item is ``ok``. Read with BatchGetItem and written with UpdateItem only: every
+function that syncs has both rights (no PutItem / GetItem needed in their IAM roles for this).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from crmsync.store.table import Table, _s, tenant_pk
+
+
+class ConnectionStatesRepo(Table):
+    """Read the states of connections; mark one failed or ok."""
+
+    def connection_states(self, tenant_id: str, connection_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored state of these connections (a connection without an item is ``ok``)."""
+        keys = {(tenant_pk(tenant_id), f"CONNSTATE#{c}") for c in connection_ids}
+        if not keys:
+            return {}
+        found = self._batch_get(keys)
+        return {
+            sk.removeprefix("CONNSTATE#"): json.loads(item["data"]["S"]) for (_, sk), item in found.items()
+        }
+
+    def connection_failed(
+        self, tenant_id: str, connection_id: str, state: dict[str, Any], since: str
+    ) -> dict[str, Any]:
+        """Record a failure of a connection (``state`` without ``since``); returns the stored state."""
+        current = self.connection_states(tenant_id, [connection_id]).get(connection_id) or {}
+        if current.get("state") == "needs_attention" and current.get("since"):
+            since = str(current["since"])
+        stored = {**state, "since": since}
+        self._call(
+            "update_item",
+            Key={"PK": _s(tenant_pk(tenant_id)), "SK": _s(f"CONNSTATE#{connection_id}")},
+            UpdateExpression="SET #d = :d",
+            ExpressionAttributeNames={"#d": "data"},
+            ExpressionAttributeValues={":d": _s(json.dumps(stored, default=str))},
+        )
+        return stored
+
+    def connection_ok(self, tenant_id: str, connection_id: str, at: str) -> None:
+        """The connection works again (only written when it was marked otherwise)."""
+        self._call(
+            "update_item",
+            Key={"PK": _s(tenant_pk(tenant_id)), "SK": _s(f"CONNSTATE#{connection_id}")},
+            UpdateExpression="SET #d = :d",
+            ExpressionAttributeNames={"#d": "data"},
+            ExpressionAttributeValues={":d": _s(json.dumps({"state": "ok", "since": at}))},
+        )
