@@ -28,20 +28,7 @@ decisions: Counter[str] = Counter()
 
 
 def record_handler(record: WorkRecord) -> None:
-    ctx = runtime.context()
-    try:
-        decisions.update(worker.handle(ctx, record.body))
-    except Exception as exc:
-        receives = int(record.attributes.ApproximateReceiveCount or 1)
-        worker.failed(
-            ctx,
-            record.body,
-            exc,
-            receives=receives,
-            source_arn=record.eventSourceARN,
-            receipt_handle=record.receiptHandle,
-        )
-        raise
+    decisions.update(worker.process(runtime.context(), record))
 
 
 @logger.inject_lambda_context

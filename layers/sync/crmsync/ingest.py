@@ -13,6 +13,7 @@ customer and changes nothing.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +24,9 @@ from crmsync.webhooks import (
     WebhookRejected,
     economic_signals,
     hubspot_events,
+    raw_body,
     refuse_oversized_body,
+    request_uri,
     verify_hubspot,
 )
 
@@ -115,6 +118,35 @@ def hubspot_webhook(
     key = hashlib.sha256(f"{tenant_id}|{connection_id}|{identity}".encode()).hexdigest()
     enqueue_once(key, signals)
     return {"events": len(events), "signals": len(signals)}
+
+
+def hubspot_request(
+    ctx: SyncContext,
+    tenant_id: str,
+    connection_id: str,
+    *,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: dict[str, str],
+    body: str | None,
+    is_base64: bool,
+    enqueue_once: EnqueueOnce,
+) -> dict[str, Any]:
+    """``hubspot_webhook`` for an API Gateway request: the size checked before the body is decoded, the
+    signed URI rebuilt from the request, the raw bytes as sent."""
+    refuse_oversized_body(body, is_base64)
+    return hubspot_webhook(
+        ctx,
+        tenant_id,
+        connection_id,
+        method=method,
+        uri=request_uri(headers, raw_path, raw_query),
+        body=raw_body(body, is_base64),
+        headers=headers,
+        now_ms=int(time.time() * 1000),
+        enqueue_once=enqueue_once,
+    )
 
 
 def make_enqueue_once(ctx: SyncContext, idempotency_table: str, boto3_client: Any = None) -> EnqueueOnce:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from aws_lambda_powertools import Logger
 
 from crmsync import preflight, value_maps
+from crmsync.budget import Priority
 from crmsync.config import TenantConfig, TransferTiming
 from crmsync.connection_state import (
     CONNECTION_FAILURES,
@@ -45,7 +46,8 @@ from crmsync.models import (
     Side,
     Signal,
 )
-from crmsync.parking import park_pushes, park_write
+from crmsync.parking import park_pushes, park_write, push_later
+from crmsync.signal_queue import EnqueueError
 from crmsync.write_back import store_writes
 
 logger = Logger(child=True)
@@ -342,3 +344,29 @@ def push_requested(ctx: SyncContext, request: PushRequest) -> PushReport:
             f"{len(report.failed)} record(s) could not be written yet", retry_after=report.retry_after or None
         )
     return report
+
+
+def push_changes(
+    ctx: SyncContext, records: list[Record], sequence: dict[str, str]
+) -> tuple[PushReport, list[str]]:
+    """Push a stream batch's changed records; returns the report and the stream sequence numbers to
+    retry (``sequence``: record id -> its record's sequence number).
+
+    A write that failed on a retryable vendor error moves to the queue as a ``PushRequest``, so the
+    stream's shard never blocks retrying a vendor that throttles; only when the queue is unreachable are
+    its records handed back to the stream (Lambda then retries from the first failed sequence number).
+    """
+    ctx.forget_configs()
+    ctx.priority = Priority.LIVE  # a stream change is written out now; its retries go to the live queue
+    report = push_records(ctx, records)
+    if not report.failed:
+        return report, []
+    tenants = {r.record_id: r.tenant_id for r in records}
+    failed: dict[str, list[str]] = {}
+    for rid in dict.fromkeys(report.failed):
+        failed.setdefault(tenants.get(rid, ""), []).append(rid)
+    try:
+        push_later(ctx, {t: ids for t, ids in failed.items() if t})
+    except EnqueueError:  # the queue is unreachable: let the stream retry these records instead
+        return report, [sequence[rid] for rid in report.failed if rid in sequence]
+    return report, []

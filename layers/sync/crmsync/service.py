@@ -20,7 +20,7 @@ from crmsync.inbound import (
     sync_now,
 )
 from crmsync.messages import PushRequest
-from crmsync.outbound import PushReport, push_records, push_requested
+from crmsync.outbound import PushReport, push_changes, push_records, push_requested
 from crmsync.parking import (
     park_message,
     parked_key,
@@ -49,6 +49,7 @@ __all__ = [
     "parse_signals",
     "prefetch",
     "pull",
+    "push_changes",
     "push_later",
     "push_records",
     "push_requested",

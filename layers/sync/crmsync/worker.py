@@ -18,7 +18,7 @@ from crmsync.budget import Priority
 from crmsync.connection_state import transfer_page_contained
 from crmsync.context import SyncContext
 from crmsync.inbound import handle_bundle, handle_signal_contained, parse_signals, prefetch
-from crmsync.messages import PushRequest, TransferPage, WorkMessage
+from crmsync.messages import PushRequest, TransferPage, WorkMessage, WorkRecord
 from crmsync.models import Signal, SignalBundle
 from crmsync.outbound import push_requested
 from crmsync.parking import park_message
@@ -67,3 +67,21 @@ def failed(
         ctx.queue.retry_failed(source_arn, receipt_handle, receives, error, last=last)
     if last:
         park_message(ctx, message.model_dump(mode="json"), f"{type(error).__name__}: {error}")
+
+
+def process(ctx: SyncContext, record: WorkRecord) -> list[str]:
+    """``handle`` one SQS record; when it fails, ``failed`` sets its return (or parks it) and it raises,
+    so Powertools reports it as a batch item failure."""
+    try:
+        return handle(ctx, record.body)
+    except Exception as exc:
+        receives = int(record.attributes.ApproximateReceiveCount or 1)
+        failed(
+            ctx,
+            record.body,
+            exc,
+            receives=receives,
+            source_arn=record.eventSourceARN,
+            receipt_handle=record.receiptHandle,
+        )
+        raise
