@@ -27,8 +27,8 @@ SPENT = BudgetLimits(window_seconds=3600, calls_per_window=1, calls_per_day=100_
 """One call an hour: after one call the budget raises at once with retry_after up to an hour."""
 
 
-def push_request_for_a_spent_budget(env: Env) -> dict[str, Any]:
-    env.tenant("t1")
+def spend_slowly(env: Env) -> None:
+    """Give tenant t1's e-conomic connection the one-call-an-hour budget."""
     config = env.store.get_config("t1")
     assert config is not None
     connections = [
@@ -36,6 +36,11 @@ def push_request_for_a_spent_budget(env: Env) -> dict[str, Any]:
         for c in config.connections
     ]
     env.store.put_config(config.model_copy(update={"connections": connections}))
+
+
+def push_request_for_a_spent_budget(env: Env) -> dict[str, Any]:
+    env.tenant("t1")
+    spend_slowly(env)
     fields = {"name": "Kø ApS", "city": "Ribe"}
     company = env.hubspot.create("companies", fields)
     record = Record(
@@ -121,13 +126,7 @@ def test_a_changed_rate_budget_counts_from_the_next_call(env: Env) -> None:
     before = ctx.connectors.get(ctx.config("t1"), "eco")
     gate = before.http.gate
     assert ctx.connectors.get(ctx.config("t1"), "eco").http.gate is gate, "unchanged config: same budget"
-    config = env.store.get_config("t1")
-    assert config is not None
-    connections = [
-        c.model_copy(update={"rate_budget": SPENT}) if c.connection_id == "eco" else c
-        for c in config.connections
-    ]
-    env.store.put_config(config.model_copy(update={"connections": connections}))
+    spend_slowly(env)
     ctx.forget_configs()
     after = ctx.connectors.get(ctx.config("t1"), "eco")
     assert after is before and after.http.gate is not gate
