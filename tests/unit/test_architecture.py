@@ -96,6 +96,34 @@ def test_the_cycle_check_finds_a_cycle() -> None:
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
+def code_lines(path: Path) -> int:
+    """Lines of code: not blank, not a comment, not a docstring."""
+    source = path.read_text()
+    docstrings: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            value = body[0].value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                docstrings |= set(range(body[0].lineno, (body[0].end_lineno or body[0].lineno) + 1))
+    return sum(
+        1
+        for number, line in enumerate(source.splitlines(), 1)
+        if line.strip() and not line.strip().startswith("#") and number not in docstrings
+    )
+
+
+def test_every_module_of_the_layer_stays_small() -> None:
+    sizes = {p.relative_to(LAYER).as_posix(): len(p.read_text().splitlines()) for p in LAYER.rglob("*.py")}
+    assert len(sizes) > 40
+    assert {name: n for name, n in sizes.items() if n > 500} == {}
+
+
+def test_handlers_are_wiring_of_at_most_40_code_lines() -> None:
+    assert code_lines(Path(__file__)) > 40, "the counter counts"
+    assert {h.parent.name: n for h in HANDLERS if (n := code_lines(h)) > 40} == {}
+
+
 def test_handlers_import_only_entry_points() -> None:
     assert len(HANDLERS) == 6
     for handler in HANDLERS:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_
 from crmsync import text_rules
 from crmsync.config import TenantConfig
 from crmsync.context import MAX_LOCK_RETRIES, SyncContext, UnknownTenant
+from crmsync.errors import NotFound
 from crmsync.inbound import sync_now
 from crmsync.models import (
     FIELDS_BY_TYPE,
@@ -211,7 +212,7 @@ def compare_record(ctx: SyncContext, tenant_id: str, record_id: str, *, refresh:
     config = ctx.config(tenant_id)
     record = ctx.store.get_record(tenant_id, record_id)
     if record is None:
-        raise KeyError(record_id)
+        raise NotFound(record_id)
     return compare(config, record, ctx.store.conflicts(tenant_id, record_id, ConflictStatus.OPEN))
 
 
@@ -242,11 +243,11 @@ def resolve(ctx: SyncContext, tenant_id: str, record_id: str, request: ResolveRe
     try:
         config = ctx.config(tenant_id)
     except UnknownTenant as exc:
-        raise KeyError(tenant_id) from exc
+        raise NotFound(tenant_id) from exc
     for _ in range(MAX_LOCK_RETRIES):
         record = ctx.store.get_record(tenant_id, record_id)
         if record is None:
-            raise KeyError(record_id)
+            raise NotFound(record_id)
         unknown = sorted(set(request.fields) - set(FIELDS_BY_TYPE[record.object_type]))
         if unknown:
             raise ValueError(f"unknown {record.object_type.value} fields: {unknown}")
@@ -322,7 +323,7 @@ def restore(ctx: SyncContext, tenant_id: str, conflict_id: str) -> dict[str, Any
     """Make a conflict's losing value crmsync's value again; it is written to every linked side."""
     item = ctx.store.get_conflict(tenant_id, conflict_id)
     if item is None:
-        raise KeyError(conflict_id)
+        raise NotFound(conflict_id)
     if item.status is ConflictStatus.OPEN:
         raise ConflictError("an open conflict is resolved, not restored")
     # Not validated here: the losing value is checked against the record's field rule by ``resolve``

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from crmsync.connectors.base import VendorError
 from crmsync.context import MAX_LOCK_RETRIES, SyncContext
+from crmsync.errors import NotFound
 from crmsync.models import Base, DeletePolicy, Record, utcnow
 from crmsync.store import VersionConflict
 
@@ -121,7 +122,7 @@ def _mark_deleted(ctx: SyncContext, tenant: str, record_id: str, conn: str) -> N
 
 def approve(ctx: SyncContext, tenant_id: str, record_id: str) -> dict[str, Any]:
     if ctx.store.get_pending_delete(tenant_id, record_id) is None:
-        raise KeyError(record_id)
+        raise NotFound(record_id)
     outcome = propagate(ctx, ctx.config(tenant_id), record_id)
     return {"record_id": record_id, "outcome": outcome}
 
@@ -129,7 +130,7 @@ def approve(ctx: SyncContext, tenant_id: str, record_id: str) -> dict[str, Any]:
 def reject(ctx: SyncContext, tenant_id: str, record_id: str) -> dict[str, Any]:
     """Keep the other side: the record stays alive there and is never written to the deleted id again."""
     if ctx.store.get_pending_delete(tenant_id, record_id) is None:
-        raise KeyError(record_id)
+        raise NotFound(record_id)
     ctx.store.delete_pending(tenant_id, record_id)
     ctx.store.journal(
         tenant_id, record_id, {"at": utcnow(), "kind": "resolution", "decision": "delete_rejected"}

@@ -14,6 +14,7 @@ from typing import Any
 
 from crmsync.connection_state import NEEDS_ATTENTION
 from crmsync.context import SyncContext
+from crmsync.errors import NotFound
 
 _SHOWN = ("reason", "since", "error", "failures", "last_failure_at", "next_probe_at")
 
@@ -22,7 +23,7 @@ def connection_states(ctx: SyncContext, tenant_id: str) -> dict[str, Any]:
     """Every connection of the tenant with its state; ``KeyError`` for an unknown tenant."""
     config = ctx.store.get_config(tenant_id)
     if config is None:
-        raise KeyError(tenant_id)
+        raise NotFound(tenant_id)
     stored = ctx.store.connection_states(tenant_id, [c.connection_id for c in config.connections])
     connections: list[dict[str, Any]] = []
     for conn in config.connections:

@@ -37,6 +37,7 @@ from crmsync.engine import (
     enters_timeline,
     reconcile,
 )
+from crmsync.errors import NotFound
 from crmsync.identity import exact_counterpart, follow_merge, links_to, release_reused_id, renumber_confirmed
 from crmsync.models import (
     Base,
@@ -434,7 +435,7 @@ def sync_now(ctx: SyncContext, tenant_id: str, record_id: str) -> dict[str, Any]
     """Re-read every linked side of one record now (the API's "sync this record")."""
     record = ctx.store.get_record(tenant_id, record_id)
     if record is None:
-        raise KeyError(record_id)
+        raise NotFound(record_id)
     results: dict[str, Any] = {}
     for conn, ext in sorted(record.links.items()):
         try:

@@ -24,6 +24,7 @@ from typing import Any
 from crmsync.config import TenantConfig
 from crmsync.context import SyncContext
 from crmsync.engine import plan_push
+from crmsync.errors import NotFound
 from crmsync.messages import TransferPage
 from crmsync.models import FieldValue, ObjectType, Record, Side, SyncMode
 from crmsync.policy import Direction
@@ -104,7 +105,7 @@ class LinkResult:
 def _load(ctx: SyncContext, tenant_id: str, record_id: str) -> Record:
     record = ctx.store.get_record(tenant_id, record_id)
     if record is None:
-        raise KeyError(record_id)
+        raise NotFound(record_id)
     return record
 
 

@@ -1,0 +1,164 @@
+"""Held work: writes a target refused (parked; replay them) and deletions waiting for approval."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from pydantic import BaseModel, Field
+
+from crmsync import deletes
+from crmsync.api_errors import Conflict, NotFound
+from crmsync.context import SyncContext
+from crmsync.inbound import sync_now
+from crmsync.outbound import push_records
+from crmsync.parking import parked_key, replay_message
+from crmsync.routes.common import (
+    RecordId,
+    TenantId,
+    domain_router,
+    existing_record_id,
+    tenant_config,
+    tenant_context,
+)
+from crmsync.store import VersionConflict
+
+router = domain_router()
+TAGS = ["parked and deletes"]
+
+ParkedId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,200}$")]
+
+
+class ParkedList(BaseModel):
+    items: list[dict[str, Any]] = Field(
+        description="each entry as it was parked (`record_id`, `connection`, `reason`, or the parked "
+        "`kind` of message), with its `id`, `attempts` and `parked_at`"
+    )
+
+
+class MessageReplayed(BaseModel):
+    """A parked signal, push or transfer page, sent to its queue again."""
+
+    replayed: bool
+    requeued: str = Field(description="the kind of message: `signal`, `push` or `transfer_page`")
+    parked_id: str
+
+
+class RecordReplayed(BaseModel):
+    """A refused write, pushed again from the sources' current state."""
+
+    record_id: str
+    connection: str
+    replayed: bool = Field(description="the target took it")
+    parked_again: dict[str, Any] | None = Field(description="the new entry when the target refused again")
+    created: int
+    updated: int
+    retry_later: bool = Field(description="the write failed in a way worth retrying (the stream retries)")
+
+
+class DeleteList(BaseModel):
+    items: list[dict[str, Any]] = Field(
+        description="each pending deletion: the record, the side it was deleted on, the guard's reason"
+    )
+
+
+class DeleteDecision(BaseModel):
+    record_id: str
+    outcome: str = Field(description="approve: `propagated`, `pending`, `refused`, `gone`...; reject: `kept`")
+
+
+@router.get("/tenants/<tenant_id>/parked", summary="Writes the target refused, with their reasons", tags=TAGS)
+def list_parked(tenant_id: TenantId) -> ParkedList:
+    ctx = tenant_context(router, tenant_id)
+    tenant_config(ctx, tenant_id)
+    return ParkedList(items=ctx.store.parked(tenant_id))
+
+
+@router.post(
+    "/tenants/<tenant_id>/parked/<parked_id>/replay",
+    summary="Replay a parked write from the current source state",
+    tags=TAGS,
+)
+def replay_parked(tenant_id: TenantId, parked_id: ParkedId) -> MessageReplayed | RecordReplayed:
+    """Replay a refused write from the sources' current state (never the old payload).
+
+    Every linked side is re-read, then the record is pushed again; if the target still refuses it,
+    it is parked again with the new reason.
+    """
+    ctx = tenant_context(router, tenant_id)
+    entry = ctx.store.get_parked(tenant_id, parked_id)
+    if entry is None:
+        raise NotFound(parked_id)
+    if entry.get("kind") in ("signal", "push", "transfer_page"):
+        return MessageReplayed.model_validate(replay_message(ctx, tenant_id, parked_id, entry))
+    return _replay_record(ctx, tenant_id, parked_id, entry["record_id"], entry["connection"])
+
+
+def _replay_record(
+    ctx: SyncContext, tenant_id: str, parked_id: str, record_id: str, conn: str
+) -> RecordReplayed:
+    record = ctx.store.get_record(tenant_id, record_id)
+    if record is None:
+        ctx.store.unpark(tenant_id, parked_id)
+        raise NotFound(record_id)
+    sync_now(ctx, tenant_id, record_id)
+    ctx.store.unpark(tenant_id, parked_id)
+    record = ctx.store.get_record(tenant_id, record_id)
+    assert record is not None
+    if conn in record.parked:
+        record.parked.pop(conn)
+        try:
+            ctx.store.save_record(record)
+        except VersionConflict as exc:
+            raise Conflict("the record changed meanwhile; replay again") from exc
+        record = ctx.store.get_record(tenant_id, record_id)
+        assert record is not None
+    report = push_records(ctx, [record])
+    again = ctx.store.get_parked(tenant_id, parked_key(record_id, conn))
+    return RecordReplayed(
+        record_id=record_id,
+        connection=conn,
+        replayed=again is None and not report.failed,
+        parked_again=again,
+        created=report.created,
+        updated=report.updated,
+        retry_later=bool(report.failed),
+    )
+
+
+@router.get(
+    "/tenants/<tenant_id>/deletes",
+    summary="Deletions waiting for approval (with the guard's reason)",
+    tags=TAGS,
+)
+def list_deletes(tenant_id: TenantId) -> DeleteList:
+    ctx = tenant_context(router, tenant_id)
+    tenant_config(ctx, tenant_id)
+    return DeleteList(items=ctx.store.pending_deletes(tenant_id))
+
+
+def _decide(tenant_id: str, record_id: str, *, approve: bool) -> DeleteDecision:
+    ctx = tenant_context(router, tenant_id)
+    tenant_config(ctx, tenant_id)
+    if ctx.store.get_pending_delete(tenant_id, existing_record_id(record_id)) is None:
+        raise NotFound(record_id)
+    decide = deletes.approve if approve else deletes.reject
+    return DeleteDecision.model_validate(decide(ctx, tenant_id, record_id))
+
+
+@router.post(
+    "/tenants/<tenant_id>/deletes/<record_id>/approve",
+    summary="Approve a deletion: the record is deleted on its other side(s)",
+    tags=TAGS,
+)
+def approve_delete(tenant_id: TenantId, record_id: RecordId) -> DeleteDecision:
+    return _decide(tenant_id, record_id, approve=True)
+
+
+@router.post(
+    "/tenants/<tenant_id>/deletes/<record_id>/reject",
+    summary="Reject a deletion: the other side keeps the record",
+    tags=TAGS,
+)
+def reject_delete(tenant_id: TenantId, record_id: RecordId) -> DeleteDecision:
+    return _decide(tenant_id, record_id, approve=False)

@@ -1,0 +1,102 @@
+"""The tenant: its config (sync mode, connections, field policy) and its connections' health."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from pydantic import BaseModel, Field
+
+from crmsync import config_checks
+from crmsync.api_errors import Conflict
+from crmsync.config import TenantConfig
+from crmsync.models import SyncMode
+from crmsync.routes.common import TenantId, domain_router, tenant_config, tenant_context
+from crmsync.store import VersionConflict
+
+router = domain_router()
+TAGS = ["tenant"]
+
+
+class ConnectionOk(BaseModel):
+    connection_id: str
+    kind: str
+    state: Literal["ok"]
+    since: str | None = Field(description="when it last came back (null: never failed)")
+
+
+class ConnectionNeedsAttention(BaseModel):
+    """A connection whose work is parked until a probe (or a vendor call) succeeds again."""
+
+    connection_id: str
+    kind: str
+    state: Literal["needs_attention"]
+    since: str | None
+    reason: str | None = Field(description="what a person should do, e.g. renew the token")
+    error: str | None = Field(description="the error's type")
+    failures: int | None = Field(description="failures in a row")
+    last_failure_at: str | None
+    next_probe_at: str | None
+
+
+class Health(BaseModel):
+    tenant_id: str
+    environment: str
+    state: Literal["ok", "needs_attention"] = Field(description="needs_attention when any connection does")
+    connections: list[Annotated[ConnectionOk | ConnectionNeedsAttention, Field(discriminator="state")]]
+
+
+@router.get(
+    "/tenants/<tenant_id>/config",
+    summary="The tenant's sync mode, connections and field policy",
+    tags=TAGS,
+)
+def get_config(tenant_id: TenantId) -> TenantConfig:
+    return tenant_config(tenant_context(router, tenant_id), tenant_id)
+
+
+@router.put(
+    "/tenants/<tenant_id>/config",
+    summary="Replace the config (send back the version you read)",
+    tags=TAGS,
+)
+def put_config(tenant_id: TenantId, config: Annotated[TenantConfig, Body()]) -> TenantConfig:
+    """Replace the config; ``version`` must be the one read (optimistic locking), 0 for a new tenant.
+
+    Switching to ``automatic`` is refused here: it may create many records, so it goes through
+    ``POST /mode`` which reports what it would create first (dry run) and then does it.
+
+    A connection the change brings into use (another environment, a new or re-kinded connection) must
+    have its secret: else 422 naming it (``crmsync.config_checks``; unchanged connections are not re-read).
+    """
+    ctx = tenant_context(router, tenant_id)
+    if config.tenant_id != tenant_id:
+        raise Conflict("tenant_id in the body differs from the path")
+    current = ctx.store.get_config(tenant_id)
+    if (
+        config.sync_mode is SyncMode.AUTOMATIC
+        and current is not None
+        and current.sync_mode is not SyncMode.AUTOMATIC
+    ):
+        raise Conflict("switch to automatic with POST /tenants/{tenant_id}/mode (dry run first)")
+    connectors = ctx.connectors
+    config_checks.check_secrets(
+        connectors.credentials, connectors.settings.secret_prefix, tenant_id, current, config
+    )
+    try:
+        return ctx.store.put_config(config)
+    except VersionConflict as exc:
+        raise Conflict("config changed since it was read; GET it again") from exc
+
+
+@router.get(
+    "/tenants/<tenant_id>/health",
+    summary="Each connection's state: ok, or needs_attention with the reason and since when",
+    tags=TAGS,
+)
+def connection_health(tenant_id: TenantId) -> Health:
+    from crmsync import health  # only this route needs it
+
+    ctx = tenant_context(router, tenant_id)
+    tenant_config(ctx, tenant_id)
+    return Health.model_validate(health.connection_states(ctx, tenant_id))
