@@ -27,7 +27,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from crmsync import errors
+from crmsync.conflicts import ConflictError
 from crmsync.leads import LeadError
+from crmsync.linking import LinkError
 from crmsync.tokens import Forbidden, Unauthorized
 
 logger = Logger(child=True)
@@ -149,6 +151,8 @@ HANDLERS: dict[type[Exception], Callable[[Any], Response[Any]]] = {
     RequestValidationError: _invalid_request,
     ApiError: _api_error,
     errors.NotFound: lambda exc: error_response(404, "not found"),
+    LinkError: lambda exc: error_response(409, str(exc)),
+    ConflictError: lambda exc: error_response(409, str(exc)),
     Unauthorized: lambda exc: error_response(401, str(exc)),
     Forbidden: lambda exc: error_response(403, str(exc)),
     LeadError: lambda exc: error_response(exc.status, str(exc)),

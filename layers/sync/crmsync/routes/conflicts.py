@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, Field
 
 from crmsync import conflicts
-from crmsync.api_errors import BadRequest, Conflict, NotFound
+from crmsync.api_errors import BadRequest, NotFound
 from crmsync.conflicts import CompareView, ResolveRequest
 from crmsync.models import Conflict as ConflictItem
 from crmsync.models import ConflictStatus, FieldValue
@@ -65,10 +65,8 @@ def resolve(
     ctx = tenant_context(router, tenant_id)
     tenant_config(ctx, tenant_id)
     stored_record(ctx, tenant_id, record_id)
-    try:
+    try:  # a ConflictError is a 409 (api_errors)
         return Resolution.model_validate(conflicts.resolve(ctx, tenant_id, record_id, request))
-    except conflicts.ConflictError as exc:
-        raise Conflict(str(exc)) from exc
     except ValueError as exc:  # a field the record type does not have
         raise BadRequest(str(exc)) from exc
 
@@ -85,10 +83,7 @@ def restore(tenant_id: TenantId, conflict_id: ConflictId) -> Restored:
         raise NotFound(conflict_id)
     tenant_config(ctx, tenant_id)
     stored_record(ctx, tenant_id, item.record_id)
-    try:
-        return Restored.model_validate(conflicts.restore(ctx, tenant_id, conflict_id))
-    except conflicts.ConflictError as exc:
-        raise Conflict(str(exc)) from exc
+    return Restored.model_validate(conflicts.restore(ctx, tenant_id, conflict_id))  # ConflictError: 409
 
 
 @router.get(

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, Field
 
 from crmsync import linking
-from crmsync.api_errors import BadRequest, Conflict, NotFound
+from crmsync.api_errors import BadRequest, NotFound
 from crmsync.context import SyncContext
 from crmsync.models import FieldValue, ObjectType, Record
 from crmsync.routes.common import (
@@ -155,10 +155,9 @@ def link(tenant_id: TenantId, request: Annotated[LinkRequest, Body()]) -> Linked
     tenant_config(ctx, tenant_id)
     stored_record(ctx, tenant_id, request.crm_record_id)
     stored_record(ctx, tenant_id, request.accounting_record_id)
-    try:
-        result = linking.link(ctx, tenant_id, request.crm_record_id, request.accounting_record_id)
-    except linking.LinkError as exc:
-        raise Conflict(str(exc)) from exc
+    result = linking.link(
+        ctx, tenant_id, request.crm_record_id, request.accounting_record_id
+    )  # LinkError: 409
     return Linked.model_validate(result.as_dict())
 
 
@@ -171,10 +170,7 @@ def unlink(tenant_id: TenantId, record_id: RecordId) -> Unlinked:
     ctx = tenant_context(router, tenant_id)
     tenant_config(ctx, tenant_id)
     stored_record(ctx, tenant_id, record_id)
-    try:
-        return Unlinked.model_validate(linking.unlink(ctx, tenant_id, record_id))
-    except linking.LinkError as exc:
-        raise Conflict(str(exc)) from exc
+    return Unlinked.model_validate(linking.unlink(ctx, tenant_id, record_id))  # LinkError: 409 (api_errors)
 
 
 @router.post(
