@@ -25,7 +25,7 @@ from crmsync.connectors.base import (
     NotFoundError,
     RateLimitedError,
     SourceRecord,
-    ValidationError,
+    VendorRefusedError,
     WriteItem,
     WriteResult,
 )
@@ -479,7 +479,7 @@ def test_has_booked_invoices(h: Harness) -> None:
     assert h.connector.has_booked_invoices(other) is False
     with pytest.raises(NotFoundError):  # "no such customer" is not "no invoices"
         h.connector.has_booked_invoices("4040")
-    with pytest.raises(ValidationError):
+    with pytest.raises(VendorRefusedError):
         h.connector.has_booked_invoices("abc")
 
 

@@ -19,7 +19,7 @@ from crmsync.connectors.base import (
     NotFoundError,
     RateLimitedError,
     TransientError,
-    ValidationError,
+    VendorRefusedError,
     WriteItem,
 )
 from crmsync.connectors.http import RetryPolicy
@@ -142,7 +142,7 @@ def test_ensure_setup_refuses_a_non_unique_record_id_property(h):
             "groupName": "contactinformation",
         },
     )
-    with pytest.raises(ValidationError, match="hasUniqueValue"):
+    with pytest.raises(VendorRefusedError, match="hasUniqueValue"):
         h.hs.ensure_setup()
 
 
@@ -664,7 +664,7 @@ def test_error_mapping_from_hubspot_bodies():
     assert isinstance(hubspot_error(response(403, {**base, "category": "MISSING_SCOPES"})), AuthError)
     assert isinstance(hubspot_error(response(404, {**base, "category": "OBJECT_NOT_FOUND"})), NotFoundError)
     invalid = hubspot_error(response(400, {**base, "category": "VALIDATION_ERROR"}))
-    assert isinstance(invalid, ValidationError) and not invalid.retryable and invalid.request_id == "c-1"
+    assert isinstance(invalid, VendorRefusedError) and not invalid.retryable and invalid.request_id == "c-1"
     conflict = hubspot_error(
         response(409, {**base, "category": "CONFLICT"}, {"X-HubSpot-Correlation-Id": "h-9"})
     )

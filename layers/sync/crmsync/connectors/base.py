@@ -82,7 +82,7 @@ class NotFoundError(VendorError):
     """404 for a single resource."""
 
 
-class ValidationError(VendorError):
+class VendorRefusedError(VendorError):
     """The vendor refuses this payload (400/422): park it with the reason."""
 
 

@@ -120,7 +120,7 @@ class EconomicConnector(EconomicCustomerWrites, EconomicContactWrites):
     def delete(self, object_type: ObjectType, external_id: str) -> None:
         """Delete a customer (legacy) or a contact (Customers API); already gone counts as done.
 
-        e-conomic refuses to delete a customer with booked invoices (a ``ValidationError`` the caller
+        e-conomic refuses to delete a customer with booked invoices (a ``VendorRefusedError`` the caller
         keeps as the reason). No Idempotency-Key: DELETE is idempotent by itself (404 = done), and a
         key derived from the number would replay an old answer once e-conomic reuses that number.
         """

@@ -12,7 +12,7 @@ from crmsync.connectors.base import (
     NotFoundError,
     SourceRecord,
     TransientError,
-    ValidationError,
+    VendorRefusedError,
     WriteItem,
 )
 from crmsync.connectors.economic_client import CONFLICT_RETRIES
@@ -27,10 +27,12 @@ class EconomicContactWrites(EconomicReads):
     def _create_contact(self, item: WriteItem) -> SourceRecord:
         parent = item.parent_external_id
         if not parent or not parent.isdigit():
-            raise ValidationError("an e-conomic contact needs its customer's number", code="missing_parent")
+            raise VendorRefusedError(
+                "an e-conomic contact needs its customer's number", code="missing_parent"
+            )
         name = normalize(item.fields.get("name"))
         if not name:
-            raise ValidationError("an e-conomic contact needs a name", code="missing_name")
+            raise VendorRefusedError("an e-conomic contact needs a name", code="missing_name")
         body: dict[str, Any] = {"customerNumber": int(parent), "name": str(name)}
         for canonical, prop in _CONTACT_PROPS.items():
             value = normalize(item.fields.get(canonical))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmsync.connectors.base import ConflictError, SourceRecord, TransientError, ValidationError, WriteItem
+from crmsync.connectors.base import ConflictError, SourceRecord, TransientError, VendorRefusedError, WriteItem
 from crmsync.connectors.economic_client import CONFLICT_RETRIES
 from crmsync.connectors.economic_mapping import (
     _LEGACY_ONLY,
@@ -46,7 +46,7 @@ class EconomicCustomerWrites(EconomicReads):
     def _legacy_create_body(self, fields: Fields) -> dict[str, Any]:
         name = normalize(fields.get("name"))
         if not name:
-            raise ValidationError("an e-conomic customer needs a name", code="missing_name")
+            raise VendorRefusedError("an e-conomic customer needs a name", code="missing_name")
         currency = normalize(fields.get("currency")) or self.defaults.currency
         body: dict[str, Any] = {"name": str(name), "currency": str(currency).upper()}
         defaults = {

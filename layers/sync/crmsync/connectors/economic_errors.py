@@ -16,8 +16,8 @@ from crmsync.connectors.base import (
     NotFoundError,
     RateLimitedError,
     TransientError,
-    ValidationError,
     VendorError,
+    VendorRefusedError,
 )
 from crmsync.connectors.http import retry_after_seconds
 
@@ -86,5 +86,5 @@ def map_economic_error(response: httpx.Response) -> VendorError:
     if status == 429:
         return RateLimitedError(text, retry_after=retry_after_seconds(response), **kw)
     if status in (400, 405, 415, 422):
-        return ValidationError(text, **kw)
+        return VendorRefusedError(text, **kw)
     return TransientError(text, **kw)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from crmsync.connectors.base import SourceRecord, StaleError, ValidationError, stale_fields
+from crmsync.connectors.base import SourceRecord, StaleError, VendorRefusedError, stale_fields
 from crmsync.models import CUSTOMER_FIELDS, Fields, FieldValue, ObjectType, normalize
 from crmsync.text_rules import clean_fields
 
@@ -133,7 +133,9 @@ def _as_bool(value: FieldValue) -> bool:
 def _as_number(value: FieldValue, name: str) -> int:
     text = str(value).strip()
     if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= 999_999_999:
-        raise ValidationError(f"{name} must be a positive whole number, got {value!r}", code="invalid_field")
+        raise VendorRefusedError(
+            f"{name} must be a positive whole number, got {value!r}", code="invalid_field"
+        )
     return int(text)
 
 
@@ -144,7 +146,7 @@ def _public_entry_number(fields: Fields) -> str | None:
         return None
     text = str(value)
     if len(text) > PUBLIC_ENTRY_NUMBER_MAX:
-        raise ValidationError(
+        raise VendorRefusedError(
             f"external_number is longer than e-conomic's {PUBLIC_ENTRY_NUMBER_MAX} characters: {text!r}",
             code="invalid_field",
         )
@@ -163,7 +165,7 @@ class EconomicRecords:
             value = normalize(raw)
             if canonical == "customer_number":
                 if value is not None and value != number:
-                    raise ValidationError(
+                    raise VendorRefusedError(
                         "e-conomic customers can only be renumbered in e-conomic itself", code="renumber"
                     )
             elif canonical in _API_SCALARS:

@@ -42,7 +42,7 @@ Decisions (and why):
   past it is a 400) is never reached and a record modified mid-scan cannot shift an offset and be skipped.
   A full page that shares one timestamp switches to ``EQ timestamp AND hs_object_id GT last id``, sorted
   by id, then continues ``GT timestamp``. HubSpot's search is eventually consistent: callers overlap windows.
-- **Errors** (crm-apis.md A8/A9): 401/403 AuthError, 404 NotFoundError, 400 ValidationError, 409
+- **Errors** (crm-apis.md A8/A9): 401/403 AuthError, 404 NotFoundError, 400 VendorRefusedError, 409
   ConflictError (not retryable: HubSpot has no version tokens, a 409 is a unique-value clash), 429
   RateLimitedError, 423/477/5xx TransientError; request id from ``X-HubSpot-Correlation-Id`` or the body.
 - **429 waits.** HubSpot does not document ``Retry-After`` and ``VendorHttp`` honours only that header, so

@@ -17,8 +17,8 @@ from crmsync.connectors.base import (
     NotFoundError,
     RateLimitedError,
     TransientError,
-    ValidationError,
     VendorError,
+    VendorRefusedError,
 )
 from crmsync.connectors.http import retry_after_seconds
 
@@ -76,7 +76,7 @@ def hubspot_error(response: httpx.Response) -> VendorError:
     if status in (423, 477) or status >= 500:
         return TransientError(message, **kw)
     if 400 <= status < 500:
-        return ValidationError(message, **kw)
+        return VendorRefusedError(message, **kw)
     return VendorError(message, **kw)
 
 

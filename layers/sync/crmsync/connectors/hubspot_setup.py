@@ -9,7 +9,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from crmsync.connectors.base import ConflictError, NotFoundError, ValidationError
+from crmsync.connectors.base import ConflictError, NotFoundError, VendorRefusedError
 from crmsync.connectors.hubspot_client import HubSpotClient
 from crmsync.connectors.hubspot_errors import _body
 from crmsync.connectors.hubspot_mapping import RECORD_ID_PROPERTY
@@ -80,7 +80,7 @@ class HubSpotSetup(HubSpotClient):
             for spec in wanted:
                 have = existing.get(spec.name)
                 if have is not None and spec.unique and not have.get("hasUniqueValue"):
-                    raise ValidationError(
+                    raise VendorRefusedError(
                         f"HubSpot {hs_type} property {spec.name} exists without hasUniqueValue; crmsync needs it "
                         "unique to make creates idempotent (it cannot be changed: archive it and run setup again)",
                         code="SETUP",

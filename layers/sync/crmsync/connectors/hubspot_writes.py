@@ -11,8 +11,8 @@ from typing import Any
 
 from crmsync.connectors.base import (
     AuthError,
-    ValidationError,
     VendorError,
+    VendorRefusedError,
     WriteItem,
     WriteResult,
     stale_fields,
@@ -149,7 +149,7 @@ class HubSpotWrites(HubSpotReads):
             data, request_id = self._post(f"/crm/v3/objects/{HS_TYPE[object_type]}/batch/{mode}", body)
         except AuthError:
             raise
-        except ValidationError as exc:
+        except VendorRefusedError as exc:
             if len(batch) > 1:  # one bad input can fail the whole batch: bisect to isolate it
                 half = len(batch) // 2
                 self._write_batch(object_type, mode, batch[:half], results, created)
