@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from crmsync import request_quota
-from crmsync.api_errors import BadRequest, Conflict, NotFound, validation_errors
+from crmsync.api_errors import BadRequest, NotFound, StateConflict, validation_errors
 from crmsync.budget import Priority
 from crmsync.context import SyncContext
 from crmsync.limits import MAX_API_BODY_BYTES, MAX_JSON_DEPTH, json_refusal, too_large
@@ -40,9 +40,9 @@ from crmsync.tokens import Forbidden, Unauthorized, authorize, hash_token, issue
 
 __all__ = [
     "BadRequest",
-    "Conflict",
     "Forbidden",
     "NotFound",
+    "StateConflict",
     "Unauthorized",
     "authorize",
     "hash_token",

@@ -1,6 +1,6 @@
 """The API's errors and their HTTP answers, in one place, for every resolver (api, lead_conversion).
 
-A view raises what went wrong (``NotFound``, ``Conflict``, ...); ``register`` installs the exception
+A view raises what went wrong (``NotFound``, ``StateConflict``, ...); ``register`` installs the exception
 handlers that turn it into a status and a ``{"message": ...}`` body. Errors raised by the layer's
 other modules are mapped here too: the token checks (``crmsync.tokens``: 401, 403), a lead that
 cannot be converted (``LeadError``: its own status), a conversion already under way (409), and
@@ -37,9 +37,9 @@ logger = Logger(child=True)
 __all__ = [
     "ApiError",
     "BadRequest",
-    "Conflict",
     "Forbidden",
     "NotFound",
+    "StateConflict",
     "Unauthorized",
     "register",
     "validation_errors",
@@ -79,7 +79,7 @@ class NotFound(ApiError, errors.NotFound):
         return str(self.args[0]) if self.args else ""
 
 
-class Conflict(ApiError):
+class StateConflict(ApiError):
     """The request collides with the current state (stale version, not linked, open conflict, ...)."""
 
     status = 409

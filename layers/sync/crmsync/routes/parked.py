@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, Field
 
 from crmsync import deletes
-from crmsync.api_errors import Conflict, NotFound
+from crmsync.api_errors import NotFound, StateConflict
 from crmsync.context import SyncContext
 from crmsync.inbound import sync_now
 from crmsync.outbound import push_records
@@ -110,7 +110,7 @@ def _replay_record(
         try:
             ctx.store.save_record(record)
         except VersionConflict as exc:
-            raise Conflict("the record changed meanwhile; replay again") from exc
+            raise StateConflict("the record changed meanwhile; replay again") from exc
         record = ctx.store.get_record(tenant_id, record_id)
         assert record is not None
     report = push_records(ctx, [record])

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, Field
 
 from crmsync import config_checks
-from crmsync.api_errors import Conflict
+from crmsync.api_errors import StateConflict
 from crmsync.config import TenantConfig
 from crmsync.models import SyncMode
 from crmsync.routes.common import TenantId, domain_router, tenant_config, tenant_context
@@ -71,14 +71,14 @@ def put_config(tenant_id: TenantId, config: Annotated[TenantConfig, Body()]) -> 
     """
     ctx = tenant_context(router, tenant_id)
     if config.tenant_id != tenant_id:
-        raise Conflict("tenant_id in the body differs from the path")
+        raise StateConflict("tenant_id in the body differs from the path")
     current = ctx.store.get_config(tenant_id)
     if (
         config.sync_mode is SyncMode.AUTOMATIC
         and current is not None
         and current.sync_mode is not SyncMode.AUTOMATIC
     ):
-        raise Conflict("switch to automatic with POST /tenants/{tenant_id}/mode (dry run first)")
+        raise StateConflict("switch to automatic with POST /tenants/{tenant_id}/mode (dry run first)")
     connectors = ctx.connectors
     config_checks.check_secrets(
         connectors.credentials, connectors.settings.secret_prefix, tenant_id, current, config
@@ -86,7 +86,7 @@ def put_config(tenant_id: TenantId, config: Annotated[TenantConfig, Body()]) -> 
     try:
         return ctx.store.put_config(config)
     except VersionConflict as exc:
-        raise Conflict("config changed since it was read; GET it again") from exc
+        raise StateConflict("config changed since it was read; GET it again") from exc
 
 
 @router.get(

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crmsync import linking
 from crmsync.api import job_progress
-from crmsync.api_errors import Conflict, NotFound
+from crmsync.api_errors import NotFound, StateConflict
 from crmsync.context import SyncContext
 from crmsync.models import Side, SyncMode, utcnow
 from crmsync.routes.common import (
@@ -145,7 +145,7 @@ def set_mode(tenant_id: TenantId, request: Annotated[ModeRequest, Body()]) -> Mo
     try:
         ctx.store.put_config(config.model_copy(update={"sync_mode": request.mode}))
     except VersionConflict as exc:
-        raise Conflict("config changed meanwhile; try again") from exc
+        raise StateConflict("config changed meanwhile; try again") from exc
     ctx.forget_configs()
     result.jobs = {
         side: _start_job(ctx, tenant_id, plan, f"switch to automatic ({side.value} side)")
