@@ -15,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from crmsync import runtime
-from crmsync.models import SyncMode
+from crmsync.models import Base, ObjectType, Record, SyncMode
 from crmsync.store import SyncStore
 from local.fakes.economic import EconomicFake
 from local.fakes.hubspot import HubSpotFake
@@ -43,6 +43,21 @@ class Env:
             hubspot=self.hubspot,
             webhook_secret=WEBHOOK_SECRET,
         )
+
+    def hubspot_company_record(self, tenant_id: str, fields: dict[str, Any], record_id: str) -> Record:
+        """A HubSpot company and crmsync's record of it, linked to HubSpot only (as if read from there):
+        its next push creates the customer in e-conomic."""
+        company = self.hubspot.create("companies", fields)
+        record = Record(
+            tenant_id=tenant_id,
+            record_id=record_id,
+            object_type=ObjectType.CUSTOMER,
+            fields=fields,
+            links={"hs": company},
+            bases={"hs": Base(fields=fields)},
+        )
+        self.store.save_record(record, new_links={"hs": company})
+        return record
 
     def queued(self, *queues: str, wait: float = 0.0) -> list[dict[str, Any]]:
         """Drain the worker's queues (live signals and bulk, or the logical ids given): the signals

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from crmsync import connection_state, runtime, service
-from crmsync.models import Base, ObjectType, Record, Signal
+from crmsync.models import ObjectType, Signal
 from crmsync.service import SyncContext
 from local.lambda_runtime import http_event, invoke
 from tests.integration.conftest import Env
@@ -160,16 +160,7 @@ def test_signals_of_a_broken_connection_are_parked_without_calling_the_vendor_un
 def test_a_push_to_a_connection_without_secret_is_parked_as_a_replayable_push(env: Env, setup):
     ctx, _clock, token = setup
     fields = {"name": "Fjordhuset A/S", "city": "Vejle"}
-    company = env.hubspot.create("companies", fields)
-    record = Record(
-        tenant_id=T,
-        record_id="cus_" + "c" * 32,
-        object_type=ObjectType.CUSTOMER,
-        fields=fields,
-        links={"hs": company},
-        bases={"hs": Base(fields=fields)},
-    )
-    env.store.save_record(record, new_links={"hs": company})
+    record = env.hubspot_company_record(T, fields, "cus_" + "c" * 32)
     eco_secret = env.secrets.get_secret_value(SecretId=secret_id("eco"))["SecretString"]
     env.secrets.delete_secret(SecretId=secret_id("eco"), ForceDeleteWithoutRecovery=True)
 

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from crmsync import runtime
-from crmsync.models import Base, ObjectType, Record, Signal
+from crmsync.models import ObjectType, Signal
 from local.lambda_runtime import http_event, invoke
 from tests.integration.conftest import Env
 
@@ -88,16 +88,7 @@ def test_a_push_that_keeps_failing_moves_from_the_stream_to_the_queue(env: Env):
     env.tenant("t1")
     ctx = runtime.context()
     fields = {"name": "Kø ApS", "city": "Ribe"}
-    company = env.hubspot.create("companies", fields)
-    record = Record(
-        tenant_id="t1",
-        record_id="cus_" + "b" * 32,
-        object_type=ObjectType.CUSTOMER,
-        fields=fields,
-        links={"hs": company},
-        bases={"hs": Base(fields=fields)},
-    )
-    env.store.save_record(record, new_links={"hs": company})
+    record = env.hubspot_company_record("t1", fields, "cus_" + "b" * 32)
     ctx.connectors.get(ctx.config("t1"), "eco")
     env.economic.inject(503, count=100, method="POST")
     from crmsync import service

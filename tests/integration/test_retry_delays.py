@@ -18,7 +18,6 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from crmsync import runtime
 from crmsync.budget import BudgetLimits
 from crmsync.connectors.base import RateLimitedError
-from crmsync.models import Base, ObjectType, Record
 from crmsync.service import PushRequest
 from local.lambda_runtime import invoke
 from tests.integration.conftest import Env
@@ -42,16 +41,7 @@ def push_request_for_a_spent_budget(env: Env) -> dict[str, Any]:
     env.tenant("t1")
     spend_slowly(env)
     fields = {"name": "Kø ApS", "city": "Ribe"}
-    company = env.hubspot.create("companies", fields)
-    record = Record(
-        tenant_id="t1",
-        record_id="cus_" + "c" * 32,
-        object_type=ObjectType.CUSTOMER,
-        fields=fields,
-        links={"hs": company},
-        bases={"hs": Base(fields=fields)},
-    )
-    env.store.save_record(record, new_links={"hs": company})
+    record = env.hubspot_company_record("t1", fields, "cus_" + "c" * 32)
     ctx = runtime.context()
     ctx.forget_configs()
     gate = ctx.connectors.get(ctx.config("t1"), "eco").http.gate
