@@ -279,5 +279,9 @@ def test_the_deployments_limit_reaches_the_handlers_from_the_template(monkeypatc
     assert template["Parameters"]["ApiTenantRequestsPerMinute"]["Default"] == 600
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     assert variables["API_TENANT_REQUESTS_PER_MINUTE"] == {"Ref": "ApiTenantRequestsPerMinute"}
-    assert Settings.from_env({"API_TENANT_REQUESTS_PER_MINUTE": "42"}).api_tenant_requests_per_minute == 42
-    assert Settings.from_env({}).api_tenant_requests_per_minute is None
+    env = {"TABLE_NAME": "t"}
+    assert (
+        Settings.from_env({**env, "API_TENANT_REQUESTS_PER_MINUTE": "42"}).api_tenant_requests_per_minute
+        == 42
+    )
+    assert Settings.from_env(env).api_tenant_requests_per_minute is None

@@ -15,7 +15,9 @@ from pydantic import BaseModel, Field
 
 
 class Settings(BaseModel):
-    table_name: str
+    table_name: str = Field(min_length=1)
+    """The sync table (``TABLE_NAME``): required, so a function deployed without it fails at its first
+    invocation with a clear error instead of calling DynamoDB with an empty name."""
     idempotency_table_name: str = ""
     signals_queue_url: str = ""
     bulk_queue_url: str = ""
