@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -18,6 +18,7 @@ from crmsync.routes import ROUTERS
 
 logger = Logger()
 tracer = Tracer()
+metrics = Metrics()  # flushes what the layer records in a request (e.g. ConnectionNeedsAttention on sync now)
 app = APIGatewayHttpResolver(enable_validation=True)
 for router in ROUTERS:
     app.include_router(router)
@@ -35,6 +36,7 @@ def openapi() -> Response[str]:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # size, token, tenant request limit, then readability and depth: before Powertools validates
     # (a 422 would come first)
