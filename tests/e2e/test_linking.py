@@ -1,4 +1,8 @@
-"""Sync modes, the link screen API, link / unlink / re-link, transfer-all dry run, transfer timing."""
+"""Sync modes, the link screen API, link / unlink / re-link, transfer-all dry run, transfer timing.
+
+The module shares one local stack (``tests/e2e/conftest.py``); every test gets its own vendor account
+and tenant, seeded the same way, so no test sees another's data.
+"""
 
 from __future__ import annotations
 
@@ -8,254 +12,266 @@ import pytest
 
 from crmsync.models import ObjectType, SyncMode
 from local.stack import LocalStack
-from local.vendors import ECONOMIC_CONNECTION, HUBSPOT_CONNECTION
+from local.vendors import ECONOMIC_CONNECTION, HUBSPOT_CONNECTION, VendorAccount
+from tests.e2e.conftest import Tenant, add_seeded_tenant, retire
 
 pytestmark = pytest.mark.e2e
-TENANT = "linkco"
 
 
 @pytest.fixture
-def stack() -> Iterator[LocalStack]:
+def tenant(stack: LocalStack) -> Iterator[Tenant]:
     """e-conomic has 3 customers; HubSpot has 3 companies that grew apart from them (manual mode)."""
-    with LocalStack() as local:
-        local.economic.seed(3, contacts_per_customer=1, seed=5)
-        local.token = local.add_tenant(TENANT, mode=SyncMode.MANUAL)  # type: ignore[attr-defined]
-        first, second, _third = (local.economic.get_customer(n) for n in local.economic.customer_numbers())
-        first_contact = local.economic.contacts_of(first["customerNumber"])[0]
+
+    def seed_economic(account: VendorAccount) -> None:
+        account.economic.seed(3, contacts_per_customer=1, seed=5)
+
+    def seed_hubspot(t: Tenant) -> None:
+        eco, hs = t.economic, t.hubspot
+        first, second, _third = (eco.get_customer(n) for n in eco.customer_numbers())
+        first_contact = eco.contacts_of(first["customerNumber"])[0]
         # company 1 carries customer 1's number, and its contact has the same e-mail
-        c1 = local.hubspot.create(
+        c1 = hs.create(
             "companies",
             {"name": first["name"].upper(), "crmsync_customer_number": str(first["customerNumber"])},
         )
-        p1 = local.hubspot.create(
+        p1 = hs.create(
             "contacts", {"firstname": "Same", "lastname": "Person", "email": first_contact["email"]}
         )
-        local.hubspot.associate(p1, c1)
+        hs.associate(p1, c1)
         # company 2 looks like customer 2 but has no number; company 3 is unrelated
-        local.c2 = local.hubspot.create("companies", {"name": second["name"], "city": second.get("city", "")})  # type: ignore[attr-defined]
-        local.hubspot.create("companies", {"name": "Helt Anden Virksomhed ApS", "city": "Tórshavn"})
-        local.run_pull()
-        local.run_until_idle()
-        local.base_writes = (local.economic.stats()["writes"], local.hubspot.stats()["writes"])  # type: ignore[attr-defined]
-        yield local
+        t.extra["c2"] = hs.create("companies", {"name": second["name"], "city": second.get("city", "")})
+        hs.create("companies", {"name": "Helt Anden Virksomhed ApS", "city": "Tórshavn"})
 
-
-def api(stack: LocalStack, method: str, path: str, json: dict | None = None):
-    return stack.http.request(
-        method, f"/tenants/{TENANT}{path}", json=json, headers={"Authorization": f"Bearer {stack.token}"}
+    t = add_seeded_tenant(
+        stack,
+        "linkco",
+        mode=SyncMode.MANUAL,
+        seed_vendors=seed_economic,
+        seed_after_provisioning=seed_hubspot,
     )
+    t.extra["base_writes"] = (t.economic.stats()["writes"], t.hubspot.stats()["writes"])
+    yield t
+    retire(t)
 
 
-def writes(stack: LocalStack) -> tuple[int, int]:
+def api(tenant: Tenant, method: str, path: str, json: dict | None = None):
+    return tenant.api(method, path, json)
+
+
+def writes(tenant: Tenant) -> tuple[int, int]:
     """Vendor writes since the fixture settled (HubSpot's one-time property setup excluded)."""
-    eco, hs = stack.base_writes
-    return stack.economic.stats()["writes"] - eco, stack.hubspot.stats()["writes"] - hs
+    eco, hs = tenant.extra["base_writes"]
+    return tenant.economic.stats()["writes"] - eco, tenant.hubspot.stats()["writes"] - hs
 
 
-def rid(stack: LocalStack, conn: str, ext: str, obj: ObjectType = ObjectType.CUSTOMER) -> str:
-    found = stack.store.find_link(TENANT, conn, obj, ext)
+def rid(tenant: Tenant, conn: str, ext: str, obj: ObjectType = ObjectType.CUSTOMER) -> str:
+    found = tenant.stack.store.find_link(tenant.id, conn, obj, ext)
     assert found is not None
     return found
 
 
-def test_manual_mode_records_both_sides_and_writes_nothing(stack: LocalStack):
-    assert stack.economic.stats()["writes"] == 0
-    assert stack.hubspot.stats()["calls"].get("POST /crm/v3/objects/companies/batch/upsert", 0) == 0
-    page = api(stack, "GET", "/link/customers?limit=50").json()
+def test_manual_mode_records_both_sides_and_writes_nothing(stack: LocalStack, tenant: Tenant):
+    assert tenant.economic.stats()["writes"] == 0
+    assert tenant.hubspot.stats()["calls"].get("POST /crm/v3/objects/companies/batch/upsert", 0) == 0
+    page = api(tenant, "GET", "/link/customers?limit=50").json()
     states = sorted(row["state"] for row in page["items"])
     assert states == ["accounting_only"] * 3 + ["crm_only"] * 3
 
 
-def test_transfer_dry_run_counts_links_and_creates_without_writing(stack: LocalStack):
-    body = api(stack, "POST", "/transfers", {"source": "accounting", "dry_run": True}).json()
+def test_transfer_dry_run_counts_links_and_creates_without_writing(stack: LocalStack, tenant: Tenant):
+    body = api(tenant, "POST", "/transfers", {"source": "accounting", "dry_run": True}).json()
     assert body["plan"]["links"] == 1  # company 1 carries customer 1's number
     assert body["plan"]["creates"][HUBSPOT_CONNECTION] == 2 + 3  # 2 unmatched customers + the 3 contacts
-    assert writes(stack) == (0, 0)
+    assert writes(tenant) == (0, 0)
 
 
-def test_external_number_auto_links_in_a_transfer(stack: LocalStack):
+def test_external_number_auto_links_in_a_transfer(stack: LocalStack, tenant: Tenant):
     """A number both systems carry (e-conomic publicEntryNumber, HubSpot crmsync_external_number) links."""
-    third = stack.economic.customer_numbers()[2]
-    stack.economic.update_customer(third, publicEntryNumber="ERP-42")
+    third = tenant.economic.customer_numbers()[2]
+    tenant.economic.update_customer(third, publicEntryNumber="ERP-42")
     other = next(
-        c for c in stack.hubspot.records("companies") if c["properties"]["name"].startswith("Helt Anden")
+        c for c in tenant.hubspot.records("companies") if c["properties"]["name"].startswith("Helt Anden")
     )
-    stack.hubspot.edit("companies", other["id"], {"crmsync_external_number": "ERP-42"})
+    tenant.hubspot.edit("companies", other["id"], {"crmsync_external_number": "ERP-42"})
     stack.run_until_idle()
-    body = api(stack, "POST", "/transfers", {"source": "accounting", "dry_run": True}).json()
+    body = api(tenant, "POST", "/transfers", {"source": "accounting", "dry_run": True}).json()
     assert body["plan"]["links"] == 2, "customer number for company 1, external number for company 3"
-    assert writes(stack) == (0, 0)
-    applied = api(stack, "POST", "/transfers", {"source": "accounting", "dry_run": False})
+    assert writes(tenant) == (0, 0)
+    applied = api(tenant, "POST", "/transfers", {"source": "accounting", "dry_run": False})
     assert applied.status_code == 200, applied.text
     stack.run_until_idle()
-    record = stack.store.get_record(TENANT, rid(stack, ECONOMIC_CONNECTION, str(third)))
+    record = stack.store.get_record(tenant.id, rid(tenant, ECONOMIC_CONNECTION, str(third)))
     assert record is not None and record.links[HUBSPOT_CONNECTION] == other["id"]
-    props = stack.hubspot.record("companies", other["id"])["properties"]
+    props = tenant.hubspot.record("companies", other["id"])["properties"]
     assert props["crmsync_customer_number"] == str(third)
-    assert len(stack.economic.customer_numbers()) == 3, "linked, not created"
+    assert len(tenant.economic.customer_numbers()) == 3, "linked, not created"
 
 
-def test_link_explicitly_then_fields_flow_by_ownership(stack: LocalStack):
-    number = stack.economic.customer_numbers()[1]
-    acc_id = rid(stack, ECONOMIC_CONNECTION, str(number))
-    crm_id = rid(stack, HUBSPOT_CONNECTION, stack.c2)
-    response = api(stack, "POST", "/links", {"crm_record_id": crm_id, "accounting_record_id": acc_id})
+def test_link_explicitly_then_fields_flow_by_ownership(stack: LocalStack, tenant: Tenant):
+    number = tenant.economic.customer_numbers()[1]
+    acc_id = rid(tenant, ECONOMIC_CONNECTION, str(number))
+    crm_id = rid(tenant, HUBSPOT_CONNECTION, tenant.extra["c2"])
+    response = api(tenant, "POST", "/links", {"crm_record_id": crm_id, "accounting_record_id": acc_id})
     assert response.status_code == 200, response.text
     stack.run_until_idle()
-    company = stack.hubspot.record("companies", stack.c2)
+    company = tenant.hubspot.record("companies", tenant.extra["c2"])
     assert company["properties"]["crmsync_customer_number"] == str(number)  # accounting owns the number
-    record = api(stack, "GET", f"/records/{acc_id}").json()
+    record = api(tenant, "GET", f"/records/{acc_id}").json()
     assert set(record["links"]) == {ECONOMIC_CONNECTION, HUBSPOT_CONNECTION}
     # the customer's contact now exists in HubSpot, attached to the linked company
     contacts = [
         c
-        for c in stack.hubspot.records("contacts")
-        if stack.c2 in c.get("associations", {}).get("companies", [])
+        for c in tenant.hubspot.records("contacts")
+        if tenant.extra["c2"] in c.get("associations", {}).get("companies", [])
     ]
     assert len(contacts) == 1
     # the other CRM-only company was not touched or created in e-conomic
-    assert len(stack.economic.customer_numbers()) == 3
+    assert len(tenant.economic.customer_numbers()) == 3
 
 
-def test_unlink_stops_the_flow_and_relink_works(stack: LocalStack):
-    number = stack.economic.customer_numbers()[1]
-    acc_id = rid(stack, ECONOMIC_CONNECTION, str(number))
-    crm_id = rid(stack, HUBSPOT_CONNECTION, stack.c2)
-    api(stack, "POST", "/links", {"crm_record_id": crm_id, "accounting_record_id": acc_id})
+def test_unlink_stops_the_flow_and_relink_works(stack: LocalStack, tenant: Tenant):
+    number = tenant.economic.customer_numbers()[1]
+    acc_id = rid(tenant, ECONOMIC_CONNECTION, str(number))
+    crm_id = rid(tenant, HUBSPOT_CONNECTION, tenant.extra["c2"])
+    api(tenant, "POST", "/links", {"crm_record_id": crm_id, "accounting_record_id": acc_id})
     stack.run_until_idle()
-    before = writes(stack)
-    response = api(stack, "DELETE", f"/links/{acc_id}")
+    before = writes(tenant)
+    response = api(tenant, "DELETE", f"/links/{acc_id}")
     assert response.status_code == 200, response.text
     split_id = response.json()["crm_record_id"]
     stack.run_until_idle()
-    assert writes(stack) == before, "unlinking writes nothing to either side"
-    stack.hubspot.edit("companies", stack.c2, {"city": "Nuuk"})
+    assert writes(tenant) == before, "unlinking writes nothing to either side"
+    tenant.hubspot.edit("companies", tenant.extra["c2"], {"city": "Nuuk"})
     stack.run_until_idle()
-    assert stack.economic.get_customer(number).get("city") != "Nuuk", "an unlinked record no longer flows"
-    assert writes(stack)[0] == before[0]
-    again = api(stack, "POST", "/links", {"crm_record_id": split_id, "accounting_record_id": acc_id})
+    assert tenant.economic.get_customer(number).get("city") != "Nuuk", "an unlinked record no longer flows"
+    assert writes(tenant)[0] == before[0]
+    again = api(tenant, "POST", "/links", {"crm_record_id": split_id, "accounting_record_id": acc_id})
     assert again.status_code == 200, again.text
     stack.run_until_idle()
-    assert stack.economic.get_customer(number)["city"] == "Nuuk", "re-linked: the CRM owns master data again"
+    assert tenant.economic.get_customer(number)["city"] == "Nuuk", "re-linked: the CRM owns master data again"
 
 
-def test_linking_twice_is_refused(stack: LocalStack):
-    number = stack.economic.customer_numbers()[1]
-    acc_id = rid(stack, ECONOMIC_CONNECTION, str(number))
-    crm_id = rid(stack, HUBSPOT_CONNECTION, stack.c2)
+def test_linking_twice_is_refused(stack: LocalStack, tenant: Tenant):
+    number = tenant.economic.customer_numbers()[1]
+    acc_id = rid(tenant, ECONOMIC_CONNECTION, str(number))
+    crm_id = rid(tenant, HUBSPOT_CONNECTION, tenant.extra["c2"])
     assert (
-        api(stack, "POST", "/links", {"crm_record_id": crm_id, "accounting_record_id": acc_id}).status_code
+        api(tenant, "POST", "/links", {"crm_record_id": crm_id, "accounting_record_id": acc_id}).status_code
         == 200
     )
-    again = api(stack, "POST", "/links", {"crm_record_id": crm_id, "accounting_record_id": acc_id})
+    again = api(tenant, "POST", "/links", {"crm_record_id": crm_id, "accounting_record_id": acc_id})
     assert again.status_code in (404, 409)
 
 
-def test_create_on_the_other_side_when_asked(stack: LocalStack):
-    number = stack.economic.customer_numbers()[2]
-    acc_id = rid(stack, ECONOMIC_CONNECTION, str(number))
-    companies_before = len(stack.hubspot.records("companies"))
-    response = api(stack, "POST", f"/records/{acc_id}/create", {"connection_id": HUBSPOT_CONNECTION})
+def test_create_on_the_other_side_when_asked(stack: LocalStack, tenant: Tenant):
+    number = tenant.economic.customer_numbers()[2]
+    acc_id = rid(tenant, ECONOMIC_CONNECTION, str(number))
+    companies_before = len(tenant.hubspot.records("companies"))
+    response = api(tenant, "POST", f"/records/{acc_id}/create", {"connection_id": HUBSPOT_CONNECTION})
     assert response.status_code == 200, response.text
     stack.run_until_idle()
-    assert len(stack.hubspot.records("companies")) == companies_before + 1
-    record = api(stack, "GET", f"/records/{acc_id}").json()
+    assert len(tenant.hubspot.records("companies")) == companies_before + 1
+    record = api(tenant, "GET", f"/records/{acc_id}").json()
     assert HUBSPOT_CONNECTION in record["links"]
 
 
-def test_off_mode_writes_nothing_and_automatic_needs_the_mode_endpoint(stack: LocalStack):
-    config = api(stack, "GET", "/config").json()
+def test_off_mode_writes_nothing_and_automatic_needs_the_mode_endpoint(stack: LocalStack, tenant: Tenant):
+    config = api(tenant, "GET", "/config").json()
     config["sync_mode"] = "automatic"
-    assert api(stack, "PUT", "/config", config).status_code == 409
+    assert api(tenant, "PUT", "/config", config).status_code == 409
     config["sync_mode"] = "off"
-    assert api(stack, "PUT", "/config", config).status_code == 200
-    number = stack.economic.customer_numbers()[0]
-    stack.economic.update_customer(number, city="Ikast")
+    assert api(tenant, "PUT", "/config", config).status_code == 200
+    number = tenant.economic.customer_numbers()[0]
+    tenant.economic.update_customer(number, city="Ikast")
     stack.run_until_idle()
-    assert writes(stack) == (0, 0)
+    assert writes(tenant) == (0, 0)
 
 
-def test_switch_to_automatic_reports_then_creates(stack: LocalStack):
-    dry = api(stack, "POST", "/mode", {"mode": "automatic", "dry_run": True}).json()
+def test_switch_to_automatic_reports_then_creates(stack: LocalStack, tenant: Tenant):
+    dry = api(tenant, "POST", "/mode", {"mode": "automatic", "dry_run": True}).json()
     assert dry["plan"]["accounting"]["links"] == 1
     assert dry["plan"]["accounting"]["creates"][HUBSPOT_CONNECTION] >= 2
-    assert writes(stack) == (0, 0)
-    done = api(stack, "POST", "/mode", {"mode": "automatic", "dry_run": False})
+    assert writes(tenant) == (0, 0)
+    done = api(tenant, "POST", "/mode", {"mode": "automatic", "dry_run": False})
     assert done.status_code == 200, done.text
     stack.run_until_idle()
     # 1 pair linked; the 2 other customers went to HubSpot and the 2 other companies to e-conomic
-    assert len(stack.economic.customer_numbers()) == 5
-    assert len(stack.hubspot.records("companies")) == 5
+    assert len(tenant.economic.customer_numbers()) == 5
+    assert len(tenant.hubspot.records("companies")) == 5
 
 
-def test_transfer_timing_on_customer_stage_holds_leads_back(stack: LocalStack):
-    config = api(stack, "GET", "/config").json()
+def test_transfer_timing_on_customer_stage_holds_leads_back(stack: LocalStack, tenant: Tenant):
+    config = api(tenant, "GET", "/config").json()
     config["transfer_timing"] = "on_customer_stage"
-    assert api(stack, "PUT", "/config", config).status_code == 200
-    api(stack, "POST", "/mode", {"mode": "automatic", "dry_run": False})
+    assert api(tenant, "PUT", "/config", config).status_code == 200
+    api(tenant, "POST", "/mode", {"mode": "automatic", "dry_run": False})
     stack.run_until_idle()
-    lead = stack.hubspot.create("companies", {"name": "Lead Only ApS", "lifecyclestage": "lead"})
+    lead = tenant.hubspot.create("companies", {"name": "Lead Only ApS", "lifecyclestage": "lead"})
     stack.run_until_idle()
-    names = {stack.economic.get_customer(n)["name"] for n in stack.economic.customer_numbers()}
+    names = {tenant.economic.get_customer(n)["name"] for n in tenant.economic.customer_numbers()}
     assert "Lead Only ApS" not in names
-    stack.hubspot.edit("companies", lead, {"lifecyclestage": "customer"})
+    tenant.hubspot.edit("companies", lead, {"lifecyclestage": "customer"})
     stack.run_until_idle()
-    names = {stack.economic.get_customer(n)["name"] for n in stack.economic.customer_numbers()}
+    names = {tenant.economic.get_customer(n)["name"] for n in tenant.economic.customer_numbers()}
     assert "Lead Only ApS" in names
 
 
-def test_automatic_mode_links_a_crm_company_carrying_a_number_instead_of_duplicating(stack: LocalStack):
-    config = stack.store.get_config(TENANT)
+def test_automatic_mode_links_a_crm_company_carrying_a_number_instead_of_duplicating(
+    stack: LocalStack, tenant: Tenant
+):
+    config = stack.store.get_config(tenant.id)
     stack.store.put_config(config.model_copy(update={"sync_mode": SyncMode.AUTOMATIC}))
-    number = stack.economic.customer_numbers()[2]
-    new_id = stack.hubspot.create(
+    number = tenant.economic.customer_numbers()[2]
+    new_id = tenant.hubspot.create(
         "companies", {"name": "Typed by a salesperson", "crmsync_customer_number": str(number)}
     )
     stack.run_until_idle()
-    acc_id = rid(stack, ECONOMIC_CONNECTION, str(number))
-    assert rid(stack, HUBSPOT_CONNECTION, new_id) == acc_id
-    assert len(stack.economic.customer_numbers()) == 3, "no duplicate customer in e-conomic"
-    assert stack.economic.get_customer(number)["name"] == "Typed by a salesperson"  # the CRM owns master data
+    acc_id = rid(tenant, ECONOMIC_CONNECTION, str(number))
+    assert rid(tenant, HUBSPOT_CONNECTION, new_id) == acc_id
+    assert len(tenant.economic.customer_numbers()) == 3, "no duplicate customer in e-conomic"
+    assert (
+        tenant.economic.get_customer(number)["name"] == "Typed by a salesperson"
+    )  # the CRM owns master data
 
 
-def test_link_screen_pages_and_offers_candidates(stack: LocalStack):
+def test_link_screen_pages_and_offers_candidates(stack: LocalStack, tenant: Tenant):
     rows, cursor = [], None
     while True:
-        page = api(stack, "GET", "/link/customers?limit=2" + (f"&cursor={cursor}" if cursor else "")).json()
+        page = api(tenant, "GET", "/link/customers?limit=2" + (f"&cursor={cursor}" if cursor else "")).json()
         rows += page["items"]
         cursor = page.get("cursor")
         if not cursor:
             break
     assert len(rows) == 6 and len({r["record_id"] for r in rows}) == 6
-    offered = api(stack, "GET", "/link/customers?state=has_candidates&limit=50").json()["items"]
-    crm_c2 = rid(stack, HUBSPOT_CONNECTION, stack.c2)
-    acc_2 = rid(stack, ECONOMIC_CONNECTION, str(stack.economic.customer_numbers()[1]))
+    offered = api(tenant, "GET", "/link/customers?state=has_candidates&limit=50").json()["items"]
+    crm_c2 = rid(tenant, HUBSPOT_CONNECTION, tenant.extra["c2"])
+    acc_2 = rid(tenant, ECONOMIC_CONNECTION, str(tenant.economic.customer_numbers()[1]))
     row = next(r for r in offered if r["record_id"] == crm_c2)
     assert row["candidates"][0]["record_id"] == acc_2
     unrelated = rid(
-        stack,
+        tenant,
         HUBSPOT_CONNECTION,
         next(
             c["id"]
-            for c in stack.hubspot.records("companies")
+            for c in tenant.hubspot.records("companies")
             if c["properties"]["name"] == "Helt Anden Virksomhed ApS"
         ),
     )
     assert unrelated not in {r["record_id"] for r in offered}, "an unrelated company gets no candidate"
-    assert api(stack, "GET", "/link/customers?cursor=not-base64!").status_code == 400
+    assert api(tenant, "GET", "/link/customers?cursor=not-base64!").status_code == 400
 
 
-def test_applied_transfer_runs_as_a_paged_job_with_readable_progress(stack: LocalStack):
-    started = api(stack, "POST", "/transfers", {"source": "accounting", "dry_run": False})
+def test_applied_transfer_runs_as_a_paged_job_with_readable_progress(stack: LocalStack, tenant: Tenant):
+    started = api(tenant, "POST", "/transfers", {"source": "accounting", "dry_run": False})
     assert started.status_code == 200, started.text
     job = started.json()["job"]
     assert job["pages"] >= 2  # one page of links, one of creates
     stack.run_until_idle()
-    progress = api(stack, "GET", f"/transfers/{job['job_id']}").json()
+    progress = api(tenant, "GET", f"/transfers/{job['job_id']}").json()
     assert progress["finished"] is True
     assert progress["done"] == progress["total"] == 1 + 5 and progress["failed"] == 0
     assert progress["rate_per_second"] > 0 and progress["eta_seconds"] == 0 and progress["errors"] == 0
-    assert len(stack.hubspot.records("companies")) == 3 + 2, (
+    assert len(tenant.hubspot.records("companies")) == 3 + 2, (
         "the 2 unmatched customers were created in HubSpot"
     )
-    assert api(stack, "GET", "/transfers/" + "0" * 32).status_code == 404
+    assert api(tenant, "GET", "/transfers/" + "0" * 32).status_code == 404
