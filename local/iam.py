@@ -327,6 +327,11 @@ class IamEnforcer:
         finally:
             ACTING.reset(token)
 
+    @property
+    def enforcing(self) -> bool:
+        """Started and not stopped: boto3 calls are being checked."""
+        return self._installed is not None
+
     # -- results ---------------------------------------------------------------------------------
     def visibility_set_by_function(self, receipt_handle: str) -> bool:
         """Did a function (not the poller) change this message's visibility? Forgets it once asked."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,3 +101,20 @@ def retire(tenant: Tenant) -> None:
     """After its test: switch the tenant off, so later tests' scheduled pulls skip it (they pull every
     tenant of the stack) and nothing of it moves again. Its account and records stay, unseen."""
     tenant.stack.set_mode(tenant.id, SyncMode.OFF)
+
+
+@contextmanager
+def own_stack(shared: LocalStack, **options: Any) -> Iterator[LocalStack]:
+    """A ``LocalStack(**options)`` of its own for one test of a module that shares ``shared``.
+
+    Two stacks' IAM enforcers cannot be nested (both wrap boto3, and the outer one would check the inner
+    stack's calls against its own resources), so ``shared``'s enforcer pauses while the own stack runs.
+    """
+    enforcing = shared.iam.enforcing
+    shared.iam.stop()
+    try:
+        with LocalStack(**options) as local:
+            yield local
+    finally:
+        if enforcing:
+            shared.iam.start()
