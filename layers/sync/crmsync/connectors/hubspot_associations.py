@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from aws_lambda_powertools import Logger
+
 from crmsync.connectors.base import AuthError, VendorError, WriteItem, WriteResult
 from crmsync.connectors.hubspot_client import BATCH_SIZE, HubSpotClient, _slices
 from crmsync.connectors.hubspot_errors import RETRYABLE_CATEGORIES
+
+logger = Logger(child=True)
 
 CONTACT_TO_COMPANY = 279
 CONTACT_TO_COMPANY_PRIMARY = 1
@@ -96,8 +100,11 @@ class HubSpotAssociations(HubSpotClient):
                 self._post("/crm/v4/associations/contacts/companies/batch/archive", {"inputs": list(chunk)})
             except AuthError:
                 raise
-            except VendorError:
-                pass  # the new primary is in place; a stale extra association is harmless and retried next time
+            except VendorError as exc:
+                # The new primary is in place; a stale extra association is harmless and retried next time.
+                logger.warning(
+                    "old primary association not archived", extra={"error": exc.code or exc.status}
+                )
 
     def _create_links(
         self, to_create: list[tuple[int, str, str]], results: dict[int, WriteResult]

@@ -12,7 +12,7 @@ from pydantic.json_schema import SkipJsonSchema
 from crmsync import api, runtime
 from crmsync.api_errors import NotFound
 from crmsync.config import TenantConfig
-from crmsync.context import SyncContext
+from crmsync.context import SyncContext, UnknownTenant
 from crmsync.models import Record
 from crmsync.store import object_type_of
 
@@ -44,10 +44,11 @@ def tenant_context(router: Router, tenant_id: str) -> SyncContext:
 
 
 def tenant_config(ctx: SyncContext, tenant_id: str) -> TenantConfig:
-    config = ctx.store.get_config(tenant_id)
-    if config is None:
-        raise NotFound(tenant_id)
-    return config
+    """The tenant's config through the invocation's cache (the domain call after it reads no second copy)."""
+    try:
+        return ctx.config(tenant_id)
+    except UnknownTenant as exc:
+        raise NotFound(tenant_id) from exc
 
 
 def existing_record_id(record_id: str) -> str:
