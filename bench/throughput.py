@@ -533,7 +533,7 @@ def run(customers: int, contacts: int, edits: int, baseline_sample: int, import_
         details |= {
             "edits_not_arrived": not_arrived,
             "parked": parked,
-            "parked_reasons": dict(Counter(str(e.get("reason"))[:120] for e in parked_entries)),
+            "parked_reasons": dict(Counter(e.reason[:120] for e in parked_entries)),
             "dlq_messages": failures,
         }
         rss = peak_rss_mb(stack, numbers)

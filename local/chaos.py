@@ -28,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from crmsync.items import ParkedMessage
 from crmsync.models import ConflictStatus, ObjectType, SyncMode
 from local.fakes.economic import EconomicFaults
 from local.fakes.hubspot import Faults
@@ -216,8 +217,8 @@ def compare(stack: LocalStack, numbers: list[int], editor: Editor, token: str) -
     """Both vendors against what people typed, and against each other."""
     store = stack.store
     parked = store.parked(TENANT)
-    explained = {p.get("record_id") for p in parked} | {
-        (p.get("message") or {}).get("external_id") for p in parked
+    explained = {p.record_id for p in parked} | {
+        p.message.get("external_id") for p in parked if isinstance(p, ParkedMessage)
     }
     conflicts = [c for c in store.conflicts(TENANT) if c.status is not ConflictStatus.OVERRIDDEN]
     explained |= {c.record_id for c in conflicts}

@@ -41,7 +41,7 @@ def test_a_contact_phone_too_long_for_e_conomic_is_parked_with_the_reason(stack:
     stack.hubspot.edit("contacts", hubspot_id, {"phone": "4" * 60})
     stack.run_until_idle()
 
-    reasons = [p["reason"] for p in stack.store.parked(TENANT)]
+    reasons = [p.reason for p in stack.store.parked(TENANT)]
     assert any("phone is 60 characters, longer than 50" in r for r in reasons), reasons
     after = stack.economic.get_contact(contact["number"])
     assert after is not None and after.get("phone") == phone_before, "e-conomic kept its value"

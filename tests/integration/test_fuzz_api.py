@@ -41,6 +41,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from crmsync import request_quota, runtime
+from crmsync.items import ParkedWrite
 from crmsync.linking import TransferPage
 from crmsync.models import (
     Base,
@@ -139,10 +140,16 @@ def _seed(env: Env) -> dict[str, list[str]]:
     env.store.put_conflict(settled.model_copy(update={"status": ConflictStatus.OPEN, "field": "phone"}))
     parked_id = env.store.park(
         TENANT,
-        {"record_id": CUSTOMER_ID, "connection": "eco", "reason": "fuzz"},
+        ParkedWrite(
+            record_id=CUSTOMER_ID,
+            connection="eco",
+            object_type=ObjectType.CUSTOMER,
+            action="update",
+            reason="fuzz",
+        ),
         key=f"{CUSTOMER_ID}.eco",
     )
-    env.store.put_job(TENANT, JOB_ID, 3, {"what": "fuzz"})
+    env.store.put_job(TENANT, JOB_ID, 3, what="fuzz")
     return {
         "record_id": [CUSTOMER_ID, UNLINKED_ID, CONTACT_ID],
         "conflict_id": [settled.conflict_id],

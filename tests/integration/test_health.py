@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from crmsync import connection_state, runtime, service
+from crmsync.items import ParkedMessage
 from crmsync.models import ObjectType, Signal
 from crmsync.service import SyncContext
 from local.lambda_runtime import http_event, invoke
@@ -137,12 +138,12 @@ def test_signals_of_a_broken_connection_are_parked_without_calling_the_vendor_un
     ctx.forget_configs()  # the next invocation reads the state from the table
     assert service.handle_signal_contained(ctx, second).decision == "parked"
     assert env.hubspot.stats()["unauthorized"] == refused, "the open circuit parks without a vendor call"
-    parked = {p["id"]: p for p in env.store.parked(T)}
+    parked = {p.id: p for p in env.store.parked(T)}
     assert set(parked) == {
         f"signal.hs.customer.{first.external_id}",
         f"signal.hs.customer.{second.external_id}",
     }
-    assert all("401" in p["reason"] for p in parked.values())
+    assert all("401" in p.reason for p in parked.values())
 
     # A person's replay tries at once (still refused: parked again, one more call).
     replayed = first.model_copy(update={"source": "replay"})
@@ -167,14 +168,16 @@ def test_a_push_to_a_connection_without_secret_is_parked_as_a_replayable_push(en
     report = service.push_records(ctx, [env.store.get_record(T, record.record_id)])
     assert report.parked == 1 and not report.failed
     (entry,) = env.store.parked(T)
-    assert entry["id"] == f"push.{record.record_id}" and entry["kind"] == "push"
-    assert "credentials could not be read" in entry["reason"]
+    assert isinstance(entry, ParkedMessage)
+    assert entry.id == f"push.{record.record_id}" and entry.kind == "push"
+    assert "credentials could not be read" in entry.reason
     eco = states(token)["eco"]
     assert eco["state"] == "needs_attention" and eco["error"] == "ConnectionUnavailable"
 
     env.secrets.create_secret(Name=secret_id("eco"), SecretString=eco_secret)
     ctx.forget_configs()
-    assert service.replay_message(ctx, T, entry["id"], entry)["replayed"]
+    assert service.replay_message(ctx, T, entry) == "push"
+    assert env.store.parked(T) == [], "unparked once requeued"
     (request,) = env.queued()
     assert request["replay"] is True
     report = service.push_requested(ctx, service.PushRequest.model_validate(request))

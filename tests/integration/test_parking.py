@@ -101,7 +101,7 @@ def test_a_push_that_keeps_failing_moves_from_the_stream_to_the_queue(env: Env):
     assert worker_fails(request, 1), "the queue retries it"
     assert worker_fails(request, 5)
     (entry,) = env.store.parked("t1")
-    assert entry["kind"] == "push" and entry["record_id"] == record.record_id
+    assert entry.kind == "push" and entry.record_id == record.record_id
 
 
 def test_a_bundle_requeues_only_its_failing_signal_on_its_own(env: Env):

@@ -123,6 +123,6 @@ def test_a_refusal_on_the_stale_check_parks_only_the_checked_record(stack: Local
     assert company_of(stack, number)["properties"].get("crmsync_payment_terms") == terms_before
     record_id = stack.store.find_link(TENANT, ECONOMIC_CONNECTION, ObjectType.CUSTOMER, str(number))
     (parked,) = stack.store.parked(TENANT)
-    assert parked["record_id"] == record_id and parked["connection"] == HUBSPOT_CONNECTION
-    assert "before the update" in parked["reason"]
+    assert parked.kind == "write" and parked.record_id == record_id
+    assert parked.connection == HUBSPOT_CONNECTION and "before the update" in parked.reason
     assert stack.queue_depth("SignalsQueue") == 0, "a refusal is not retried in a loop"

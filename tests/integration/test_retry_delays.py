@@ -104,7 +104,7 @@ def test_its_last_failure_parks_it_and_sends_it_on_at_once(env: Env, instant_que
     with pytest.raises(BatchProcessingError):
         invoke("sync_worker", worker_event(message, env.resources.queue_arns["SignalsQueue"]))
     (entry,) = env.store.parked("t1")
-    assert entry["kind"] == "push" and "could not be written yet" in entry["reason"]
+    assert entry.kind == "push" and "could not be written yet" in entry.reason
     again = env.sqs.receive_message(QueueUrl=instant_queue).get("Messages", [])
     assert len(again) == 1, "visible at once (its next receive moves it to the DLQ), not in an hour"
 

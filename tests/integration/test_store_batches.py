@@ -90,12 +90,12 @@ def test_a_stale_prefetched_record_costs_a_retry_never_a_lost_write(env: Env):
 
 def test_a_transfer_page_applied_twice_is_counted_once(env: Env):
     """SQS delivers at least once and a worker can crash after the work, before the delete."""
-    env.store.put_job("t1", "job1", 200, {"what": "test"})
+    env.store.put_job("t1", "job1", 200, what="test")
     assert env.store.add_job_progress("t1", "job1", 0, 98, 2) is True
     assert env.store.add_job_progress("t1", "job1", 0, 98, 2) is False, "the redelivered page"
     assert env.store.add_job_progress("t1", "job1", 1, 100, 0) is True
     job = env.store.get_job("t1", "job1")
-    assert job is not None and (job["done"], job["failed"], job["total"]) == (198, 2, 200)
+    assert job is not None and (job.done, job.failed, job.total) == (198, 2, 200)
 
 
 def _hubspot_linked(env: Env, name: str, *, record_id_property: bool = True) -> tuple[str, str]:

@@ -5,18 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from crmsync.api import job_progress
+from crmsync.items import Job
 
 START = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
-def job(done: int, failed: int, total: int, updated_after_s: float) -> dict[str, object]:
-    return {
-        "done": done,
-        "failed": failed,
-        "total": total,
-        "created_at": START.isoformat(),
-        "updated_at": (START + timedelta(seconds=updated_after_s)).isoformat(),
-    }
+def job(done: int, failed: int, total: int, updated_after_s: float) -> Job:
+    return Job(
+        job_id="j1",
+        done=done,
+        failed=failed,
+        total=total,
+        created_at=START.isoformat(),
+        updated_at=(START + timedelta(seconds=updated_after_s)).isoformat(),
+    )
 
 
 def test_a_running_job_reports_its_rate_and_eta_from_the_pace_so_far():

@@ -34,6 +34,7 @@ from crmsync import request_quota
 from crmsync.api_errors import BadRequest, NotFound, StateConflict, validation_errors
 from crmsync.budget import Priority
 from crmsync.context import SyncContext
+from crmsync.items import Job
 from crmsync.limits import MAX_API_BODY_BYTES, MAX_JSON_DEPTH, json_refusal, too_large
 from crmsync.store import SyncStore
 from crmsync.tokens import Forbidden, Unauthorized, authorize, hash_token, issue_token, new_token
@@ -186,18 +187,18 @@ def screen_request(
     return Screened(refused, None if refused else tenant_id)
 
 
-def job_progress(job: dict[str, Any], now: datetime) -> dict[str, Any]:
+def job_progress(job: Job, now: datetime) -> dict[str, Any]:
     """Finished?, throughput so far and the time left at that pace (None until a page has finished)."""
-    settled = job["done"] + job["failed"]
-    finished = settled >= job["total"]
-    started = datetime.fromisoformat(job["created_at"])
-    until = datetime.fromisoformat(job["updated_at"]) if finished else now
+    settled = job.done + job.failed
+    finished = settled >= job.total
+    started = datetime.fromisoformat(job.created_at)
+    until = datetime.fromisoformat(job.updated_at) if finished else now
     seconds = max((until - started).total_seconds(), 1e-3)
     rate = settled / seconds if settled else None
-    left = job["total"] - settled
+    left = job.total - settled
     return {
         "finished": finished,
         "rate_per_second": round(rate, 2) if rate else None,
         "eta_seconds": 0 if finished else (round(left / rate) if rate else None),
-        "errors": job["failed"],
+        "errors": job.failed,
     }

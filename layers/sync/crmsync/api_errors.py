@@ -151,6 +151,7 @@ HANDLERS: dict[type[Exception], Callable[[Any], Response[Any]]] = {
     RequestValidationError: _invalid_request,
     ApiError: _api_error,
     errors.NotFound: lambda exc: error_response(404, "not found"),
+    errors.InvalidCursor: lambda exc: error_response(400, "invalid cursor"),
     LinkError: lambda exc: error_response(409, str(exc)),
     ConflictError: lambda exc: error_response(409, str(exc)),
     Unauthorized: lambda exc: error_response(401, str(exc)),

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from crmsync import text_rules
 from crmsync.budget import BudgetLimits, default_limits
+from crmsync.errors import UnknownConnection
 from crmsync.models import ConnectionKind, DeletePolicy, Environment, ObjectType, Side, SyncMode
 from crmsync.policy import FieldPolicy
 from crmsync.value_maps import MAPPABLE_FIELDS, ValueMap, checked_pairs
@@ -152,11 +153,15 @@ class TenantConfig(BaseModel):
                 conn.accounting_defaults = AccountingDefaults()
         return self
 
+    def find_connection(self, connection_id: str) -> ConnectionConfig | None:
+        return next((c for c in self.connections if c.connection_id == connection_id), None)
+
     def connection(self, connection_id: str) -> ConnectionConfig:
-        for conn in self.connections:
-            if conn.connection_id == connection_id:
-                return conn
-        raise KeyError(connection_id)
+        """The connection; ``UnknownConnection`` (a ``NotFound``) when the config has none such."""
+        conn = self.find_connection(connection_id)
+        if conn is None:
+            raise UnknownConnection(connection_id)
+        return conn
 
     def targets(self, source_side: Side) -> list[ConnectionConfig]:
         return [c for c in self.connections if c.side is not source_side]

@@ -21,6 +21,7 @@ from crmsync.connectors.base import (
 )
 from crmsync.connectors.registry import ConnectionUnavailable
 from crmsync.context import SyncContext
+from crmsync.items import NEEDS_ATTENTION, ConnectionState
 from crmsync.parking import park_message
 from crmsync.store import (
     StoreError,
@@ -29,14 +30,13 @@ from crmsync.store import (
 logger = Logger(child=True)
 metrics = Metrics()  # Powertools shares the metric set: the handler's ``log_metrics`` flushes these
 
-NEEDS_ATTENTION = "needs_attention"
 PROBE_MAX_MINUTES = 60
 """While a connection needs attention, one probe call is let through after 1, 2, 4 ... minutes (capped)."""
 CONNECTION_FAILURES: tuple[type[Exception], ...] = (ConnectionUnavailable, AuthError)
 """Failures of a tenant connection (its secret, its credentials), never of a record: contained to it."""
 
 
-def connection_state(ctx: SyncContext, config: TenantConfig, conn: str) -> dict[str, Any] | None:
+def connection_state(ctx: SyncContext, config: TenantConfig, conn: str) -> ConnectionState | None:
     """The stored state of a tenant connection (``None``: never failed), read once per invocation."""
     states = ctx.connection_states(config.tenant_id)
     if states is None:
@@ -70,18 +70,18 @@ def connection_failed(ctx: SyncContext, config: TenantConfig, conn: str, exc: Ex
     reason = connection_reason(exc)
     ctx.connectors.forget(config, conn)  # a fixed secret is read again on the next use
     now = ctx.clock()
-    previous = connection_state(ctx, config, conn) or {}
-    failures = int(previous.get("failures", 0)) + 1 if previous.get("state") == NEEDS_ATTENTION else 1
+    previous = connection_state(ctx, config, conn)
+    failures = previous.failures + 1 if previous is not None and previous.needs_attention else 1
     delay = min(2 ** min(failures - 1, 6), PROBE_MAX_MINUTES)
-    state = {
-        "state": NEEDS_ATTENTION,
-        "reason": reason,
-        "error": type(exc).__name__,
-        "failures": failures,
-        "last_failure_at": now.isoformat(),
-        "next_probe_at": (now + timedelta(minutes=delay)).isoformat(),
-        "config_version": config.version,
-    }
+    state = ConnectionState(
+        state=NEEDS_ATTENTION,
+        reason=reason,
+        error=type(exc).__name__,
+        failures=failures,
+        last_failure_at=now.isoformat(),
+        next_probe_at=(now + timedelta(minutes=delay)).isoformat(),
+        config_version=config.version,
+    )
     logger.warning(
         "tenant connection needs attention; its work is parked",
         extra={"tenant": config.tenant_id, "connection": conn, "error": type(exc).__name__},
@@ -89,7 +89,8 @@ def connection_failed(ctx: SyncContext, config: TenantConfig, conn: str, exc: Ex
     try:
         stored = ctx.store.connection_failed(config.tenant_id, conn, state, since=now.isoformat())
     except StoreError:
-        stored = {**state, "since": previous.get("since") or now.isoformat()}
+        since = previous.since if previous is not None and previous.needs_attention else None
+        stored = state.model_copy(update={"since": since or now.isoformat()})
     ctx.set_connection_state(config.tenant_id, conn, stored)
     metrics.add_metric(name="ConnectionNeedsAttention", unit=MetricUnit.Count, value=1)
     return reason
@@ -98,14 +99,14 @@ def connection_failed(ctx: SyncContext, config: TenantConfig, conn: str, exc: Ex
 def connection_succeeded(ctx: SyncContext, config: TenantConfig, conn: str) -> None:
     """A vendor call on the connection worked: back to ``ok`` (written only when it was not)."""
     state = connection_state(ctx, config, conn)
-    if state is None or state.get("state") != NEEDS_ATTENTION:
+    if state is None or not state.needs_attention:
         return
     now = ctx.clock().isoformat()
     try:
         ctx.store.connection_ok(config.tenant_id, conn, now)
     except StoreError:
         return  # stays marked; the next success clears it
-    ctx.set_connection_state(config.tenant_id, conn, {"state": "ok", "since": now})
+    ctx.set_connection_state(config.tenant_id, conn, ConnectionState(state="ok", since=now))
     logger.info("tenant connection works again", extra={"tenant": config.tenant_id, "connection": conn})
 
 
@@ -119,20 +120,20 @@ def circuit_open(ctx: SyncContext, config: TenantConfig, conn: str, *, force: bo
     if force:
         return None
     state = connection_state(ctx, config, conn)
-    if state is None or state.get("state") != NEEDS_ATTENTION:
+    if state is None or not state.needs_attention:
         return None
-    if state.get("config_version") != config.version:
+    if state.config_version != config.version:
         return None  # the config changed since (environment, connection): try it
-    if not state.get("secret_checked"):
-        state["secret_checked"] = True  # once per invocation (an unreadable secret is not cached)
+    if not state.secret_checked:
+        state.secret_checked = True  # once per invocation (an unreadable secret is not cached)
         if ctx.connectors.credentials_changed(config, conn):
             return None  # the secret was replaced since it failed here: try it
-    probe = state.get("next_probe_at")
-    if not isinstance(probe, str) or ctx.clock() >= datetime.fromisoformat(probe):
+    probe = state.next_probe_at
+    if probe is None or ctx.clock() >= datetime.fromisoformat(probe):
         # This caller is the probe; the others wait for its outcome (or the next probe time).
-        state["next_probe_at"] = (ctx.clock() + timedelta(minutes=PROBE_MAX_MINUTES)).isoformat()
+        state.next_probe_at = (ctx.clock() + timedelta(minutes=PROBE_MAX_MINUTES)).isoformat()
         return None
-    return str(state.get("reason") or "the connection needs attention")
+    return state.reason or "the connection needs attention"
 
 
 def transfer_page_contained(ctx: SyncContext, page: BaseModel, apply: Callable[[], Any]) -> bool:

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from crmsync.budget import Priority
 from crmsync.config import TenantConfig
@@ -21,6 +20,7 @@ from crmsync.connectors.base import (
     SourceRecord,
 )
 from crmsync.connectors.registry import ConnectorProvider
+from crmsync.items import ConnectionState, TimelineEntry
 from crmsync.models import (
     ObjectType,
     Record,
@@ -58,9 +58,9 @@ class SyncContext:
     _handled: set[tuple[str, str, str, str]] = field(default_factory=set)
     _links: dict[tuple[str, str, str, str], str | None] = field(default_factory=dict)
     _records: dict[tuple[str, str], Record] = field(default_factory=dict)
-    _journal_buffer: list[tuple[str, str, dict[str, Any], datetime]] | None = None
+    _journal_buffer: list[tuple[str, str, TimelineEntry, datetime]] | None = None
     _ingest_configs: dict[str, tuple[TenantConfig, float]] = field(default_factory=dict)
-    _conn_states: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    _conn_states: dict[str, dict[str, ConnectionState]] = field(default_factory=dict)
 
     def config(self, tenant_id: str) -> TenantConfig:
         config = self._configs.get(tenant_id) or self._read_config(tenant_id)
@@ -121,7 +121,7 @@ class SyncContext:
         for conn, ext in links:
             self._links.pop((record.tenant_id, conn, record.object_type.value, ext), None)
 
-    def journal(self, tenant_id: str, record_id: str, entry: dict[str, Any]) -> None:
+    def journal(self, tenant_id: str, record_id: str, entry: TimelineEntry) -> None:
         """A timeline entry; inside ``journal_batch`` it is written with the batch (25 per request)."""
         if self._journal_buffer is None:
             self.store.journal(tenant_id, record_id, entry)
@@ -181,14 +181,14 @@ class SyncContext:
     def remember_record(self, record: Record) -> None:
         self._records[(record.tenant_id, record.record_id)] = record
 
-    def connection_states(self, tenant_id: str) -> dict[str, dict[str, Any]] | None:
+    def connection_states(self, tenant_id: str) -> dict[str, ConnectionState] | None:
         """The tenant's connection states read in this invocation (``None``: not read yet)."""
         return self._conn_states.get(tenant_id)
 
-    def remember_connection_states(self, tenant_id: str, states: dict[str, dict[str, Any]]) -> None:
+    def remember_connection_states(self, tenant_id: str, states: dict[str, ConnectionState]) -> None:
         self._conn_states[tenant_id] = states
 
-    def set_connection_state(self, tenant_id: str, conn: str, state: dict[str, Any]) -> None:
+    def set_connection_state(self, tenant_id: str, conn: str, state: ConnectionState) -> None:
         self._conn_states.setdefault(tenant_id, {})[conn] = state
 
     def read_source(self, connector: Connector, signal: Signal) -> SourceRecord | None:

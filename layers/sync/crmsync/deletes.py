@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from crmsync.connectors.base import VendorError
 from crmsync.context import MAX_LOCK_RETRIES, SyncContext
 from crmsync.errors import NotFound
+from crmsync.items import PendingDelete
 from crmsync.models import Base, DeletePolicy, Record, utcnow
 from crmsync.store import VersionConflict
 
@@ -42,22 +43,23 @@ def on_source_deleted(
     targets = live_targets(record, conn)
     if config.deletes is DeletePolicy.NEVER or not targets:
         return "kept"
-    entry: dict[str, Any] = {
-        "record_id": record.record_id,
-        "object_type": record.object_type.value,
-        "name": record.fields.get("name"),
-        "deleted_on": conn,
-        "targets": targets,
-        "at": now,
-    }
+    name = record.fields.get("name")
+    entry = PendingDelete(
+        record_id=record.record_id,
+        object_type=record.object_type,
+        name=name if isinstance(name, str) else None,
+        deleted_on=conn,
+        targets=targets,
+        at=now,
+    )
     if config.deletes is DeletePolicy.AUTOMATIC:
         if _within_guard(ctx, config, now):
             return propagate(ctx, config, record.record_id)
-        entry["reason"] = (
+        entry.reason = (
             f"held by the mass-delete guard: more than {config.mass_delete_share:.0%} of the records "
             "(or the minimum) were deleted this hour; approve to continue"
         )
-    ctx.store.put_pending_delete(config.tenant_id, record.record_id, entry)
+    ctx.store.put_pending_delete(config.tenant_id, entry)
     return "pending"
 
 
@@ -85,13 +87,11 @@ def propagate(ctx: SyncContext, config: TenantConfig, record_id: str) -> str:
         except VendorError as exc:
             if exc.retryable:
                 raise
-            pending = ctx.store.get_pending_delete(tenant, record_id) or {
-                "record_id": record_id,
-                "object_type": record.object_type.value,
-                "deleted_on": deleted_on,
-                "targets": targets,
-            }
-            ctx.store.put_pending_delete(tenant, record_id, {**pending, "reason": f"{conn}: {exc.message}"})
+            pending = ctx.store.get_pending_delete(tenant, record_id) or PendingDelete(
+                record_id=record_id, object_type=record.object_type, deleted_on=deleted_on, targets=targets
+            )
+            pending.reason = f"{conn}: {exc.message}"
+            ctx.store.put_pending_delete(tenant, pending)
             return "refused"
         _mark_deleted(ctx, tenant, record_id, conn)
         ctx.store.journal(

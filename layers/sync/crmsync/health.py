@@ -12,31 +12,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmsync.connection_state import NEEDS_ATTENTION
 from crmsync.context import SyncContext
 from crmsync.errors import NotFound
+from crmsync.items import NEEDS_ATTENTION, ConnectionState
 
 _SHOWN = ("reason", "since", "error", "failures", "last_failure_at", "next_probe_at")
 
 
 def connection_states(ctx: SyncContext, tenant_id: str) -> dict[str, Any]:
-    """Every connection of the tenant with its state; ``KeyError`` for an unknown tenant."""
+    """Every connection of the tenant with its state; ``NotFound`` for an unknown tenant."""
     config = ctx.store.get_config(tenant_id)
     if config is None:
         raise NotFound(tenant_id)
     stored = ctx.store.connection_states(tenant_id, [c.connection_id for c in config.connections])
     connections: list[dict[str, Any]] = []
     for conn in config.connections:
-        state = stored.get(conn.connection_id) or {}
-        needs = state.get("state") == NEEDS_ATTENTION
+        state = stored.get(conn.connection_id) or ConnectionState(state="ok")
         entry: dict[str, Any] = {
             "connection_id": conn.connection_id,
             "kind": conn.kind.value,
-            "state": NEEDS_ATTENTION if needs else "ok",
-            "since": state.get("since"),
+            "state": state.state,
+            "since": state.since,
         }
-        if needs:
-            entry |= {k: state.get(k) for k in _SHOWN}
+        if state.needs_attention:
+            entry |= state.model_dump(include=set(_SHOWN))
         connections.append(entry)
     return {
         "tenant_id": tenant_id,

@@ -37,8 +37,9 @@ from crmsync.engine import (
     enters_timeline,
     reconcile,
 )
-from crmsync.errors import NotFound
+from crmsync.errors import NotFound, UnknownConnection
 from crmsync.identity import exact_counterpart, follow_merge, links_to, release_reused_id, renumber_confirmed
+from crmsync.items import TimelineEntry
 from crmsync.models import (
     Base,
     ConflictStatus,
@@ -187,7 +188,7 @@ def prefetch(ctx: SyncContext, signals: list[Signal]) -> None:
             # That tenant connection's failure: marked here, so its signals are parked without a call each.
             connection_failed(ctx, config, failed_connection(exc, conn), exc)
             continue
-        except (KeyError, VendorError):
+        except (UnknownConnection, VendorError):
             continue
         connection_succeeded(ctx, config, conn)
         for ext, source in found.items():
@@ -374,7 +375,7 @@ def _signal_entry(
     unmapped: dict[str, str] | None,
     removed_links: dict[str, str],
     now: datetime,
-) -> dict[str, Any]:
+) -> TimelineEntry:
     """The timeline entry of a reconciled signal (``record`` is the record before it)."""
     return {
         "at": now,

@@ -19,6 +19,7 @@ from typing import Any
 
 from crmsync.config import ConnectionConfig
 from crmsync.context import SyncContext, UnknownTenant
+from crmsync.errors import UnknownConnection
 from crmsync.models import ConnectionKind, Signal
 from crmsync.webhooks import (
     WebhookRejected,
@@ -39,7 +40,7 @@ def _connection_secret(
     try:
         config = ctx.ingest_config(tenant_id)
         conn = config.connection(connection_id)
-    except (UnknownTenant, KeyError) as exc:
+    except (UnknownTenant, UnknownConnection) as exc:
         # Same answer as a bad secret: the endpoint does not reveal which tenants exist.
         raise WebhookRejected(401, "unknown tenant/connection or wrong credentials") from exc
     if conn.kind is not kind:

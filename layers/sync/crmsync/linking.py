@@ -44,11 +44,7 @@ def record_side(config: TenantConfig, record: Record) -> set[Side]:
 
 
 def _known(config: TenantConfig, conn: str) -> bool:
-    try:
-        config.connection(conn)
-    except KeyError:
-        return False
-    return True
+    return config.find_connection(conn) is not None
 
 
 def link_state(config: TenantConfig, record: Record) -> str:
@@ -372,7 +368,7 @@ def apply_transfer(ctx: SyncContext, tenant_id: str, plan: TransferPlan) -> dict
         try:
             link(ctx, tenant_id, crm_id, acc_id)
             linked += 1
-        except (LinkError, KeyError, LinkTaken, VersionConflict):
+        except (LinkError, NotFound, LinkTaken, VersionConflict):
             continue
     approved = 0
     for conn, ids in plan.create_ids.items():

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from crmsync.budget import Priority
 from crmsync.config import TenantConfig
 from crmsync.context import MAX_LOCK_RETRIES, SyncContext
+from crmsync.items import ParkedMessage, ParkedWrite
 from crmsync.messages import PushRequest, TransferPage
 from crmsync.models import (
     Fields,
@@ -49,20 +50,17 @@ def park_write(
     fix it) or when a person replays it; a refusal with the same reason does not touch the record.
     """
     tenant = config.tenant_id
-    ctx.store.park(
-        tenant,
-        {
-            "record_id": rec.record_id,
-            "connection": conn,
-            "object_type": rec.object_type.value,
-            "action": action,
-            "reason": reason,
-            "error_code": error_code,
-            "request_id": request_id,
-            "fields": sorted(fields),
-        },
-        key=parked_key(rec.record_id, conn),
+    entry = ParkedWrite(
+        record_id=rec.record_id,
+        connection=conn,
+        object_type=rec.object_type,
+        action=action,
+        reason=reason,
+        error_code=error_code,
+        request_id=request_id,
+        fields=sorted(fields),
     )
+    ctx.store.park(tenant, entry, key=parked_key(rec.record_id, conn))
     ctx.store.journal(
         tenant,
         rec.record_id,
@@ -119,9 +117,8 @@ def park_message(ctx: SyncContext, message: dict[str, Any], reason: str) -> str 
         return None
     kind = message.get("kind") if message.get("kind") in ("push", "transfer_page") else "signal"
     record_id = (message.get("record_ids") or [None])[0] if kind == "push" else None
-    ctx.store.park(
-        tenant, {"kind": kind, "message": message, "reason": reason, "record_id": record_id}, key=key
-    )
+    entry = ParkedMessage(kind=kind, message=message, reason=reason, record_id=record_id)
+    ctx.store.park(tenant, entry, key=key)
     return key
 
 
@@ -137,20 +134,21 @@ def parked_message_key(message: dict[str, Any]) -> str | None:
     return "signal.{}.{}.{}".format(*parts) if all(isinstance(p, str) for p in parts) else None
 
 
-def replay_message(ctx: SyncContext, tenant_id: str, parked_id: str, entry: dict[str, Any]) -> dict[str, Any]:
-    """Replay a parked signal or push: enqueue it again (the worker re-reads the source, never old data)."""
+def replay_message(ctx: SyncContext, tenant_id: str, entry: ParkedMessage) -> str:
+    """Replay a parked signal or push: enqueue it again (the worker re-reads the source, never old data).
+    Returns the kind of message sent."""
     assert ctx.queue is not None
-    message = entry["message"]
+    message = entry.message
     model: BaseModel
-    if entry["kind"] == "push":
+    if entry.kind == "push":
         model = PushRequest.model_validate({**message, "replay": True})
-    elif entry["kind"] == "transfer_page":
+    elif entry.kind == "transfer_page":
         model = TransferPage.model_validate(message)
     else:
         model = Signal.model_validate({**message, "source": "replay"})
     ctx.queue.send([model])
-    ctx.store.unpark(tenant_id, parked_id)
-    return {"replayed": True, "requeued": entry["kind"], "parked_id": parked_id}
+    ctx.store.unpark(tenant_id, entry.id)
+    return entry.kind
 
 
 def park_pushes(ctx: SyncContext, tenant: str, record_ids: list[str], reason: str) -> None:

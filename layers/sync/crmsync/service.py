@@ -8,7 +8,7 @@ tenant connection stays with it) and ``context`` (the unit of work and its per-i
 
 from __future__ import annotations
 
-from crmsync.connection_state import NEEDS_ATTENTION, PROBE_MAX_MINUTES, transfer_page_contained
+from crmsync.connection_state import PROBE_MAX_MINUTES, transfer_page_contained
 from crmsync.context import MAX_LOCK_RETRIES, SyncContext, UnknownTenant
 from crmsync.inbound import (
     SignalOutcome,
@@ -19,6 +19,7 @@ from crmsync.inbound import (
     prefetch,
     sync_now,
 )
+from crmsync.items import NEEDS_ATTENTION
 from crmsync.messages import PushRequest
 from crmsync.outbound import PushReport, push_changes, push_records, push_requested
 from crmsync.parking import (

@@ -27,16 +27,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from crmsync.items import LEGACY_TOKEN_EXPIRY, TokenInfo
 from crmsync.models import utcnow
 from crmsync.store import SyncStore, VersionConflict
 
 DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
 MAX_TOKEN_LIFETIME = timedelta(days=3 * 365)
-LEGACY_TOKEN_EXPIRY = datetime(2027, 3, 7, tzinfo=UTC)
-"""When tokens issued without an expiry stop working: 90 days after expiries were introduced."""
 TOKEN_ID_CHARS = 12
 MAX_TOKEN_NAME = 80
 MAX_TOKEN_CHARS = 200
@@ -55,49 +53,12 @@ class TokenNotFound(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class TokenInfo:
-    """What a listing shows of a token (never the token, never its full hash)."""
-
-    token_id: str
-    tenant_id: str
-    name: str
-    created_at: datetime | None
-    expires_at: datetime
-
-    def expired(self, now: datetime) -> bool:
-        return now >= self.expires_at
-
-    def as_dict(self, now: datetime) -> dict[str, str | bool | None]:
-        return {
-            "token_id": self.token_id,
-            "name": self.name,
-            "created_at": self.created_at.isoformat() if self.created_at else None,
-            "expires_at": self.expires_at.isoformat(),
-            "expired": self.expired(now),
-        }
-
-
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
-
-
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _info(item: dict[str, str | None]) -> TokenInfo:
-    return TokenInfo(
-        token_id=str(item.get("token_id") or ""),
-        tenant_id=str(item["tenant_id"]),
-        name=str(item.get("name") or ""),
-        created_at=_time(item.get("created_at")),
-        expires_at=_time(item.get("expires_at")) or LEGACY_TOKEN_EXPIRY,
-    )
 
 
 def authorize(
@@ -112,9 +73,9 @@ def authorize(
     if len(token) > MAX_TOKEN_CHARS:
         raise Unauthorized("unknown, expired or revoked token")
     item = store.token(hash_token(token))
-    if item is None or _info(item).expired(now or utcnow()):
+    if item is None or item.expired(now or utcnow()):
         raise Unauthorized("unknown, expired or revoked token")
-    if item["tenant_id"] != tenant_id:
+    if item.tenant_id != tenant_id:
         raise Forbidden("this token belongs to another tenant")
 
 
@@ -152,7 +113,7 @@ def issue_token(
 
 def list_tokens(store: SyncStore, tenant_id: str) -> list[TokenInfo]:
     """The tenant's tokens (expired ones included until DynamoDB's TTL removes them), oldest first."""
-    infos = [_info(item) for item in store.tenant_tokens(tenant_id)]
+    infos = store.tenant_tokens(tenant_id)
     return sorted(infos, key=lambda info: (info.created_at or LEGACY_TOKEN_EXPIRY, info.token_id))
 
 

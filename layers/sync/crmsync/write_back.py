@@ -19,6 +19,7 @@ from crmsync.context import MAX_LOCK_RETRIES, SyncContext
 from crmsync.engine import (
     after_write,
 )
+from crmsync.items import TimelineEntry
 from crmsync.models import (
     Fields,
     ObjectType,
@@ -111,7 +112,7 @@ def _store_write(
         # Nothing for the other connections when the vendor's answer changed no field (the usual
         # case); a value the vendor assigned (e-conomic's customer number) must still flow on.
         origin = ORIGIN_SYNC if outcome.applied or outcome.conflicts else ORIGIN_BASE
-        entry = {
+        entry: TimelineEntry = {
             "at": ctx.clock(),
             "kind": "write",
             "decision": "written",

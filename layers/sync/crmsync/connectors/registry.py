@@ -67,7 +67,7 @@ class ConnectorProvider:
 
     def get(self, config: TenantConfig, connection_id: str) -> Connector:
         key = (config.tenant_id, connection_id, config.environment.value)
-        config.connection(connection_id)  # KeyError for a connection the config does not have
+        config.connection(connection_id)  # UnknownConnection for one the config does not have
         try:
             secret = self.secret(config, connection_id)  # cached by the credential reader (max age)
         except ConnectionUnavailable:

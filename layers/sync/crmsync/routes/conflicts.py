@@ -17,7 +17,6 @@ from crmsync.routes.common import (
     RecordId,
     TenantId,
     domain_router,
-    stored_record,
     tenant_config,
     tenant_context,
 )
@@ -64,8 +63,7 @@ def resolve(
 ) -> Resolution:
     ctx = tenant_context(router, tenant_id)
     tenant_config(ctx, tenant_id)
-    stored_record(ctx, tenant_id, record_id)
-    try:  # a ConflictError is a 409 (api_errors)
+    try:  # a missing record is a 404 and a ConflictError a 409 (api_errors)
         return Resolution.model_validate(conflicts.resolve(ctx, tenant_id, record_id, request))
     except ValueError as exc:  # a field the record type does not have
         raise BadRequest(str(exc)) from exc
@@ -82,7 +80,6 @@ def restore(tenant_id: TenantId, conflict_id: ConflictId) -> Restored:
     if item is None:
         raise NotFound(conflict_id)
     tenant_config(ctx, tenant_id)
-    stored_record(ctx, tenant_id, item.record_id)
     return Restored.model_validate(conflicts.restore(ctx, tenant_id, conflict_id))  # ConflictError: 409
 
 
@@ -98,5 +95,4 @@ def compare(
 ) -> CompareView:
     ctx = tenant_context(router, tenant_id)
     tenant_config(ctx, tenant_id)
-    stored_record(ctx, tenant_id, record_id)
     return conflicts.compare_record(ctx, tenant_id, record_id, refresh=refresh)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, Field
@@ -11,6 +11,7 @@ from crmsync import deletes
 from crmsync.api_errors import NotFound, StateConflict
 from crmsync.context import SyncContext
 from crmsync.inbound import sync_now
+from crmsync.items import ParkedEntry, ParkedMessage, ParkedWrite, PendingDelete
 from crmsync.outbound import push_records
 from crmsync.parking import parked_key, replay_message
 from crmsync.routes.common import (
@@ -30,9 +31,9 @@ ParkedId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,200}$")]
 
 
 class ParkedList(BaseModel):
-    items: list[dict[str, Any]] = Field(
-        description="each entry as it was parked (`record_id`, `connection`, `reason`, or the parked "
-        "`kind` of message), with its `id`, `attempts` and `parked_at`"
+    items: list[ParkedEntry] = Field(
+        description="each entry as it was parked: a refused `write` (record, connection, reason) or a "
+        "queue message (`signal`, `push`, `transfer_page`), with its `id`, `attempts` and `parked_at`"
     )
 
 
@@ -50,14 +51,14 @@ class RecordReplayed(BaseModel):
     record_id: str
     connection: str
     replayed: bool = Field(description="the target took it")
-    parked_again: dict[str, Any] | None = Field(description="the new entry when the target refused again")
+    parked_again: ParkedWrite | None = Field(description="the new entry when the target refused again")
     created: int
     updated: int
     retry_later: bool = Field(description="the write failed in a way worth retrying (the stream retries)")
 
 
 class DeleteList(BaseModel):
-    items: list[dict[str, Any]] = Field(
+    items: list[PendingDelete] = Field(
         description="each pending deletion: the record, the side it was deleted on, the guard's reason"
     )
 
@@ -89,9 +90,10 @@ def replay_parked(tenant_id: TenantId, parked_id: ParkedId) -> MessageReplayed |
     entry = ctx.store.get_parked(tenant_id, parked_id)
     if entry is None:
         raise NotFound(parked_id)
-    if entry.get("kind") in ("signal", "push", "transfer_page"):
-        return MessageReplayed.model_validate(replay_message(ctx, tenant_id, parked_id, entry))
-    return _replay_record(ctx, tenant_id, parked_id, entry["record_id"], entry["connection"])
+    if isinstance(entry, ParkedMessage):
+        kind = replay_message(ctx, tenant_id, entry)
+        return MessageReplayed(replayed=True, requeued=kind, parked_id=parked_id)
+    return _replay_record(ctx, tenant_id, parked_id, entry.record_id, entry.connection)
 
 
 def _replay_record(
@@ -115,6 +117,8 @@ def _replay_record(
         assert record is not None
     report = push_records(ctx, [record])
     again = ctx.store.get_parked(tenant_id, parked_key(record_id, conn))
+    if again is not None and not isinstance(again, ParkedWrite):
+        again = None  # only a refused write parks under this key
     return RecordReplayed(
         record_id=record_id,
         connection=conn,

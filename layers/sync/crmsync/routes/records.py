@@ -83,8 +83,7 @@ def get_record(tenant_id: TenantId, record_id: RecordId) -> RecordView:
 )
 def sync_record(tenant_id: TenantId, record_id: RecordId) -> SyncResult:
     ctx = tenant_context(router, tenant_id)
-    stored_record(ctx, tenant_id, record_id)
-    connections = sync_now(ctx, tenant_id, record_id)
+    connections = sync_now(ctx, tenant_id, record_id)  # a missing record: 404 (api_errors)
     return SyncResult.model_validate({"record_id": record_id, "connections": connections})
 
 

@@ -91,7 +91,7 @@ def _start_job(ctx: SyncContext, tenant_id: str, plan: linking.TransferPlan, wha
     """Cut an applied plan into pages on the signals queue; the workers apply them, progress is on the job."""
     job_id = uuid.uuid4().hex
     pages = linking.transfer_pages(tenant_id, job_id, plan)
-    ctx.store.put_job(tenant_id, job_id, sum(p.size for p in pages), {"what": what, "plan": plan.as_dict()})
+    ctx.store.put_job(tenant_id, job_id, sum(p.size for p in pages), what=what, plan=plan.as_dict())
     assert ctx.queue is not None
     ctx.queue.send(pages)
     return JobStarted(job_id=job_id, pages=len(pages))
@@ -122,7 +122,7 @@ def get_transfer(tenant_id: TenantId, job_id: JobId) -> JobView:
     job = ctx.store.get_job(tenant_id, job_id)
     if job is None:
         raise NotFound(job_id)
-    return JobView.model_validate({**job, **job_progress(job, utcnow())})
+    return JobView.model_validate({**job.model_dump(exclude_none=True), **job_progress(job, utcnow())})
 
 
 @router.post(

@@ -34,6 +34,7 @@ stored zlib-compressed as binary (``pack``): writes and reads are billed per KB.
 Everything callers use is importable from ``crmsync.store`` itself.
 """
 
+from crmsync.items import FieldChange, TimelineEntry
 from crmsync.store.config import TOKEN_TTL_AFTER_EXPIRY
 from crmsync.store.conflicts import CONFLICT_TTL
 from crmsync.store.records import UNCHANGED, link_sk
@@ -55,7 +56,7 @@ from crmsync.store.table import (
     tenant_pk,
     unpack,
 )
-from crmsync.store.timeline import JOURNAL_TTL, LOG_IN_RECORD, FieldChange, TimelineEntry, journal_pk
+from crmsync.store.timeline import JOURNAL_TTL, LOG_IN_RECORD, journal_pk
 
 __all__ = [
     "BATCH_GET_MAX",

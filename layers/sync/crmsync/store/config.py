@@ -22,8 +22,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from crmsync.config import TenantConfig
+from crmsync.items import TokenInfo
 from crmsync.store.table import StoreError, Table, VersionConflict, _n, _s, tenant_pk
 
+_TOKEN_FIELDS = frozenset({"tenant_id", "token_id", "name", "created_at", "expires_at"})
 TOKEN_TTL_AFTER_EXPIRY = timedelta(days=30)
 """Expired API tokens stay listed (as expired) this long, then DynamoDB's TTL removes them."""
 
@@ -82,8 +84,6 @@ class ConfigRepo(Table):
 class TokensRepo(Table):
     """API tokens: the lookup item by hash and the tenant's listing entry, written and revoked together."""
 
-    _TOKEN_FIELDS = ("tenant_id", "token_id", "name", "created_at", "expires_at")
-
     def put_token(
         self,
         token_hash: str,
@@ -133,22 +133,23 @@ class TokensRepo(Table):
                 raise VersionConflict("token id or hash exists") from exc
             raise StoreError(str(exc)) from exc
 
-    @classmethod
-    def _token_dict(cls, item: dict[str, Any]) -> dict[str, str | None]:
-        return {name: item[name]["S"] if name in item else None for name in cls._TOKEN_FIELDS}
+    @staticmethod
+    def _token_info(item: dict[str, Any]) -> TokenInfo:
+        """An item as its listing entry (tokens from before names and expiry lack them: defaults)."""
+        return TokenInfo.model_validate({k: v["S"] for k, v in item.items() if k in _TOKEN_FIELDS})
 
-    def token(self, token_hash: str) -> dict[str, str | None] | None:
-        """The token's tenant, id, name, ``created_at`` and ``expires_at`` (ISO; None on old tokens)."""
+    def token(self, token_hash: str) -> TokenInfo | None:
+        """The token's tenant, id, name, creation and expiry (what a request checks)."""
         item = self._get(f"TOKEN#{token_hash}", "TOKEN")
-        return self._token_dict(item) if item else None
+        return self._token_info(item) if item else None
 
     def token_tenant(self, token_hash: str) -> str | None:
         item = self._get(f"TOKEN#{token_hash}", "TOKEN")
         return item["tenant_id"]["S"] if item else None
 
-    def tenant_tokens(self, tenant_id: str) -> list[dict[str, str | None]]:
+    def tenant_tokens(self, tenant_id: str) -> list[TokenInfo]:
         """The listing entries of the tenant's tokens (never the hashes)."""
-        return [self._token_dict(item) for item in self._query(tenant_pk(tenant_id), "TOKEN#")]
+        return [self._token_info(item) for item in self._query(tenant_pk(tenant_id), "TOKEN#")]
 
     def delete_token(self, tenant_id: str, token_id: str) -> bool:
         """Revoke the tenant's token ``token_id`` (both items at once); False if the tenant has none such."""

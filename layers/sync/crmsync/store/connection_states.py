@@ -10,40 +10,41 @@ function that syncs has both rights (no PutItem / GetItem needed in their IAM ro
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from typing import Any
 
+from crmsync.items import ConnectionState
 from crmsync.store.table import Table, _s, tenant_pk
 
 
 class ConnectionStatesRepo(Table):
     """Read the states of connections; mark one failed or ok."""
 
-    def connection_states(self, tenant_id: str, connection_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    def connection_states(self, tenant_id: str, connection_ids: Iterable[str]) -> dict[str, ConnectionState]:
         """The stored state of these connections (a connection without an item is ``ok``)."""
         keys = {(tenant_pk(tenant_id), f"CONNSTATE#{c}") for c in connection_ids}
         if not keys:
             return {}
         found = self._batch_get(keys)
         return {
-            sk.removeprefix("CONNSTATE#"): json.loads(item["data"]["S"]) for (_, sk), item in found.items()
+            sk.removeprefix("CONNSTATE#"): ConnectionState.model_validate_json(item["data"]["S"])
+            for (_, sk), item in found.items()
         }
 
     def connection_failed(
-        self, tenant_id: str, connection_id: str, state: dict[str, Any], since: str
-    ) -> dict[str, Any]:
-        """Record a failure of a connection (``state`` without ``since``); returns the stored state."""
-        current = self.connection_states(tenant_id, [connection_id]).get(connection_id) or {}
-        if current.get("state") == "needs_attention" and current.get("since"):
-            since = str(current["since"])
-        stored = {**state, "since": since}
+        self, tenant_id: str, connection_id: str, state: ConnectionState, since: str
+    ) -> ConnectionState:
+        """Record a failure of a connection (``since``: now, unless it already needed attention);
+        returns the stored state."""
+        current = self.connection_states(tenant_id, [connection_id]).get(connection_id)
+        if current is not None and current.needs_attention and current.since:
+            since = current.since
+        stored = state.model_copy(update={"since": since})
         self._call(
             "update_item",
             Key={"PK": _s(tenant_pk(tenant_id)), "SK": _s(f"CONNSTATE#{connection_id}")},
             UpdateExpression="SET #d = :d",
             ExpressionAttributeNames={"#d": "data"},
-            ExpressionAttributeValues={":d": _s(json.dumps(stored, default=str))},
+            ExpressionAttributeValues={":d": _s(stored.model_dump_json(exclude_none=True))},
         )
         return stored
 
@@ -54,5 +55,5 @@ class ConnectionStatesRepo(Table):
             Key={"PK": _s(tenant_pk(tenant_id)), "SK": _s(f"CONNSTATE#{connection_id}")},
             UpdateExpression="SET #d = :d",
             ExpressionAttributeNames={"#d": "data"},
-            ExpressionAttributeValues={":d": _s(json.dumps({"state": "ok", "since": at}))},
+            ExpressionAttributeValues={":d": _s(ConnectionState(state="ok", since=at).model_dump_json())},
         )

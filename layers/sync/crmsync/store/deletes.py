@@ -10,31 +10,30 @@ counter is a rate counter (``budget``: ``TENANT#t#DELETES#BUDGET``). See ``crmsy
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
+from crmsync.items import PendingDelete
 from crmsync.store.table import Table, _s, tenant_pk
 
 
 class DeletesRepo(Table):
     """Pending deletes: put, read, list, drop."""
 
-    def put_pending_delete(self, tenant_id: str, record_id: str, entry: dict[str, Any]) -> None:
+    def put_pending_delete(self, tenant_id: str, entry: PendingDelete) -> None:
         self._call(
             "put_item",
             Item={
                 "PK": _s(tenant_pk(tenant_id)),
-                "SK": _s(f"DELETE#{record_id}"),
-                "data": _s(json.dumps(entry, default=str)),
+                "SK": _s(f"DELETE#{entry.record_id}"),
+                "data": _s(entry.model_dump_json(exclude_none=True)),
             },
         )
 
-    def get_pending_delete(self, tenant_id: str, record_id: str) -> dict[str, Any] | None:
+    def get_pending_delete(self, tenant_id: str, record_id: str) -> PendingDelete | None:
         item = self._get(tenant_pk(tenant_id), f"DELETE#{record_id}")
-        return json.loads(item["data"]["S"]) if item else None
+        return PendingDelete.model_validate_json(item["data"]["S"]) if item else None
 
     def delete_pending(self, tenant_id: str, record_id: str) -> None:
         self._call("delete_item", Key={"PK": _s(tenant_pk(tenant_id)), "SK": _s(f"DELETE#{record_id}")})
 
-    def pending_deletes(self, tenant_id: str) -> list[dict[str, Any]]:
-        return [json.loads(i["data"]["S"]) for i in self._query(tenant_pk(tenant_id), "DELETE#")]
+    def pending_deletes(self, tenant_id: str) -> list[PendingDelete]:
+        items = self._query(tenant_pk(tenant_id), "DELETE#")
+        return [PendingDelete.model_validate_json(i["data"]["S"]) for i in items]

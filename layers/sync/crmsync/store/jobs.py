@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from crmsync.items import Job
 from crmsync.models import utcnow
 from crmsync.store.table import StoreError, Table, _n, _s, tenant_pk
 
@@ -24,7 +25,10 @@ from crmsync.store.table import StoreError, Table, _n, _s, tenant_pk
 class JobsRepo(Table):
     """Create a job, count its pages, read its progress."""
 
-    def put_job(self, tenant_id: str, job_id: str, total: int, data: dict[str, Any]) -> None:
+    def put_job(
+        self, tenant_id: str, job_id: str, total: int, *, what: str, plan: dict[str, Any] | None = None
+    ) -> None:
+        """Create a job (once: an existing id is a ``VersionConflict``) with what it does and its plan."""
         self._call(
             "put_item",
             Item={
@@ -33,7 +37,7 @@ class JobsRepo(Table):
                 "total": _n(total),
                 "done": _n(0),
                 "failed": _n(0),
-                "data": _s(json.dumps(data, default=str)),
+                "data": _s(json.dumps({"what": what, "plan": plan})),
                 "created_at": _s(utcnow().isoformat()),
             },
             ConditionExpression="attribute_not_exists(PK)",
@@ -76,17 +80,19 @@ class JobsRepo(Table):
             raise StoreError(f"add_job_progress: {exc.response.get('Error', {}).get('Code')}") from exc
         return True
 
-    def get_job(self, tenant_id: str, job_id: str) -> dict[str, Any] | None:
-        """The job's counters and times, merged with the ``data`` it was created with."""
+    def get_job(self, tenant_id: str, job_id: str) -> Job | None:
+        """The job's counters and times, with what it does and its plan."""
         item = self._get(tenant_pk(tenant_id), f"JOB#{job_id}")
         if item is None:
             return None
-        return {
-            "job_id": job_id,
-            "total": int(item["total"]["N"]),
-            "done": int(item["done"]["N"]),
-            "failed": int(item["failed"]["N"]),
-            "created_at": item["created_at"]["S"],
-            "updated_at": item.get("updated_at", item["created_at"])["S"],
-            **json.loads(item["data"]["S"]),
-        }
+        return Job.model_validate(
+            {
+                "job_id": job_id,
+                "total": int(item["total"]["N"]),
+                "done": int(item["done"]["N"]),
+                "failed": int(item["failed"]["N"]),
+                "created_at": item["created_at"]["S"],
+                "updated_at": item.get("updated_at", item["created_at"])["S"],
+                **json.loads(item["data"]["S"]),
+            }
+        )

@@ -16,6 +16,7 @@ import json
 import uuid
 from typing import Any
 
+from crmsync.items import ParkedMessage, ParkedWrite, parked_entry
 from crmsync.models import utcnow
 from crmsync.store.table import Table, _n, _s, tenant_pk
 
@@ -23,7 +24,7 @@ from crmsync.store.table import Table, _n, _s, tenant_pk
 class ParkingRepo(Table):
     """Park, list, read and unpark."""
 
-    def park(self, tenant_id: str, entry: dict[str, Any], key: str | None = None) -> str:
+    def park(self, tenant_id: str, entry: ParkedWrite | ParkedMessage, key: str | None = None) -> str:
         """Park an item; with ``key`` one item per key (a record refused again updates its entry)."""
         parked_id = key or f"{utcnow().isoformat()}#{uuid.uuid4().hex[:12]}"
         self._call(
@@ -32,29 +33,31 @@ class ParkingRepo(Table):
             UpdateExpression="SET #d = :d, parked_at = :t ADD attempts :one",
             ExpressionAttributeNames={"#d": "data"},
             ExpressionAttributeValues={
-                ":d": _s(json.dumps(entry, default=str)),
+                ":d": _s(json.dumps(entry.stored())),
                 ":t": _s(utcnow().isoformat()),
                 ":one": _n(1),
             },
         )
         return parked_id
 
-    def get_parked(self, tenant_id: str, parked_id: str) -> dict[str, Any] | None:
+    def get_parked(self, tenant_id: str, parked_id: str) -> ParkedWrite | ParkedMessage | None:
         item = self._get(tenant_pk(tenant_id), f"PARKED#{parked_id}")
         return self._parked_view(item) if item else None
 
     def unpark(self, tenant_id: str, parked_id: str) -> None:
         self._call("delete_item", Key={"PK": _s(tenant_pk(tenant_id)), "SK": _s(f"PARKED#{parked_id}")})
 
-    def parked(self, tenant_id: str) -> list[dict[str, Any]]:
+    def parked(self, tenant_id: str) -> list[ParkedWrite | ParkedMessage]:
         return [self._parked_view(i) for i in self._query(tenant_pk(tenant_id), "PARKED#")]
 
     @staticmethod
-    def _parked_view(item: dict[str, Any]) -> dict[str, Any]:
+    def _parked_view(item: dict[str, Any]) -> ParkedWrite | ParkedMessage:
         """The entry as parked, with its ``id``, ``attempts`` and ``parked_at``."""
-        return {
-            "id": item["SK"]["S"].removeprefix("PARKED#"),
-            "attempts": int(item.get("attempts", {"N": "1"})["N"]),
-            "parked_at": item.get("parked_at", {}).get("S"),
-            **json.loads(item["data"]["S"]),
-        }
+        return parked_entry(
+            {
+                **json.loads(item["data"]["S"]),
+                "id": item["SK"]["S"].removeprefix("PARKED#"),
+                "attempts": int(item.get("attempts", {"N": "1"})["N"]),
+                "parked_at": item.get("parked_at", {}).get("S"),
+            }
+        )

@@ -22,8 +22,9 @@ import contextlib
 import json
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any
 
+from crmsync.items import TimelineEntry
 from crmsync.models import Record, utcnow
 from crmsync.store.table import (
     Table,
@@ -44,57 +45,7 @@ for all of them). A signal or write that saves the record adds its entry in the 
 record change and its timeline entry land together and cost one item operation, not two."""
 
 
-class FieldChange(TypedDict):
-    """One field's values around a change (``TimelineEntry.changes``)."""
-
-    before: Any
-    after: Any
-
-
-class TimelineEntry(TypedDict, total=False):
-    """One timeline entry, as ``timeline`` returns it (callers write plain dicts of the same shape with
-    ``journal`` / ``journal_many`` / ``save_record(log=...)``; stored as JSON, so ``at`` reads back as
-    ISO text). Every entry has ``at`` and ``decision``; the rest depends on the kind. Entries written
-    by other code paths may carry further keys (``merged``, ``links``, ``split_into``, ``lead``,
-    ``outcome``, ``other_side``, ``merged_id``, ...): the timeline shows them as
-    written."""
-
-    at: str | datetime
-    """When it happened (written as a datetime, read back as ISO 8601 text); the timeline's order."""
-    kind: str
-    """``signal`` (a change seen on a side), ``write`` (crmsync wrote to a vendor) or ``resolution``
-    (a person settled a conflict or a delete); absent on some older decisions (``linked``, ...)."""
-    decision: str
-    """What was decided: ``created``, ``applied``, ``unchanged``, ``echo``, ``conflict``, ``ignored``,
-    ``source_deleted``, ``written``, ``parked``, ``deleted``, ``resolved``, ``linked``, ``unlinked``,
-    ``id_reused``, ``lead_converted``, ``delete_rejected``, ..."""
-    signal: str
-    """Where a signal came from: ``webhook``, ``pull``, ``api`` or ``replay``."""
-    connection: str
-    """The connection the signal came from or the write went to."""
-    external_id: str | None
-    """The record's id on that connection."""
-    changes: dict[str, FieldChange]
-    """Field name -> its value before and after."""
-    conflicts: list[str]
-    """A signal's fields in conflict (held for a person or settled by their rule)."""
-    held: list[str]
-    """A signal's fields not applied while a conflict on them is open."""
-    overridden: list[str]
-    """A signal's fields this side does not own: its edit is kept (restorable), the owner's value stays."""
-    unmapped: list[str]
-    """A signal's source fields with no mapping (shown, never synced)."""
-    renumbered_from: str | None
-    """The external id the record had on ``connection`` before the vendor renumbered it."""
-    action: str
-    """A write's action: ``create`` or ``update``."""
-    request_id: str | None
-    """The vendor's request id of a write (for its support)."""
-    reason: str
-    """Why a write was parked (the vendor's message)."""
-
-
-def entry_json(entry: dict[str, Any]) -> str:
+def entry_json(entry: TimelineEntry) -> str:
     """One timeline entry as stored: JSON with an ``id`` (a reader drops an entry seen twice)."""
     return json.dumps({"id": uuid.uuid4().hex[:16], **entry}, default=str)
 
@@ -104,7 +55,7 @@ def journal_pk(tenant_id: str, record_id: str) -> str:
     return f"{tenant_pk(tenant_id)}#LOG#{record_id}"
 
 
-def journal_item(tenant_id: str, record_id: str, entry: dict[str, Any], at: datetime) -> dict[str, Any]:
+def journal_item(tenant_id: str, record_id: str, entry: TimelineEntry, at: datetime) -> dict[str, Any]:
     """One entry as an item of its own in the record's timeline partition."""
     return {
         "PK": _s(journal_pk(tenant_id, record_id)),
@@ -130,11 +81,11 @@ def journal_page(record: Record, entries: list[str]) -> dict[str, Any]:
 class TimelineRepo(Table):
     """Timeline entries of their own, and the timeline read (partition + what the record carries)."""
 
-    def journal(self, tenant_id: str, record_id: str, entry: dict[str, Any]) -> None:
+    def journal(self, tenant_id: str, record_id: str, entry: TimelineEntry) -> None:
         """One entry (shaped like ``TimelineEntry``) as an item of its own."""
         self._call("put_item", Item=journal_item(tenant_id, record_id, entry, utcnow()))
 
-    def journal_many(self, entries: list[tuple[str, str, dict[str, Any], datetime]]) -> None:
+    def journal_many(self, entries: list[tuple[str, str, TimelineEntry, datetime]]) -> None:
         """Journal entries (tenant, record, entry, time written) in batches of 25: the hot paths'
         timelines cost one request per 25 signals instead of one each."""
         self._batch_put([journal_item(*entry) for entry in entries])
