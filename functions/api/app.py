@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from crmsync import api, api_errors, runtime
+from crmsync import api_errors, runtime
 from crmsync.routes import ROUTERS
 
 logger = Logger()
@@ -38,10 +38,5 @@ def openapi() -> Response[str]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # size, token, tenant request limit, then readability and depth: before Powertools validates
-    # (a 422 would come first)
-    limit = runtime.settings().api_tenant_requests_per_minute
-    refusal = api.admit(app.context, event, runtime.context(), requests_per_minute=limit)
-    if refusal is not None:
-        return refusal
-    return app.resolve(event, context)
+    refusal = runtime.admit_api_request(app.context, event)
+    return refusal if refusal is not None else app.resolve(event, context)

@@ -43,9 +43,7 @@ def convert(
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # size, token, then readability and depth: before Powertools validates (a 422 would come first)
-    limit = runtime.settings().api_tenant_requests_per_minute
-    refusal = api.admit(app.context, event, runtime.context(), requests_per_minute=limit)
+    refusal = runtime.admit_api_request(app.context, event)
     if refusal is not None:
         return refusal
     runtime.lead_converter().config.register_lambda_context(context)  # type: ignore[attr-defined]

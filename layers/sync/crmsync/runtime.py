@@ -6,9 +6,9 @@ never at import time, so tests can point them at moto first).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -72,6 +72,15 @@ def lead_converter() -> Converter:
     from crmsync.leads import make_converter
 
     return make_converter(context(), settings().idempotency_table_name)
+
+
+def admit_api_request(route_context: dict[str, Any], event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Screen an API request before Powertools parses it (size, token, the tenant's request limit, JSON
+    readability and depth: a 422 would come first): the refusal to answer, or None (``api.admit``)."""
+    from crmsync.api import admit  # only the API functions load it
+
+    limit = settings().api_tenant_requests_per_minute
+    return admit(route_context, event, context(), requests_per_minute=limit)
 
 
 def reset() -> None:
