@@ -1,0 +1,188 @@
+"""Reads: by id, by account, everything, changed since a time, and change-tracking deltas.
+
+Reads ask for ``odata.include-annotations="*"`` so a contact's ``_parentcustomerid_value`` comes with
+its lookup type (account or contact). Leads and system users are read in the simplest form (lead
+conversion comes later; users map owners to people).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from crmsync.connectors.base import NotFoundError, SourceRecord, VendorRefusedError
+from crmsync.connectors.dataverse_client import ANNOTATIONS, DataverseClient
+from crmsync.connectors.dataverse_mapping import (
+    ENTITY_SET,
+    PARENT_CUSTOMER,
+    PRIMARY_KEY,
+    SELECT,
+    DataverseMapping,
+    is_guid,
+    odata_time,
+    parent_account_of,
+)
+from crmsync.models import ObjectType
+
+IDS_PER_FILTER = 50
+"""Ids per ``$filter=id eq a or id eq b ...`` read (keeps the URL far below its limits)."""
+LEAD_SELECT = (
+    "leadid,subject,firstname,lastname,companyname,emailaddress1,telephone1,statecode,statuscode,modifiedon"
+)
+USER_SELECT = "systemuserid,fullname,internalemailaddress,employeeid"
+
+
+class DataverseLead(BaseModel):
+    """A lead as the later lead conversion needs it (no canonical mapping yet)."""
+
+    id: str
+    subject: str | None = None
+    firstname: str | None = None
+    lastname: str | None = None
+    companyname: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    statecode: int | None = None
+    statuscode: int | None = None
+    version: str | None = None
+
+
+class DataverseUser(BaseModel):
+    """A system user: the owner behind ``account_manager`` (its employee id maps it to accounting)."""
+
+    id: str
+    fullname: str | None = None
+    email: str | None = None
+    employee_id: str | None = None
+
+
+class DataverseReads(DataverseClient, DataverseMapping):
+    """``get``, ``get_many``, ``contacts_of``, ``list_all``, ``changed_since`` and ``changes``."""
+
+    def _collection(self, object_type: ObjectType, **params: str) -> str:
+        return self.url(ENTITY_SET[object_type], {"$select": ",".join(SELECT[object_type]), **params})
+
+    def _row(self, entity_set: str, external_id: str, select: str) -> dict[str, Any] | None:
+        if not is_guid(external_id):
+            return None  # not a Dataverse id: no such row (and never a path of our making)
+        try:
+            return self._json(
+                self._call(
+                    "GET", self.url(f"{entity_set}({external_id})", {"$select": select}), prefer=[ANNOTATIONS]
+                )
+            )
+        except NotFoundError:
+            return None
+
+    def get(self, object_type: ObjectType, external_id: str) -> SourceRecord | None:
+        row = self._row(ENTITY_SET[object_type], external_id, ",".join(SELECT[object_type]))
+        return self.to_source(object_type, row) if row else None
+
+    def get_parent_account(self, external_id: str) -> str | None:
+        """The parent account of an account (the hierarchy has no canonical field yet)."""
+        row = self._row("accounts", external_id, "accountid,_parentaccountid_value")
+        return parent_account_of(row) if row else None
+
+    def get_many(self, object_type: ObjectType, external_ids: list[str]) -> dict[str, SourceRecord]:
+        ids = [i.lower() for i in dict.fromkeys(external_ids) if is_guid(i)]
+        key = PRIMARY_KEY[object_type]
+        found: dict[str, SourceRecord] = {}
+        for start in range(0, len(ids), IDS_PER_FILTER):
+            chunk = ids[start : start + IDS_PER_FILTER]
+            where = " or ".join(f"{key} eq {i}" for i in chunk)
+            for row in self._rows(self._collection(object_type, **{"$filter": where})):
+                record = self.to_source(object_type, row)
+                found[record.external_id.lower()] = record
+        return {i: found[i.lower()] for i in external_ids if i.lower() in found}
+
+    def contacts_of(self, customer_external_id: str) -> list[SourceRecord]:
+        if not is_guid(customer_external_id):
+            return []
+        where = f"{PARENT_CUSTOMER} eq {customer_external_id.lower()}"
+        rows = self._rows(self._collection(ObjectType.CONTACT, **{"$filter": where}))
+        return [self.to_source(ObjectType.CONTACT, row) for row in rows]
+
+    def list_all(self, object_type: ObjectType) -> Iterator[SourceRecord]:
+        for row in self._rows(self._collection(object_type)):
+            yield self.to_source(object_type, row)
+
+    def changed_since(self, object_type: ObjectType, since: datetime) -> Iterator[SourceRecord]:
+        """Rows with ``modifiedon`` at or after ``since``, oldest first (ties by id), all pages.
+
+        The fallback to change tracking (``changes``): ``modifiedon`` has whole-second precision in
+        filters, so callers overlap windows, as with every vendor.
+        """
+        url = self._collection(
+            object_type,
+            **{
+                "$filter": f"modifiedon ge {odata_time(since)}",
+                "$orderby": f"modifiedon asc,{PRIMARY_KEY[object_type]} asc",
+            },
+        )
+        for row in self._rows(url):
+            yield self.to_source(object_type, row)
+
+    def changes(
+        self, object_type: ObjectType, delta_link: str | None = None
+    ) -> tuple[list[SourceRecord], list[str], str]:
+        """(changed rows, deleted ids, the next delta link) since ``delta_link`` (None: everything).
+
+        ``Prefer: odata.track-changes`` on the first read; a delta link is opaque and followed as is.
+        ``DeltaExpired`` when the link is older than the org keeps changes (default 7 days).
+        Change tracking must be enabled on the table (a refusal is a ``VendorRefusedError``).
+        """
+        url = delta_link or self._collection(object_type)
+        prefer = [ANNOTATIONS, "odata.track-changes"]
+        records: list[SourceRecord] = []
+        deleted: list[str] = []
+        new_link: str | None = None
+        for page in self._pages(url, prefer=prefer):
+            for row in page.get("value") or []:
+                if not isinstance(row, dict):
+                    continue
+                if row.get("reason") == "deleted" or "$deletedEntity" in str(row.get("@odata.context", "")):
+                    deleted.append(str(row.get("id")))
+                elif row.get(PRIMARY_KEY[object_type]):
+                    records.append(self.to_source(object_type, row))
+            new_link = page.get("@odata.deltaLink") or new_link
+        if not new_link:
+            new_link = delta_link
+        if not new_link:
+            raise VendorRefusedError(
+                "Dataverse returned no delta link: is change tracking enabled on the table?",
+                code="no_delta_link",
+            )
+        return records, deleted, str(new_link)
+
+    def get_lead(self, lead_id: str) -> DataverseLead | None:
+        row = self._row("leads", lead_id, LEAD_SELECT)
+        if not row:
+            return None
+        return DataverseLead(
+            id=str(row["leadid"]),
+            subject=row.get("subject"),
+            firstname=row.get("firstname"),
+            lastname=row.get("lastname"),
+            companyname=row.get("companyname"),
+            email=row.get("emailaddress1"),
+            phone=row.get("telephone1"),
+            statecode=row.get("statecode"),
+            statuscode=row.get("statuscode"),
+            version=row.get("@odata.etag"),
+        )
+
+    def users(self) -> list[DataverseUser]:
+        """Every system user (application users included): id, name, e-mail, employee id."""
+        rows = self._rows(self.url("systemusers", {"$select": USER_SELECT}))
+        return [
+            DataverseUser(
+                id=str(row["systemuserid"]),
+                fullname=row.get("fullname"),
+                email=row.get("internalemailaddress"),
+                employee_id=row.get("employeeid"),
+            )
+            for row in rows
+        ]
