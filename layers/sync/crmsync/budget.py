@@ -56,9 +56,13 @@ class BudgetLimits(BaseModel):
 
 
 def default_limits(kind: str) -> BudgetLimits:
-    """HubSpot private app Free/Starter (100 / 10 s, 250,000 / day); e-conomic fair use (50,000 / day)."""
+    """HubSpot private app Free/Starter (100 / 10 s, 250,000 / day); e-conomic fair use (50,000 / day);
+    Dataverse's service protection (6,000 requests per user per 300 s) with 40,000 a day, the per-user
+    entitlement of a Dynamics 365 Enterprise licence (the entitlement depends on the licences: editable)."""
     if kind == "hubspot":
         return BudgetLimits(window_seconds=10, calls_per_window=100, calls_per_day=250_000)
+    if kind == "dynamics":
+        return BudgetLimits(window_seconds=300, calls_per_window=6_000, calls_per_day=40_000)
     return BudgetLimits(window_seconds=60, calls_per_window=1_000, calls_per_day=50_000)
 
 

@@ -1,7 +1,10 @@
 """Per-tenant configuration, stored in the table (``TENANT#t`` / ``CONFIG``) and edited via the API.
 
 Vendor base URLs are deliberately *not* tenant settings: letting an API caller point a connection
-at any host would send that tenant's credentials there. They come from the deployment settings.
+at any host would send that tenant's credentials there. They come from the deployment settings. The
+one exception is a Dynamics org URL (every organisation has its own host): it is checked against the
+deployment's allow-list of Dataverse hosts when the connector is built (``connectors.dataverse_urls``),
+and the Entra ID login URL, to which the client secret is sent, stays a deployment setting.
 """
 
 from __future__ import annotations
@@ -49,6 +52,27 @@ class AccountingDefaults(BaseModel):
         return str(text_rules.clean(ObjectType.CUSTOMER, field, value)) if isinstance(value, str) else value
 
 
+class DynamicsSettings(BaseModel):
+    """Where a Dynamics 365 connection's organisation lives, and crmsync's application user there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    org_url: str = Field(
+        min_length=8,
+        max_length=300,
+        pattern=r"^https?://[^\s]+$",
+        description="the organisation's URL, e.g. https://contoso.crm4.dynamics.com (an old "
+        ".../XRMServices/2011/OrganizationData.svc URL is accepted); its host must be on the "
+        "deployment's allow-list",
+    )
+    application_user_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$",
+        description="crmsync's application user (learnt from WhoAmI when empty): its own writes are "
+        "recognised in webhooks by it",
+    )
+
+
 class TransferTiming(StrEnum):
     """When a new CRM company is created in accounting (automatic mode)."""
 
@@ -67,6 +91,9 @@ class ConnectionConfig(BaseModel):
     )
     rate_budget: BudgetLimits | None = Field(
         default=None, description="the vendor's limits for this account (default: the vendor's smallest tier)"
+    )
+    dynamics: DynamicsSettings | None = Field(
+        default=None, description="required for a `dynamics` connection"
     )
 
     @property
@@ -151,6 +178,10 @@ class TenantConfig(BaseModel):
         for conn in self.connections:
             if conn.kind is ConnectionKind.ECONOMIC and conn.accounting_defaults is None:
                 conn.accounting_defaults = AccountingDefaults()
+            if (conn.kind is ConnectionKind.DYNAMICS) != (conn.dynamics is not None):
+                raise ValueError(
+                    f"connection {conn.connection_id}: `dynamics` is set on a dynamics connection only, and required there"
+                )
         return self
 
     def find_connection(self, connection_id: str) -> ConnectionConfig | None:

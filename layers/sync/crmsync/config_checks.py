@@ -28,12 +28,6 @@ from crmsync.models import ConnectionKind, Environment
 
 CredentialReader = Callable[[str], dict[str, Any]]
 
-REQUIRED_SECRET_KEYS: dict[ConnectionKind, tuple[str, ...]] = {
-    ConnectionKind.ECONOMIC: ("app_secret_token", "agreement_grant_token"),
-    ConnectionKind.HUBSPOT: ("access_token",),
-}
-"""The keys ``crmsync.connectors.registry`` reads from a connection's secret to build its connector."""
-
 
 class ConfigNotReady(RequestValidationError):
     """A config that brings into use a connection without usable credentials (HTTP 422)."""
@@ -71,7 +65,7 @@ def secret_problem(read: CredentialReader, name: str, connection_id: str, kind: 
         return f"connection {connection_id!r}: secret {name} cannot be read"
     except (TransformParameterError, ValueError):
         return f"connection {connection_id!r}: secret {name} is not a JSON object"
-    missing = [key for key in REQUIRED_SECRET_KEYS.get(kind, ()) if not value.get(key)]
+    missing = [key for key in kind.secret_keys if not value.get(key)]
     if missing:
         return f"connection {connection_id!r}: secret {name} lacks {', '.join(missing)}"
     return None

@@ -52,10 +52,26 @@ class DeletePolicy(StrEnum):
 class ConnectionKind(StrEnum):
     ECONOMIC = "economic"
     HUBSPOT = "hubspot"
+    DYNAMICS = "dynamics"
+    """Dynamics 365 / Dataverse (Web API v9.2; ``crmsync.connectors.dataverse``)."""
 
     @property
     def side(self) -> Side:
         return Side.ACCOUNTING if self is ConnectionKind.ECONOMIC else Side.CRM
+
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """The keys the connection's secret must hold (``connectors.registry`` builds its connector
+        from them; ``config_checks`` refuses a config whose secret lacks one)."""
+        return _SECRET_KEYS[self]
+
+
+_SECRET_KEYS = {
+    ConnectionKind.ECONOMIC: ("app_secret_token", "agreement_grant_token"),
+    ConnectionKind.HUBSPOT: ("access_token",),
+    ConnectionKind.DYNAMICS: ("tenant_id", "client_id", "client_secret"),
+}
+"""Dynamics: the Entra ID (directory) tenant, the app registration's client id and a client secret."""
 
 
 class Environment(StrEnum):

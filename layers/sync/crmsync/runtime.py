@@ -50,6 +50,7 @@ def build_context(cfg: Settings) -> SyncContext:
         return RateBudget(store, key, limits, priority=lambda: ctx.priority).acquire
 
     ctx.connectors.gate_factory = gate
+    ctx.connectors.token_cache_factory = store.token_cache  # OAuth tokens shared by the instances
     return ctx
 
 

@@ -27,6 +27,14 @@ class Settings(BaseModel):
     economic_rest_url: str = "https://restapi.e-conomic.com"
     economic_customers_api_url: str = "https://apis.e-conomic.com/customersapi/v3.1.0"
     hubspot_api_url: str = "https://api.hubapi.com"
+    entra_login_url: str = "https://login.microsoftonline.com"
+    """Entra ID's token endpoint host (Dynamics): a deployment setting, never a tenant's (the client
+    secret is sent there); sovereign clouds use their own (e.g. https://login.microsoftonline.us)."""
+    dataverse_allowed_hosts: tuple[str, ...] = ()
+    """Host patterns added to the Dataverse allow-list (``DATAVERSE_ALLOWED_HOSTS``, comma-separated;
+    e.g. an on-premises ``crm.example.local``): a tenant's org URL must match one."""
+    allow_http_vendors: bool = False
+    """Only the local stack sets it (``ALLOW_HTTP_VENDORS``): its fakes answer on plain http."""
     secrets_max_age: int = Field(default=300, ge=0)
     api_tenant_requests_per_minute: int | None = Field(default=None, ge=1)
     """Per-tenant API request limit (``crmsync.request_quota``); None: its default, 600 a minute."""
@@ -55,9 +63,13 @@ class Settings(BaseModel):
             ("http_timeout", "HTTP_TIMEOUT"),
             ("retry_base_seconds", "RETRY_BASE_SECONDS"),
             ("api_tenant_requests_per_minute", "API_TENANT_REQUESTS_PER_MINUTE"),
+            ("entra_login_url", "ENTRA_LOGIN_URL"),
+            ("allow_http_vendors", "ALLOW_HTTP_VENDORS"),
         ):
             if env.get(var):
                 values[key] = env[var]
+        hosts = env.get("DATAVERSE_ALLOWED_HOSTS", "")
+        values["dataverse_allowed_hosts"] = tuple(h.strip() for h in hosts.split(",") if h.strip())
         return cls.model_validate(values)
 
 

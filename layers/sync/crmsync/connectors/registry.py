@@ -7,8 +7,9 @@ from typing import Any
 
 import httpx
 
-from crmsync.config import TenantConfig
+from crmsync.config import ConnectionConfig, TenantConfig
 from crmsync.connectors.base import Connector
+from crmsync.connectors.oauth import TokenCache
 from crmsync.models import ConnectionKind
 from crmsync.settings import Settings
 
@@ -29,12 +30,6 @@ class ConnectionUnavailable(Exception):
         self.reason = reason
 
 
-_SECRET_KEYS = {
-    ConnectionKind.ECONOMIC: ("app_secret_token", "agreement_grant_token"),
-    ConnectionKind.HUBSPOT: ("access_token",),
-}
-
-
 class ConnectorProvider:
     """One connector per (tenant, connection, environment), sharing one pooled httpx client."""
 
@@ -51,6 +46,8 @@ class ConnectorProvider:
         """The secret a connection failed with (``None``: unreadable), to notice when it is changed."""
         self.gate_factory: Callable[[TenantConfig, str], Callable[[], None]] | None = None
         """Builds the shared rate budget of a tenant connection (set by the composition root)."""
+        self.token_cache_factory: Callable[[str], TokenCache] | None = None
+        """A tenant's shared OAuth token cache (set by the composition root; else one per instance)."""
         self._gated_with: dict[tuple[str, str, str], object] = {}
         """The limits each cached connector's budget was built with: a config change rebuilds it."""
 
@@ -115,30 +112,75 @@ class ConnectorProvider:
 
     def _build(self, config: TenantConfig, connection_id: str, secret: dict[str, Any]) -> Connector:
         conn = config.connection(connection_id)
-        missing = [k for k in _SECRET_KEYS[conn.kind] if not secret.get(k)]
+        missing = [k for k in conn.kind.secret_keys if not secret.get(k)]
         if missing:
             raise ConnectionUnavailable(
                 config.tenant_id, connection_id, f"its secret lacks {', '.join(sorted(missing))}"
             )
         if conn.kind is ConnectionKind.ECONOMIC:
-            from crmsync.connectors.economic import EconomicConnector, EconomicDefaults
-
-            defaults = conn.accounting_defaults
-            assert defaults is not None  # filled in by TenantConfig validation
-            return EconomicConnector(
-                connection_id,
-                secret["app_secret_token"],
-                secret["agreement_grant_token"],
-                EconomicDefaults(**defaults.model_dump()),
-                rest_base_url=self.settings.economic_rest_url,
-                customers_api_url=self.settings.economic_customers_api_url,
-                client=self.client,
-            )
-        from crmsync.connectors.hubspot import HubSpotConnector
+            return self._economic(conn, secret)
+        if conn.kind is ConnectionKind.DYNAMICS:
+            return self._dynamics(config, conn, secret)
+        from crmsync.connectors.hubspot import HubSpotConnector  # each vendor's modules load on first use
 
         return HubSpotConnector(
             connection_id,
             secret["access_token"],
             base_url=self.settings.hubspot_api_url,
             client=self.client,
+        )
+
+    def _economic(self, conn: ConnectionConfig, secret: dict[str, Any]) -> Connector:
+        from crmsync.connectors.economic import EconomicConnector, EconomicDefaults
+
+        defaults = conn.accounting_defaults
+        assert defaults is not None  # filled in by TenantConfig validation
+        return EconomicConnector(
+            conn.connection_id,
+            secret["app_secret_token"],
+            secret["agreement_grant_token"],
+            EconomicDefaults(**defaults.model_dump()),
+            rest_base_url=self.settings.economic_rest_url,
+            customers_api_url=self.settings.economic_customers_api_url,
+            client=self.client,
+        )
+
+    def _dynamics(self, config: TenantConfig, conn: ConnectionConfig, secret: dict[str, Any]) -> Connector:
+        """Dataverse behind Entra ID client credentials; the org URL must be on the allow-list.
+
+        The access token is shared by the tenant connection's instances through ``token_cache_factory``
+        (the sync table; one instance renews at a time), keyed by connection and environment (the two
+        environments are two organisations, or two app registrations).
+        """
+        from crmsync.connectors.dataverse import DataverseConnector
+        from crmsync.connectors.dataverse_urls import DEFAULT_ALLOWED_HOSTS, OrgUrlError, org_root
+        from crmsync.connectors.oauth import ClientCredentialsAuth, InMemoryTokenCache
+
+        assert conn.dynamics is not None  # required by TenantConfig validation
+        hosts = (*DEFAULT_ALLOWED_HOSTS, *self.settings.dataverse_allowed_hosts)
+        insecure = self.settings.allow_http_vendors
+        try:
+            root = org_root(conn.dynamics.org_url, hosts, allow_http=insecure)
+            auth = ClientCredentialsAuth(
+                secret["tenant_id"],
+                secret["client_id"],
+                secret["client_secret"],
+                root,
+                login_base=self.settings.entra_login_url,
+                cache=self.token_cache_factory(config.tenant_id)
+                if self.token_cache_factory
+                else InMemoryTokenCache(),
+                cache_key=f"{conn.connection_id}#{config.environment.value}",
+                client=self.client,
+            )
+        except (OrgUrlError, ValueError) as exc:
+            raise ConnectionUnavailable(config.tenant_id, conn.connection_id, str(exc)) from exc
+        return DataverseConnector(
+            conn.connection_id,
+            root,
+            auth,
+            client=self.client,
+            allowed_hosts=hosts,
+            application_user_id=conn.dynamics.application_user_id,
+            allow_http=insecure,
         )

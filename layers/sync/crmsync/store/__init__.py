@@ -23,6 +23,7 @@ Item layout (every partition key starts with the tenant, so no query can cross t
 | api limit   | TENANT#t#API#BUDGET | d<day>: like the rate budget (``request_quota``) | budget     |
 | checkpoint  | TENANT#t      | CKPT#<connection>#<object>                | checkpoints         |
 | conn state  | TENANT#t      | CONNSTATE#<connection>                    | connection_states   |
+| oauth token | TENANT#t      | OAUTH#<connection>#<environment> (TTL)    | tokens_cache        |
 
 A record item also carries its newest timeline entries (``log``, see ``LOG_IN_RECORD``).
 Records carry an integer ``version`` written with a condition (optimistic locking); links are

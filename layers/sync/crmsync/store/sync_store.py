@@ -12,6 +12,7 @@ from crmsync.store.jobs import JobsRepo
 from crmsync.store.parking import ParkingRepo
 from crmsync.store.records import RecordsRepo
 from crmsync.store.timeline import TimelineRepo
+from crmsync.store.tokens_cache import TokenCacheRepo
 
 
 class SyncStore(
@@ -26,6 +27,7 @@ class SyncStore(
     BudgetRepo,
     CheckpointsRepo,
     ConnectionStatesRepo,
+    TokenCacheRepo,
 ):
     """The data-access layer over the sync table. ``client`` is a boto3 DynamoDB client.
 
