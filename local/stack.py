@@ -38,6 +38,7 @@ from werkzeug.wrappers import Request, Response
 from crmsync import runtime
 from crmsync.models import SyncMode
 from crmsync.store import SyncStore
+from local.fakes.accounts import OrgRouter
 from local.fakes.economic import EconomicFake
 from local.fakes.hubspot import HubSpotFake
 from local.fakes.serving import serve_in_thread, stop_server
@@ -61,6 +62,7 @@ from local.vendors import (
     HUBSPOT_CLIENT_SECRET,
     HUBSPOT_CONNECTION,
     HUBSPOT_TOKEN,
+    CrmKind,
     VendorAccount,
     VendorAccounts,
     provision_tenant,
@@ -180,6 +182,10 @@ class LocalStack:
                 "ECONOMIC_REST_URL": eco_url,
                 "ECONOMIC_CUSTOMERS_API_URL": f"{eco_url}/customersapi/v3.1.0",
                 "HUBSPOT_API_URL": hs_url,
+                # Dynamics: the organisations and Entra ID's token endpoint of the fakes, on plain http.
+                "ENTRA_LOGIN_URL": f"{self.vendors.dataverse_url}/{OrgRouter.LOGIN}",
+                "DATAVERSE_ALLOWED_HOSTS": self.vendors.dataverse_url.removeprefix("http://"),
+                "ALLOW_HTTP_VENDORS": "true",
                 "SECRETS_MAX_AGE": "5",
                 # Retry delays from 1 s instead of 30 s (the vendor's retry_after still counts in full).
                 "RETRY_BASE_SECONDS": "1",
@@ -235,18 +241,22 @@ class LocalStack:
         mode: SyncMode = SyncMode.AUTOMATIC,
         webhook_secret: str = "local-webhook-key",
         account: str = DEFAULT_ACCOUNT,
+        crm: CrmKind = "hubspot",
     ) -> str:
         """Provision a tenant against an account of the fakes (``add_account``; the primary one by
-        default) and point that account's webhooks at the gateway; returns an API token."""
+        default) and point that account's webhooks at the gateway; returns an API token. ``crm``:
+        HubSpot, or the account's own Dynamics 365 organisation (made on first use)."""
         vendor = self.accounts[account]
+        if crm == "dynamics":
+            self.vendors.enable_dynamics(account)
         token = provision_tenant(
             self.store,
             self.secrets,
             tenant_id,
             mode=mode,
-            hubspot=vendor.hubspot,
+            account=vendor,
             webhook_secret=webhook_secret,
-            economic_grant=vendor.economic_grant,
+            crm=crm,
         )
         vendor.economic.set_webhook(
             f"{self.gateway_url}/webhooks/economic/{tenant_id}/{ECONOMIC_CONNECTION}"

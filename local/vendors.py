@@ -3,20 +3,25 @@
 An *account* is one company's e-conomic agreement and HubSpot portal. The primary account is the
 stack's ``economic``/``hubspot``; ``VendorAccounts.add`` makes more behind the same two fake hosts,
 told apart by their credentials as the real APIs do (``local.fakes.accounts``), so a multi-tenant test
-gives every tenant its own data, rate limits and webhooks.
+gives every tenant its own data, rate limits and webhooks. An account may also have a Dynamics 365
+organisation (``VendorAccounts.enable_dynamics``): a Dataverse fake of its own under ``/<account>`` of
+a third host, its Entra ID directory under ``/login`` of the same host (``OrgRouter``).
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from werkzeug.serving import BaseWSGIServer
 
-from crmsync.models import SyncMode
+from crmsync.config import ConnectionConfig, DynamicsSettings
+from crmsync.models import ConnectionKind, SyncMode
 from crmsync.store import SyncStore
-from local.fakes.accounts import AccountRouter, economic_credential, hubspot_credential
+from local.fakes.accounts import AccountRouter, OrgRouter, economic_credential, hubspot_credential
+from local.fakes.dataverse import DataverseFake
 from local.fakes.economic import EconomicFake
 from local.fakes.hubspot import HubSpotFake
 from local.fakes.serving import serve_in_thread, stop_server
@@ -31,6 +36,10 @@ HUBSPOT_CLIENT_SECRET = "local-hubspot-client-secret"
 DEFAULT_ACCOUNT = "default"
 ECONOMIC_CONNECTION = "eco"
 HUBSPOT_CONNECTION = "hs"
+DYNAMICS_CONNECTION = "dyn"
+DYNAMICS_CLIENT_ID = "local-dynamics-app"
+DYNAMICS_CLIENT_SECRET = "local-dynamics-client-secret"
+CrmKind = Literal["hubspot", "dynamics"]
 
 
 def provision_tenant(
@@ -39,11 +48,37 @@ def provision_tenant(
     tenant_id: str,
     *,
     mode: SyncMode,
-    hubspot: HubSpotFake,
+    account: VendorAccount,
     webhook_secret: str,
-    economic_grant: str = ECONOMIC_GRANT,
+    crm: CrmKind = "hubspot",
 ) -> str:
-    """A tenant with one e-conomic and one HubSpot connection against the fakes (the operator CLI's path)."""
+    """A tenant with one e-conomic and one CRM connection (HubSpot, or the account's Dynamics
+    organisation) against the fakes, through the operator CLI's path."""
+    if crm == "dynamics":
+        assert account.dynamics is not None, "VendorAccounts.enable_dynamics first"
+        crm_conn = ConnectionConfig(
+            connection_id=DYNAMICS_CONNECTION,
+            kind=ConnectionKind.DYNAMICS,
+            dynamics=DynamicsSettings(
+                org_url=account.dynamics.org_url, application_user_id=account.dynamics.application_user_id
+            ),
+        )
+        crm_secret = {
+            "tenant_id": account.dynamics.tenant,
+            "client_id": account.dynamics.client_id,
+            "client_secret": account.dynamics.client_secret,
+            "webhook_key": webhook_secret,
+        }
+    else:
+        crm_conn = ConnectionConfig(
+            connection_id=HUBSPOT_CONNECTION,
+            kind=ConnectionKind.HUBSPOT,
+            hubspot_portal_id=account.hubspot.portal_id,
+        )
+        crm_secret = {
+            "access_token": account.hubspot.access_token,
+            "client_secret": account.hubspot.client_secret,
+        }
     return provision(
         store,
         secrets_client,
@@ -51,14 +86,13 @@ def provision_tenant(
         mode=mode,
         economic_secret={
             "app_secret_token": ECONOMIC_APP_SECRET,
-            "agreement_grant_token": economic_grant,
+            "agreement_grant_token": account.economic_grant,
             "webhook_secret": webhook_secret,
         },
-        hubspot_secret={"access_token": hubspot.access_token, "client_secret": hubspot.client_secret},
-        hubspot_portal_id=hubspot.portal_id,
+        crm=crm_conn,
+        crm_secret=crm_secret,
         secret_prefix=os.environ.get("SECRET_PREFIX", "crmsync/"),
         economic_connection=ECONOMIC_CONNECTION,
-        hubspot_connection=HUBSPOT_CONNECTION,
     )
 
 
@@ -69,6 +103,8 @@ class VendorAccount:
     name: str
     economic: EconomicFake
     hubspot: HubSpotFake
+    dynamics: DataverseFake | None = None
+    """The account's Dynamics 365 organisation, once ``VendorAccounts.enable_dynamics`` made it."""
 
     @property
     def economic_grant(self) -> str:
@@ -86,14 +122,33 @@ class VendorAccounts:
             AccountRouter(economic, economic_credential, economic.agreement_grant_token),
             AccountRouter(hubspot, hubspot_credential, hubspot.access_token),
         )
+        self._orgs = OrgRouter()
+        self.dataverse_url = ""
+        """The Dynamics host (organisations under ``/<account>``, Entra ID under ``/login``), once served."""
         self._servers: list[BaseWSGIServer] = []
 
     def serve(self) -> tuple[str, str]:
-        """Serve both vendors' hosts; returns the e-conomic and HubSpot base URLs."""
+        """Serve the vendors' hosts; returns the e-conomic and HubSpot base URLs (``dataverse_url`` is set)."""
         eco_server, eco_url = serve_in_thread(self._routers[0], "economic-fake")
         hs_server, hs_url = serve_in_thread(self._routers[1], "hubspot-fake")
-        self._servers = [eco_server, hs_server]
+        dv_server, self.dataverse_url = serve_in_thread(self._orgs, "dataverse-fake")
+        self._servers = [eco_server, hs_server, dv_server]
         return eco_url, hs_url
+
+    def enable_dynamics(self, name: str) -> DataverseFake:
+        """The account's Dynamics organisation (made once): served under ``/<name>`` of the Dynamics host."""
+        account = self.accounts[name]
+        if account.dynamics is None:
+            assert self.dataverse_url, "serve() first"
+            account.dynamics = DataverseFake(
+                org_url=f"{self.dataverse_url}/{name}",
+                client_id=DYNAMICS_CLIENT_ID,
+                client_secret=DYNAMICS_CLIENT_SECRET,
+                tenant=f"entra-{name}",
+                application_user_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"crmsync-app-user/{name}")),
+            )
+            self._orgs.add(name, account.dynamics.tenant, account.dynamics)
+        return account.dynamics
 
     def shutdown(self) -> None:
         for server in self._servers:
@@ -102,6 +157,8 @@ class VendorAccounts:
         for account in self.accounts.values():
             account.economic.shutdown()
             account.hubspot.shutdown()
+            if account.dynamics is not None:
+                account.dynamics.shutdown()
 
     def add(self, name: str) -> VendorAccount:
         """Another company's agreement and portal, with the primary account's rate limits."""

@@ -3,6 +3,8 @@
     python -m scripts.admin create-tenant --table <SyncTableName> --tenant acme \\
         --economic-secret eco.json --hubspot-secret hs.json [--hubspot-portal-id 123] \\
         [--mode manual|automatic|off] [--environment test|production] [--walk-in 999]
+    python -m scripts.admin create-tenant --table <SyncTableName> --tenant acme --economic-secret eco.json \\
+        --dynamics-secret dyn.json --dynamics-org-url https://acme.crm4.dynamics.com [--dynamics-user-id <guid>]
     python -m scripts.admin issue-token --table <SyncTableName> --tenant acme [--name "front end"] [--days 90]
     python -m scripts.admin list-tokens --table <SyncTableName> --tenant acme
     python -m scripts.admin revoke-token --table <SyncTableName> --tenant acme --token-id <id>
@@ -11,7 +13,8 @@
         --bulk-queue-url <BulkQueue>
 
 Secrets files are JSON: e-conomic ``{"app_secret_token", "agreement_grant_token", "webhook_secret"}``, HubSpot
-``{"access_token", "client_secret"}``; they go to Secrets Manager as ``crmsync/<tenant>/<connection>/<env>`` and are
+``{"access_token", "client_secret"}``, Dynamics 365 ``{"tenant_id", "client_id", "client_secret", "webhook_key"}``
+(the Entra ID directory, the app registration and one of its client secrets; the key its webhooks carry); they go to Secrets Manager as ``crmsync/<tenant>/<connection>/<env>`` and are
 never printed. An API token is printed once (issue, rotate); only its hash is stored. Tokens expire after
 ``--days`` (90 by default); ``list-tokens`` shows id, name, created, expires; a revoked token gets 401 on its
 next request (``crmsync/tokens.py``). Uses the ambient AWS credentials.
@@ -28,7 +31,7 @@ from typing import Any
 
 import boto3
 
-from crmsync.config import AccountingDefaults, ConnectionConfig, TenantConfig
+from crmsync.config import AccountingDefaults, ConnectionConfig, DynamicsSettings, TenantConfig
 from crmsync.models import ConnectionKind, Environment, SyncMode, utcnow
 from crmsync.service import parked_message_key
 from crmsync.signal_queue import is_bulk_body
@@ -37,6 +40,7 @@ from crmsync.tokens import TokenNotFound, issue_token, list_tokens, revoke_token
 
 ECONOMIC_KEYS = {"app_secret_token", "agreement_grant_token", "webhook_secret"}
 HUBSPOT_KEYS = {"access_token", "client_secret"}
+DYNAMICS_KEYS = {*ConnectionKind.DYNAMICS.secret_keys, "webhook_key"}
 
 
 def _secret(path: str, keys: set[str]) -> dict[str, Any]:
@@ -61,16 +65,17 @@ def provision(
     tenant_id: str,
     *,
     economic_secret: dict[str, Any],
-    hubspot_secret: dict[str, Any],
+    crm: ConnectionConfig,
+    crm_secret: dict[str, Any],
     mode: SyncMode = SyncMode.MANUAL,
     environment: Environment = Environment.TEST,
-    hubspot_portal_id: int | None = None,
     walk_in: str | None = None,
     secret_prefix: str = "crmsync/",  # noqa: S107 - a name prefix, not a secret
     economic_connection: str = "eco",
-    hubspot_connection: str = "hs",
 ) -> str:
-    """Tenant config + one secret per connection + an API token (returned; only its hash is stored)."""
+    """Tenant config + one secret per connection + an API token (returned; only its hash is stored).
+
+    ``crm`` is the CRM connection (HubSpot or Dynamics 365) and ``crm_secret`` its secret."""
     config = TenantConfig(
         tenant_id=tenant_id,
         sync_mode=mode,
@@ -82,33 +87,49 @@ def provision(
                 kind=ConnectionKind.ECONOMIC,
                 accounting_defaults=AccountingDefaults(),
             ),
-            ConnectionConfig(
-                connection_id=hubspot_connection,
-                kind=ConnectionKind.HUBSPOT,
-                hubspot_portal_id=hubspot_portal_id,
-            ),
+            crm,
         ],
     )
     _put_secret(secrets_client, config.secret_name(secret_prefix, economic_connection), economic_secret)
-    _put_secret(secrets_client, config.secret_name(secret_prefix, hubspot_connection), hubspot_secret)
+    _put_secret(secrets_client, config.secret_name(secret_prefix, crm.connection_id), crm_secret)
     store.put_config(config)
     return issue_token(store, tenant_id, name="created with the tenant")
 
 
+def _crm(args: argparse.Namespace) -> tuple[ConnectionConfig, dict[str, Any]]:
+    """The CRM connection the arguments name: HubSpot (``--hubspot-secret``) or Dynamics (``--dynamics-*``)."""
+    if bool(args.hubspot_secret) == bool(args.dynamics_secret):
+        raise SystemExit("give either --hubspot-secret or --dynamics-secret (one CRM per tenant)")
+    if args.hubspot_secret:
+        conn = ConnectionConfig(
+            connection_id=args.hubspot_connection,
+            kind=ConnectionKind.HUBSPOT,
+            hubspot_portal_id=args.hubspot_portal_id,
+        )
+        return conn, _secret(args.hubspot_secret, HUBSPOT_KEYS)
+    if not args.dynamics_org_url:
+        raise SystemExit("--dynamics-org-url is required with --dynamics-secret")
+    dynamics = DynamicsSettings(org_url=args.dynamics_org_url, application_user_id=args.dynamics_user_id)
+    conn = ConnectionConfig(
+        connection_id=args.dynamics_connection, kind=ConnectionKind.DYNAMICS, dynamics=dynamics
+    )
+    return conn, _secret(args.dynamics_secret, DYNAMICS_KEYS)
+
+
 def create_tenant(args: argparse.Namespace, session: Any) -> str:
+    crm, crm_secret = _crm(args)
     return provision(
         SyncStore(session.client("dynamodb"), args.table),
         session.client("secretsmanager"),
         args.tenant,
         economic_secret=_secret(args.economic_secret, ECONOMIC_KEYS),
-        hubspot_secret=_secret(args.hubspot_secret, HUBSPOT_KEYS),
+        crm=crm,
+        crm_secret=crm_secret,
         mode=SyncMode(args.mode),
         environment=Environment(args.environment),
-        hubspot_portal_id=args.hubspot_portal_id,
         walk_in=args.walk_in,
         secret_prefix=args.secret_prefix,
         economic_connection=args.economic_connection,
-        hubspot_connection=args.hubspot_connection,
     )
 
 
@@ -151,10 +172,14 @@ def main(argv: list[str] | None = None, session: Any = None) -> int:
     create.add_argument("--table", required=True)
     create.add_argument("--tenant", required=True)
     create.add_argument("--economic-secret", required=True)
-    create.add_argument("--hubspot-secret", required=True)
+    create.add_argument("--hubspot-secret")
     create.add_argument("--hubspot-portal-id", type=int)
+    create.add_argument("--dynamics-secret")
+    create.add_argument("--dynamics-org-url", help="e.g. https://acme.crm4.dynamics.com")
+    create.add_argument("--dynamics-user-id", help="crmsync's application user (else learnt by WhoAmI)")
     create.add_argument("--economic-connection", default="eco")
     create.add_argument("--hubspot-connection", default="hs")
+    create.add_argument("--dynamics-connection", default="dyn")
     create.add_argument("--mode", default="manual", choices=[m.value for m in SyncMode])
     create.add_argument("--environment", default="test", choices=[e.value for e in Environment])
     create.add_argument("--walk-in")

@@ -50,3 +50,42 @@ class AccountRouter:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         return self.fake_for(environ).app(environ, start_response)
+
+
+class OrgRouter:
+    """Dynamics organisations behind one local host: each account's Dataverse fake under ``/<org>``.
+
+    Dataverse gives every organisation its own host (``<org>.crm4.dynamics.com``) and Entra ID serves
+    every directory's token endpoint from one host (``login.microsoftonline.com/<directory>/...``). The
+    local stack has one port for all of them: ``/<org>/api/data/v9.2/...`` goes to the org's fake (with
+    ``SCRIPT_NAME=/<org>``, so the fake sees its own paths; its links carry the prefix because its
+    ``org_url`` does), ``/login/<directory>/oauth2/v2.0/token`` to the fake of that directory. crmsync
+    treats the host as an on-premises server with one path per organisation (``dataverse_urls``).
+    """
+
+    LOGIN = "login"
+
+    def __init__(self) -> None:
+        self._orgs: dict[str, Fake] = {}
+        self._directories: dict[str, Fake] = {}
+
+    def add(self, org: str, directory: str, fake: Fake) -> None:
+        if org == self.LOGIN or org in self._orgs or directory in self._directories:
+            raise ValueError(f"organisation {org!r} or directory {directory!r} exists already")
+        self._orgs[org] = fake
+        self._directories[directory] = fake
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO", ""))
+        head, _, rest = path.lstrip("/").partition("/")
+        if head == self.LOGIN:
+            directory = rest.partition("/")[0]
+            fake = self._directories.get(directory)
+            environ = {**environ, "PATH_INFO": f"/{rest}"}
+        else:
+            fake = self._orgs.get(head)
+            environ = {**environ, "SCRIPT_NAME": f"/{head}", "PATH_INFO": f"/{rest}"}
+        if fake is None:
+            start_response("404 Not Found", [("Content-Type", "application/json")])
+            return [b'{"error":{"code":"0x80040217","message":"no such organisation"}}']
+        return fake.app(environ, start_response)

@@ -20,7 +20,7 @@ from crmsync.store import SyncStore
 from local.fakes.economic import EconomicFake
 from local.fakes.hubspot import HubSpotFake
 from local.template_resources import LocalResources, create_resources
-from local.vendors import ECONOMIC_APP_SECRET, ECONOMIC_GRANT, HUBSPOT_TOKEN, provision_tenant
+from local.vendors import ECONOMIC_APP_SECRET, ECONOMIC_GRANT, HUBSPOT_TOKEN, VendorAccount, provision_tenant
 
 WEBHOOK_SECRET = "it-webhook-key"
 
@@ -40,7 +40,7 @@ class Env:
             self.secrets,
             tenant_id,
             mode=mode,
-            hubspot=self.hubspot,
+            account=VendorAccount("default", self.economic, self.hubspot),
             webhook_secret=WEBHOOK_SECRET,
         )
 

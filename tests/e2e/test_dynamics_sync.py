@@ -1,0 +1,96 @@
+"""e-conomic <-> Dynamics 365 through the whole local stack: a tenant whose CRM is a Dataverse organisation.
+
+The same sync layer as with HubSpot: a backfill creates the accounts and contacts once (ids chosen by
+crmsync, so nothing duplicates on a second run), a person's edit in Dynamics reaches e-conomic, an
+accounting edit reaches Dynamics, and crmsync's own writes do not come back as edits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from crmsync.models import ObjectType, SyncMode
+from local.fakes.dataverse import DataverseFake
+from local.stack import LocalStack
+from local.vendors import DYNAMICS_CONNECTION, ECONOMIC_CONNECTION
+from tests.e2e.conftest import unique_name
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+
+class DynamicsTenant:
+    def __init__(self, stack: LocalStack, customers: int) -> None:
+        self.stack = stack
+        self.id = unique_name("dyn")
+        self.account = stack.add_account(self.id)
+        self.account.economic.seed(customers, contacts_per_customer=1, seed=71)
+        self.token = stack.add_tenant(self.id, account=self.id, mode=SyncMode.AUTOMATIC, crm="dynamics")
+        assert self.account.dynamics is not None
+        self.dynamics: DataverseFake = self.account.dynamics
+
+    def settle(self) -> None:
+        self.stack.run_pull()
+        self.stack.run_until_idle()
+
+    def account_of(self, number: int) -> dict:
+        rows = [r for r in self.dynamics.rows("account") if r.get("accountnumber") == str(number)]
+        assert len(rows) == 1, f"exactly one account for customer {number}: {rows}"
+        return rows[0]
+
+    def record_of(self, number: int):
+        rid = self.stack.store.find_link(self.id, ECONOMIC_CONNECTION, ObjectType.CUSTOMER, str(number))
+        assert rid is not None
+        record = self.stack.store.get_record(self.id, rid)
+        assert record is not None
+        return record
+
+
+@pytest.fixture(scope="module")
+def tenant(stack: LocalStack) -> Iterator[DynamicsTenant]:
+    tenant = DynamicsTenant(stack, customers=4)
+    tenant.settle()
+    yield tenant
+
+
+def test_the_backfill_creates_every_customer_and_contact_in_dynamics_once(tenant: DynamicsTenant):
+    numbers = tenant.account.economic.customer_numbers()
+    assert len(tenant.dynamics.rows("account")) == len(numbers) == 4
+    for number in numbers:
+        account = tenant.account_of(number)
+        customer = tenant.account.economic.get_customer(number)
+        assert customer is not None and account["name"] == customer["name"]
+        record = tenant.record_of(number)
+        assert record.links[DYNAMICS_CONNECTION] == account["accountid"]
+    contacts = tenant.dynamics.rows("contact")
+    assert len(contacts) == 4
+    account_ids = {a["accountid"] for a in tenant.dynamics.rows("account")}
+    assert {c["_parentcustomerid_value"] for c in contacts} == account_ids, "every contact under its account"
+
+    writes = {k: v for k, v in tenant.dynamics.stats["calls"].items() if not k.startswith("GET")}
+    assert writes, "the backfill wrote to Dynamics"
+    tenant.settle()  # a second run finds nothing new: no duplicate, no write
+    assert len(tenant.dynamics.rows("account")) == 4 and len(tenant.dynamics.rows("contact")) == 4
+    after = {k: v for k, v in tenant.dynamics.stats["calls"].items() if not k.startswith("GET")}
+    assert after == writes, "the second run wrote nothing"
+
+
+def test_a_person_editing_an_account_in_dynamics_reaches_e_conomic(tenant: DynamicsTenant):
+    number = tenant.account.economic.customer_numbers()[0]
+    account = tenant.account_of(number)
+    tenant.dynamics.person_edit("account", account["accountid"], {"telephone1": "+45 70 10 20 30"})
+    tenant.settle()
+    customer = tenant.account.economic.get_customer(number)
+    assert customer is not None and customer.get("telephoneAndFaxNumber") == "+45 70 10 20 30"
+    assert tenant.record_of(number).fields["phone"] == "+45 70 10 20 30"
+
+
+def test_an_accounting_owned_field_flows_from_e_conomic_to_dynamics(tenant: DynamicsTenant):
+    """The customer number is e-conomic's (accounting -> CRM): a renumber shows on the account."""
+    number = tenant.account.economic.customer_numbers()[1]
+    account_id = tenant.account_of(number)["accountid"]
+    tenant.account.economic.renumber(number, 7001)
+    tenant.settle()
+    assert tenant.dynamics.row("account", account_id)["accountnumber"] == "7001"
+    assert tenant.record_of(7001).links[DYNAMICS_CONNECTION] == account_id
