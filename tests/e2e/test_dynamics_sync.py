@@ -94,3 +94,36 @@ def test_an_accounting_owned_field_flows_from_e_conomic_to_dynamics(tenant: Dyna
     tenant.settle()
     assert tenant.dynamics.row("account", account_id)["accountnumber"] == "7001"
     assert tenant.record_of(7001).links[DYNAMICS_CONNECTION] == account_id
+
+
+def test_child_accounts_link_to_their_own_customers_and_keep_their_parent(tenant: DynamicsTenant):
+    """A customer's cost centres are child accounts in Dynamics: each becomes an accounting customer of
+    its own, and the hierarchy stays visible on crmsync's record and in the compare view."""
+    parent_id = tenant.dynamics.person_create("account", {"name": "Koncern Holding A/S"})
+    child_ids = [
+        tenant.dynamics.person_create(
+            "account",
+            {"name": f"Koncern Afdeling {n}", "parentaccountid@odata.bind": f"/accounts({parent_id})"},
+        )
+        for n in (1, 2)
+    ]
+    tenant.settle()
+    store, conn = tenant.stack.store, DYNAMICS_CONNECTION
+    parent_rid = store.find_link(tenant.id, conn, ObjectType.CUSTOMER, parent_id)
+    assert parent_rid is not None
+    numbers = set()
+    for child in child_ids:
+        rid = store.find_link(tenant.id, conn, ObjectType.CUSTOMER, child)
+        record = store.get_record(tenant.id, rid) if rid else None
+        assert record is not None and record.fields["parent_account"] == parent_rid
+        numbers.add(record.links[ECONOMIC_CONNECTION])
+        compare = tenant.stack.http.get(
+            f"/tenants/{tenant.id}/records/{rid}/compare", headers={"Authorization": f"Bearer {tenant.token}"}
+        )
+        assert compare.status_code == 200, compare.text
+        shown = {row["field"]: row for row in compare.json()["fields"]}
+        assert shown["parent_account"]["crmsync"] == parent_rid
+    assert len(numbers) == 2, "each child account is a customer of its own in e-conomic"
+    for number in numbers:
+        customer = tenant.account.economic.get_customer(int(number))
+        assert customer is not None and customer["name"].startswith("Koncern Afdeling")

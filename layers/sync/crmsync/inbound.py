@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -404,9 +405,10 @@ def _resolve_parent(
     source: SourceRecord,
     signal: Signal,
 ) -> SourceRecord:
-    """Contacts carry their customer as crmsync's record id, so both sides compare equal."""
-    if source.object_type is not ObjectType.CONTACT:
-        return source
+    """Contacts carry their customer, customers their parent account (a CRM's hierarchy, where the
+    connector has one), as crmsync's record id, so both sides compare equal."""
+    if source.object_type is ObjectType.CUSTOMER:
+        return _resolve_parent_account(ctx, connector, conn, source, signal)
     parent_rid = None
     if source.parent_external_id:
         parent_rid = ctx.find_link(
@@ -430,6 +432,42 @@ def _resolve_parent(
     fields = dict(source.fields)
     fields["customer"] = parent_rid
     return source.model_copy(update={"fields": fields})
+
+
+_resolving: ContextVar[frozenset[tuple[str, str]]] = ContextVar("resolving_parents", default=frozenset())
+"""The parent accounts this call stack is reconciling: a hierarchy with a cycle (A under B under A,
+possible while a person re-parents) ends there instead of recursing."""
+
+
+def _resolve_parent_account(
+    ctx: SyncContext, connector: Connector, conn: str, source: SourceRecord, signal: Signal
+) -> SourceRecord:
+    """``parent_account``: the parent account's record id; a parent crmsync does not know yet is
+    reconciled first (one level; a cycle stops at the account already on the way)."""
+    if "parent_account" not in connector.supported_fields(ObjectType.CUSTOMER):
+        return source  # this side has no hierarchy: it says nothing about the field
+    parent_ext = source.parent_external_id
+    parent_rid = None
+    if parent_ext:
+        parent_rid = ctx.find_link(signal.tenant_id, conn, ObjectType.CUSTOMER, parent_ext, trust_miss=False)
+        on_the_way = _resolving.get()
+        if parent_rid is None and (conn, parent_ext) not in on_the_way:
+            token = _resolving.set(on_the_way | {(conn, source.external_id)})
+            try:
+                handle_signal(
+                    ctx,
+                    Signal(
+                        tenant_id=signal.tenant_id,
+                        connection_id=conn,
+                        object_type=ObjectType.CUSTOMER,
+                        external_id=parent_ext,
+                        source=signal.source,
+                    ),
+                )
+            finally:
+                _resolving.reset(token)
+            parent_rid = ctx.store.find_link(signal.tenant_id, conn, ObjectType.CUSTOMER, parent_ext)
+    return source.model_copy(update={"fields": {**source.fields, "parent_account": parent_rid}})
 
 
 def sync_now(ctx: SyncContext, tenant_id: str, record_id: str) -> dict[str, Any]:

@@ -99,6 +99,7 @@ CUSTOMER_FIELDS: tuple[str, ...] = (
     "external_number",
     "account_manager",
     "lifecycle_stage",
+    "parent_account",
 )
 """Canonical customer fields (CRM company / account <-> accounting customer).
 
@@ -109,6 +110,11 @@ id is translated through the tenant's value map (``config.value_maps``).
 
 ``lifecycle_stage`` exists only in the CRM (HubSpot ``lifecyclestage``): it gates transfer timing and
 lead conversion and is never written to accounting (the accounting connector does not support it).
+
+``parent_account`` is the crmsync record id of the customer's parent in the CRM's account hierarchy
+(Dynamics ``parentaccountid``: a customer's cost centres are child accounts, each linked to its own
+accounting customer). A CRM-only relation, like the contact's ``customer``: read from the CRM, shown
+in the record and the compare view, never written to accounting (which has no hierarchy).
 """
 
 CONTACT_FIELDS: tuple[str, ...] = ("name", "email", "phone", "title", "notes", "customer", "lifecycle_stage")

@@ -71,6 +71,7 @@ DEFAULT_CUSTOMER_RULES: dict[str, FieldRule] = {
     },
     # CRM-only: recorded from the CRM, never written anywhere (accounting has no such field).
     "lifecycle_stage": FROM_CRM,
+    "parent_account": FROM_CRM,
 }
 DEFAULT_CONTACT_RULES: dict[str, FieldRule] = {
     # Contact persons: CRM -> accounting once linked.

@@ -101,6 +101,9 @@ _CUSTOMER: dict[str, FieldSpec] = {
         Kind.REFERENCE, max_length=9, source="e-conomic salesPerson / ourRef (int32, optional)"
     ),
     "lifecycle_stage": FieldSpec(Kind.TEXT),
+    "parent_account": FieldSpec(
+        Kind.RECORD_ID, max_length=None, source="crmsync customer record id (the CRM's parent account)"
+    ),
 }
 _CONTACT: dict[str, FieldSpec] = {
     "name": FieldSpec(

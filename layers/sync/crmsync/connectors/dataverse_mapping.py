@@ -12,8 +12,9 @@ canonical ``notes`` is not mapped (contact ``description`` would hold it; not in
 The parent account travels as ``parent_external_id`` (``_parentcustomerid_value`` when that lookup
 points to an account).
 
-The account's parent account (``_parentaccountid_value``) has no canonical field: ``parent_account_of``
-reads it for whoever needs the hierarchy (see the connector docstring).
+An account's parent account (``_parentaccountid_value``, the hierarchy) travels as its
+``parent_external_id`` too; the sync layer turns it into the canonical ``parent_account`` (the parent's
+crmsync record id). It is read, never written: the CRM owns the hierarchy (``to_columns`` ignores it).
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ class DataverseMapping:
 
     def supported_fields(self, object_type: ObjectType) -> frozenset[str]:
         if object_type is ObjectType.CUSTOMER:
-            names = {*ACCOUNT_COLUMNS, "address", "account_manager"}
+            names = {*ACCOUNT_COLUMNS, "address", "account_manager", "parent_account"}
             return frozenset(f for f in CUSTOMER_FIELDS if f in names)
         return frozenset(f for f in CONTACT_FIELDS if f == "name" or f in CONTACT_COLUMNS)
 
@@ -174,6 +175,7 @@ class DataverseMapping:
             lines = [str(row.get(c) or "").strip() for c in ADDRESS_LINES]
             fields["address"] = clean(object_type, "address", "\n".join(line for line in lines if line))
             fields["account_manager"] = clean(object_type, "account_manager", row.get(OWNER))
+            parent = parent_account_of(row)
         else:
             parts = [str(row.get(c) or "").strip() for c in ("firstname", "lastname")]
             fields["name"] = clean(object_type, "name", " ".join(p for p in parts if p))
