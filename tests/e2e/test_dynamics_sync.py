@@ -127,3 +127,17 @@ def test_child_accounts_link_to_their_own_customers_and_keep_their_parent(tenant
     for number in numbers:
         customer = tenant.account.economic.get_customer(int(number))
         assert customer is not None and customer["name"].startswith("Koncern Afdeling")
+
+
+def test_a_person_deleting_an_account_in_dynamics_keeps_the_e_conomic_customer(tenant: DynamicsTenant):
+    """The default delete policy is ``never``: a deletion is a tombstone, never a mass delete."""
+    number = tenant.account.economic.customer_numbers()[2]
+    account_id = tenant.account_of(number)["accountid"]
+    tenant.dynamics.person_delete("account", account_id)
+    tenant.settle()
+    assert tenant.account.economic.get_customer(number) is not None
+    record = tenant.record_of(number)
+    assert record.bases[DYNAMICS_CONNECTION].deleted
+    assert all(r.get("accountnumber") != str(number) for r in tenant.dynamics.rows("account")), (
+        "not recreated in Dynamics behind the person's back"
+    )

@@ -6,6 +6,10 @@ reason meanwhile (``GET /tenants/{t}/parked``, replayable) and every other tenan
 one probe call is let through after 1, 2, 4 ... minutes (at most 60), and a successful call, a
 config change or a person's replay brings it back to ``ok``. Set and cleared by ``crmsync.service``;
 reasons name the kind of failure, never a secret's value.
+
+``last_full_compares``: a connection read by change tracking (Dynamics) whose token expired was read in
+full and compared (``crmsync.pull``): the last such run of each object type (when, why, how many rows),
+newest first; empty when it never happened.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ def connection_states(ctx: SyncContext, tenant_id: str) -> dict[str, Any]:
     config = ctx.store.get_config(tenant_id)
     if config is None:
         raise NotFound(tenant_id)
-    stored = ctx.store.connection_states(tenant_id, [c.connection_id for c in config.connections])
+    ids = [c.connection_id for c in config.connections]
+    stored = ctx.store.connection_states(tenant_id, ids)
+    compares = ctx.store.last_full_compares(tenant_id, ids)
     connections: list[dict[str, Any]] = []
     for conn in config.connections:
         state = stored.get(conn.connection_id) or ConnectionState(state="ok")
@@ -33,6 +39,7 @@ def connection_states(ctx: SyncContext, tenant_id: str) -> dict[str, Any]:
             "kind": conn.kind.value,
             "state": state.state,
             "since": state.since,
+            "last_full_compares": compares.get(conn.connection_id, []),
         }
         if state.needs_attention:
             entry |= state.model_dump(include=set(_SHOWN))

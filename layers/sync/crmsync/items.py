@@ -11,6 +11,8 @@ older items (written before a field existed) read with that field's default.
 - ``ConnectionState``: ``ok`` / ``needs_attention`` of a tenant connection (``connection_state``).
 - ``TokenInfo``: an API token's listing entry, never the token (``tokens``).
 - ``TimelineEntry``: one entry of a record's timeline (``store.timeline``).
+- ``DeltaCheckpoint`` / ``FullCompare``: how far the pull read a connection's change tracking, and the
+  last full compare an expired token forced (``pull``, ``store.checkpoints``, shown by ``health``).
 """
 
 from __future__ import annotations
@@ -212,3 +214,29 @@ class TimelineEntry(TypedDict, total=False):
     """``lead_converted``: how (``existing``, ``merged``, ``created``, ``walk_in``...)."""
     lead: str | None
     """``lead_converted``: the lead's id."""
+
+
+class FullCompare(BaseModel):
+    """A full compare the pull ran because the vendor refused its change-tracking token (too old).
+
+    Kept so a person can see it happened: every row was read again and compared with what crmsync
+    holds (nothing deleted by absence, nothing duplicated: links exist).
+    """
+
+    object_type: ObjectType
+    at: datetime = Field(description="when it ran (its rows were all enqueued before it was stored)")
+    reason: str = Field(description="why: the vendor's words")
+    rows: int = Field(description="rows read and compared")
+
+
+class DeltaCheckpoint(BaseModel):
+    """How far the scheduled pull read a connection's change tracking for one object type.
+
+    ``delta_link`` is the vendor's opaque link to the changes since that read; it moves only after every
+    signal of a read was enqueued. Never shown by the API (it is only useful to the pull).
+    """
+
+    delta_link: str
+    last_success: datetime
+    last_seen: int = Field(0, description="rows and deletions the last read returned")
+    last_full_compare: FullCompare | None = None

@@ -2,6 +2,13 @@
 
 Checkpoints move only after every signal of a pull was enqueued; what crmsync already saw in the
 lookback costs no signal.
+
+A connector with change tracking (``DeltaReader``: Dataverse) is read by its delta link instead of a
+time window: its first read (no link) is a backfill of every row, later reads return what changed and
+what was deleted (deletions in the vendor's own words: each becomes a signal the worker confirms by a
+404 on re-read). A link the vendor refuses as too old starts a *full compare*: every row is read again
+and signalled (what crmsync holds is compared, absence deletes nothing), recorded on the checkpoint for
+the health view, logged and counted (``PullFullCompare``).
 """
 
 from __future__ import annotations
@@ -11,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from crmsync import value_maps
 from crmsync.budget import Priority
@@ -24,9 +32,13 @@ from crmsync.connection_state import (
     failed_connection,
 )
 from crmsync.connectors.base import (
+    Connector,
+    DeltaExpired,
+    DeltaReader,
     SourceRecord,
 )
 from crmsync.context import SyncContext, UnknownTenant
+from crmsync.items import DeltaCheckpoint, FullCompare
 from crmsync.models import (
     Fields,
     ObjectType,
@@ -38,6 +50,7 @@ from crmsync.store import (
 )
 
 logger = Logger(child=True)
+metrics = Metrics()  # Powertools shares the metric set: the handler's ``log_metrics`` flushes these
 
 PULL_CHUNK = 1000
 """Records a pull compares and enqueues at a time (one e-conomic page; ten HubSpot search pages)."""
@@ -54,6 +67,8 @@ class PullReport:
     """``tenant/connection`` -> reason, for the connections that failed or wait for their next probe."""
     failed: dict[str, str] = field(default_factory=dict)
     """``tenant/connection`` -> error, for other failures (the pull raises the first after the rest ran)."""
+    full_compares: dict[str, int] = field(default_factory=dict)
+    """``tenant/connection/object`` -> rows read, for the change-tracking reads that had to start over."""
 
 
 def pull(ctx: SyncContext, tenants: list[str] | None = None) -> PullReport:
@@ -104,38 +119,124 @@ def pull(ctx: SyncContext, tenants: list[str] | None = None) -> PullReport:
 
 
 def _pull_connection(ctx: SyncContext, config: TenantConfig, conn: str, report: PullReport) -> None:
-    assert ctx.queue is not None
-    tenant = config.tenant_id
     connector = ctx.connectors.get(config, conn)
     for obj in (ObjectType.CUSTOMER, ObjectType.CONTACT):
-        cursor = ctx.store.get_checkpoint(tenant, conn, obj)
-        since = (cursor - timedelta(seconds=config.lookback_seconds)) if cursor else EPOCH
-        newest = cursor
-        read = 0
-        # In chunks, so a first pull of a big account never holds every record in memory.
-        changed = iter(connector.changed_since(obj, since))
-        while sources := list(islice(changed, PULL_CHUNK)):  # itertools.batched needs 3.12
-            for src in sources:
-                if src.modified_at and (newest is None or src.modified_at > newest):
-                    newest = src.modified_at
-            fresh = _not_seen_yet(ctx, config, conn, sources)
-            signals = [
-                Signal(
-                    tenant_id=tenant,
-                    connection_id=conn,
-                    object_type=obj,
-                    external_id=src.external_id,
-                    source="pull",
-                )
-                for src in fresh
-            ]
-            ctx.queue.send(signals)  # raises EnqueueError: the checkpoint then stays where it was
-            report.enqueued += len(signals)
-            report.seen += len(sources) - len(fresh)
-            read += len(sources)
-        if newest is not None:
-            ctx.store.put_checkpoint(tenant, conn, obj, newest, read)
-            report.checkpoints[f"{tenant}/{conn}/{obj.value}"] = newest.isoformat()
+        if isinstance(connector, DeltaReader):
+            _pull_delta(ctx, config, conn, connector, obj, report)
+        else:
+            _pull_changed_since(ctx, config, conn, connector, obj, report)
+
+
+def _pull_changed_since(
+    ctx: SyncContext,
+    config: TenantConfig,
+    conn: str,
+    connector: Connector,
+    obj: ObjectType,
+    report: PullReport,
+) -> None:
+    """Records modified since the checkpoint minus the lookback; the checkpoint moves to the newest."""
+    tenant = config.tenant_id
+    cursor = ctx.store.get_checkpoint(tenant, conn, obj)
+    since = (cursor - timedelta(seconds=config.lookback_seconds)) if cursor else EPOCH
+    newest = cursor
+    read = 0
+    # In chunks, so a first pull of a big account never holds every record in memory.
+    changed = iter(connector.changed_since(obj, since))
+    while sources := list(islice(changed, PULL_CHUNK)):  # itertools.batched needs 3.12
+        for src in sources:
+            if src.modified_at and (newest is None or src.modified_at > newest):
+                newest = src.modified_at
+        _enqueue_changed(ctx, config, conn, sources, report)
+        read += len(sources)
+    if newest is not None:
+        ctx.store.put_checkpoint(tenant, conn, obj, newest, read)
+        report.checkpoints[f"{tenant}/{conn}/{obj.value}"] = newest.isoformat()
+
+
+def _pull_delta(
+    ctx: SyncContext,
+    config: TenantConfig,
+    conn: str,
+    connector: DeltaReader,
+    obj: ObjectType,
+    report: PullReport,
+) -> None:
+    """Changes and deletions since the stored delta link; the new link is stored after all were enqueued.
+
+    A crash before that re-reads the same delta next time: duplicate signals are harmless, lost ones
+    are not. No link yet: the read returns every row (a backfill). An expired link: a full compare.
+    """
+    assert ctx.queue is not None
+    tenant = config.tenant_id
+    key = f"{tenant}/{conn}/{obj.value}"
+    stored = ctx.store.get_delta_checkpoint(tenant, conn, obj)
+    last_compare = stored.last_full_compare if stored else None
+    try:
+        changed, deleted, link = connector.changes(obj, stored.delta_link if stored else None)
+    except DeltaExpired as exc:
+        if stored is None:
+            raise  # only a link can expire: a first read that says so is not retried in a circle
+        # Everything again, with a fresh link. A first read reports no deletions: absence never deletes.
+        changed, deleted, link = connector.changes(obj, None)
+        reason = f"change tracking expired: {exc.message}"
+        last_compare = FullCompare(object_type=obj, at=ctx.clock(), reason=reason, rows=len(changed))
+        report.full_compares[key] = len(changed)
+        logger.warning(
+            "change-tracking link expired: full compare of every row",
+            extra={"tenant": tenant, "connection": conn, "object_type": obj.value, "rows": len(changed)},
+        )
+        metrics.add_metric(name="PullFullCompare", unit=MetricUnit.Count, value=1)
+    for start in range(0, len(changed), PULL_CHUNK):
+        _enqueue_changed(ctx, config, conn, changed[start : start + PULL_CHUNK], report)
+    gone = [
+        Signal(
+            tenant_id=tenant,
+            connection_id=conn,
+            object_type=obj,
+            external_id=ext,
+            source="pull",
+            hint={"change": "deleted"},  # the worker confirms it by a 404 on re-read
+        )
+        for ext in dict.fromkeys(deleted)
+    ]
+    if gone:
+        ctx.queue.send(gone)  # raises EnqueueError: the link then stays where it was
+        report.enqueued += len(gone)
+    now = ctx.clock()
+    ctx.store.put_delta_checkpoint(
+        tenant,
+        conn,
+        obj,
+        DeltaCheckpoint(
+            delta_link=link,
+            last_success=now,
+            last_seen=len(changed) + len(deleted),
+            last_full_compare=last_compare,
+        ),
+    )
+    report.checkpoints[key] = now.isoformat()
+
+
+def _enqueue_changed(
+    ctx: SyncContext, config: TenantConfig, conn: str, sources: list[SourceRecord], report: PullReport
+) -> None:
+    """Enqueue a signal for each of one chunk's records that crmsync has not seen exactly so."""
+    assert ctx.queue is not None
+    fresh = _not_seen_yet(ctx, config, conn, sources)
+    signals = [
+        Signal(
+            tenant_id=config.tenant_id,
+            connection_id=conn,
+            object_type=src.object_type,
+            external_id=src.external_id,
+            source="pull",
+        )
+        for src in fresh
+    ]
+    ctx.queue.send(signals)  # raises EnqueueError: the checkpoint then stays where it was
+    report.enqueued += len(signals)
+    report.seen += len(sources) - len(fresh)
 
 
 def _not_seen_yet(

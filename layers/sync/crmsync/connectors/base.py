@@ -162,3 +162,27 @@ class Connector(Protocol):
     def write(self, object_type: ObjectType, items: list[WriteItem]) -> list[WriteResult]:
         """Create/update records, batched where the vendor allows; one result per item, same order."""
         ...
+
+
+class DeltaExpired(VendorError):
+    """A change-tracking link older than the vendor keeps changes: every row must be read again."""
+
+
+@runtime_checkable
+class DeltaReader(Protocol):
+    """A connector that reads changes by the vendor's change tracking (Dataverse): what the pull uses
+    instead of ``changed_since`` when the connector has it (checked with ``isinstance``).
+
+    Change tracking reports deletions in the vendor's own words and needs no time window (no overlap,
+    no clock skew); the link it returns is opaque and moves only after its changes were enqueued.
+    """
+
+    def changes(
+        self, object_type: ObjectType, delta_link: str | None = None
+    ) -> tuple[list[SourceRecord], list[str], str]:
+        """(changed rows, deleted ids, the next delta link) since ``delta_link``; None: every row.
+
+        Raises ``DeltaExpired`` when the link is too old to answer; the caller then reads every row
+        again (``delta_link=None``).
+        """
+        ...

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from crmsync.connectors import base
 from crmsync.connectors.base import (
     AuthError,
     ConflictError,
@@ -39,8 +40,8 @@ DUPLICATE_KEY_CODES = frozenset({"0x80040237", "0x80060892"})
 DELTA_EXPIRED_TEXT = "version stamp associated with the client has expired"
 
 
-class DeltaExpired(VendorError):
-    """The change-tracking token is older than the org keeps changes: read everything again."""
+class DeltaExpired(base.DeltaExpired):
+    """Dataverse: "Version stamp associated with the client has expired. Please perform a full sync."."""
 
 
 class ErrorDetail(BaseModel):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from crmsync import config_checks
 from crmsync.api_errors import StateConflict
 from crmsync.config import TenantConfig
+from crmsync.items import FullCompare
 from crmsync.models import SyncMode
 from crmsync.routes.common import TenantId, domain_router, tenant_config, tenant_context
 from crmsync.store import VersionConflict
@@ -18,11 +19,17 @@ router = domain_router()
 TAGS = ["tenant"]
 
 
+FULL_COMPARES_DOC = (
+    "the last full compare of each object type that an expired change-tracking token forced, newest first"
+)
+
+
 class ConnectionOk(BaseModel):
     connection_id: str
     kind: str
     state: Literal["ok"]
     since: str | None = Field(description="when it last came back (null: never failed)")
+    last_full_compares: list[FullCompare] = Field(default_factory=list, description=FULL_COMPARES_DOC)
 
 
 class ConnectionNeedsAttention(BaseModel):
@@ -37,6 +44,7 @@ class ConnectionNeedsAttention(BaseModel):
     failures: int | None = Field(description="failures in a row")
     last_failure_at: str | None
     next_probe_at: str | None
+    last_full_compares: list[FullCompare] = Field(default_factory=list, description=FULL_COMPARES_DOC)
 
 
 class Health(BaseModel):

@@ -22,6 +22,7 @@ Item layout (every partition key starts with the tenant, so no query can cross t
 | delete guard| TENANT#t#DELETES#BUDGET | h<hour> (TTL)                      | budget              |
 | api limit   | TENANT#t#API#BUDGET | d<day>: like the rate budget (``request_quota``) | budget     |
 | checkpoint  | TENANT#t      | CKPT#<connection>#<object>                | checkpoints         |
+| delta link  | TENANT#t      | CKPT#<connection>#<object>#DELTA (``data``) | checkpoints       |
 | conn state  | TENANT#t      | CONNSTATE#<connection>                    | connection_states   |
 | oauth token | TENANT#t      | OAUTH#<connection>#<environment> (TTL)    | tokens_cache        |
 
