@@ -103,7 +103,10 @@ def create(h: Harness, record_id: str = "rec-1", **fields: Any) -> str:
 def test_is_an_accounting_connector_with_the_canonical_fields(h: Harness) -> None:
     assert isinstance(h.connector, Connector)
     assert h.connector.side is Side.ACCOUNTING
-    assert h.connector.supported_fields(CUSTOMER) == frozenset(CUSTOMER_FIELDS) - {"lifecycle_stage", "parent_account"}
+    assert h.connector.supported_fields(CUSTOMER) == frozenset(CUSTOMER_FIELDS) - {
+        "lifecycle_stage",
+        "parent_account",
+    }
     assert h.connector.supported_fields(CONTACT) == {"name", "email", "phone", "notes"}
 
 
@@ -823,6 +826,9 @@ def test_source_records_are_plain_canonical_values(h: Harness) -> None:
     for record in h.connector.list_all(CUSTOMER):
         assert isinstance(record, SourceRecord)
         assert set(record.fields) == h.connector.supported_fields(CUSTOMER)
-        assert set(record.fields) == set(CUSTOMER_FIELDS) - {"lifecycle_stage", "parent_account"}  # CRM-only fields
+        assert set(record.fields) == set(CUSTOMER_FIELDS) - {
+            "lifecycle_stage",
+            "parent_account",
+        }  # CRM-only fields
         assert all(v is None or isinstance(v, (str, bool)) for v in record.fields.values())
         assert record.fields["customer_group"] in ("1", "2") and record.modified_at == T0

@@ -13,7 +13,10 @@ from crmsync.connectors.base import SourceRecord, StaleError, VendorRefusedError
 from crmsync.models import CUSTOMER_FIELDS, Fields, FieldValue, ObjectType, normalize
 from crmsync.text_rules import clean_fields
 
-CUSTOMER_SUPPORTED: frozenset[str] = frozenset(CUSTOMER_FIELDS) - {"lifecycle_stage", "parent_account"}  # CRM-only
+CUSTOMER_SUPPORTED: frozenset[str] = frozenset(CUSTOMER_FIELDS) - {
+    "lifecycle_stage",
+    "parent_account",
+}  # CRM-only
 CONTACT_SUPPORTED: frozenset[str] = frozenset({"name", "email", "phone", "notes"})
 """e-conomic contacts have no title; ``customer`` travels as ``parent_external_id``."""
 
