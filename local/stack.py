@@ -57,14 +57,13 @@ from local.template_resources import (
 from local.vendors import (
     DEFAULT_ACCOUNT,
     ECONOMIC_APP_SECRET,
-    ECONOMIC_CONNECTION,
     ECONOMIC_GRANT,
     HUBSPOT_CLIENT_SECRET,
-    HUBSPOT_CONNECTION,
     HUBSPOT_TOKEN,
     CrmKind,
     VendorAccount,
     VendorAccounts,
+    point_webhooks,
     provision_tenant,
 )
 
@@ -258,11 +257,7 @@ class LocalStack:
             webhook_secret=webhook_secret,
             crm=crm,
         )
-        vendor.economic.set_webhook(
-            f"{self.gateway_url}/webhooks/economic/{tenant_id}/{ECONOMIC_CONNECTION}"
-            f"?key={webhook_secret}&old=[OLDNUMBER]&new=[NEWNUMBER]"
-        )
-        vendor.hubspot.target_url = f"{self.gateway_url}/webhooks/hubspot/{tenant_id}/{HUBSPOT_CONNECTION}"
+        point_webhooks(vendor, f"{self.gateway_url}/webhooks", tenant_id, webhook_secret, crm)
         # Onboarding: connectors set up what they need on the vendor (HubSpot custom properties).
         config = self.store.get_config(tenant_id)
         assert config is not None

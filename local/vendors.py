@@ -18,6 +18,7 @@ from typing import Any, Literal
 from werkzeug.serving import BaseWSGIServer
 
 from crmsync.config import ConnectionConfig, DynamicsSettings
+from crmsync.dataverse_webhooks import WEBHOOK_KEY_HEADER
 from crmsync.models import ConnectionKind, SyncMode
 from crmsync.store import SyncStore
 from local.fakes.accounts import AccountRouter, OrgRouter, economic_credential, hubspot_credential
@@ -96,6 +97,20 @@ def provision_tenant(
     )
 
 
+def point_webhooks(account: VendorAccount, base_url: str, tenant_id: str, key: str, crm: CrmKind) -> None:
+    """Point the account's webhooks at the tenant's endpoints under ``base_url`` (the gateway's
+    ``/webhooks``), as an operator registers them: e-conomic's URL with the key and the renumbering
+    placeholders, HubSpot's app target URL, Dynamics' service endpoint with "HttpHeader" auth."""
+    account.economic.set_webhook(
+        f"{base_url}/economic/{tenant_id}/{ECONOMIC_CONNECTION}?key={key}&old=[OLDNUMBER]&new=[NEWNUMBER]"
+    )
+    account.hubspot.target_url = f"{base_url}/hubspot/{tenant_id}/{HUBSPOT_CONNECTION}"
+    if account.dynamics is not None and crm == "dynamics":
+        url = f"{base_url}/dynamics/{tenant_id}/{DYNAMICS_CONNECTION}"
+        for table in ("account", "contact"):
+            account.dynamics.add_webhook(url, table, auth=("header", {WEBHOOK_KEY_HEADER: key}))
+
+
 @dataclass
 class VendorAccount:
     """One company's own e-conomic agreement and HubSpot portal (``LocalStack.add_account``)."""
@@ -147,6 +162,8 @@ class VendorAccounts:
                 tenant=f"entra-{name}",
                 application_user_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"crmsync-app-user/{name}")),
             )
+            # Delivered when the stack pumps (Dataverse delivers asynchronously, as a system job).
+            account.dynamics.hold_webhooks = True
             self._orgs.add(name, account.dynamics.tenant, account.dynamics)
         return account.dynamics
 
@@ -188,3 +205,5 @@ class VendorAccounts:
         for account in self.accounts.values():
             account.economic.flush_webhooks(timeout=30)
             account.hubspot.flush_webhooks(timeout=30)
+            if account.dynamics is not None:
+                account.dynamics.flush_webhooks()

@@ -141,3 +141,21 @@ def test_a_person_deleting_an_account_in_dynamics_keeps_the_e_conomic_customer(t
     assert all(r.get("accountnumber") != str(number) for r in tenant.dynamics.rows("account")), (
         "not recreated in Dynamics behind the person's back"
     )
+
+
+def test_a_person_edit_arrives_by_webhook_and_crmsyncs_own_write_does_not_come_back(tenant: DynamicsTenant):
+    """No pull: the service-endpoint webhook carries the edit; the write crmsync then makes to e-conomic
+    and the accounting-owned values it writes back to Dynamics are echoes, dropped at ingestion."""
+    number = tenant.account.economic.customer_numbers()[3]
+    account = tenant.account_of(number)
+    tenant.dynamics.person_edit("account", account["accountid"], {"address1_city": "Silkeborg"})
+    tenant.stack.run_until_idle()  # webhooks, queue and stream only
+    customer = tenant.account.economic.get_customer(number)
+    assert customer is not None and customer.get("city") == "Silkeborg"
+
+    writes = {k: v for k, v in tenant.dynamics.stats["calls"].items() if not k.startswith("GET")}
+    deliveries = len(tenant.dynamics.webhook_deliveries)
+    tenant.stack.run_until_idle()
+    assert len(tenant.dynamics.webhook_deliveries) == deliveries, "nothing more was delivered"
+    after = {k: v for k, v in tenant.dynamics.stats["calls"].items() if not k.startswith("GET")}
+    assert after == writes, "no loop: the edit's own echo wrote nothing back to Dynamics"

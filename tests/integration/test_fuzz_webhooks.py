@@ -3,7 +3,8 @@
 HubSpot: arbitrary JSON, lists of event-shaped objects with wrong types and missing keys, empty,
 huge and non-JSON (even non-UTF-8) bodies; unsigned, wrongly signed, stale, and *correctly signed*
 (so the parser behind the signature check is fuzzed too). e-conomic: random ``key``/``old``/``new``
-query values. Never a 5xx; a refused delivery is a 4xx with a message and enqueues nothing; an
+query values. Dataverse: context-shaped objects and junk, with and without its key, at its own and
+other connections. Never a 5xx; a refused delivery is a 4xx with a message and enqueues nothing; an
 accepted one enqueues only valid signals, for objects the delivery named.
 """
 
@@ -17,12 +18,17 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import event as note_outcome
 from hypothesis import strategies as st
 
+from crmsync.dataverse_webhooks import WEBHOOK_KEY_HEADER
 from crmsync.models import ObjectType, Signal
 from crmsync.webhooks import MAX_HUBSPOT_EVENTS, hubspot_signature_v3
 from local.lambda_runtime import http_event, invoke
 from tests.integration.conftest import WEBHOOK_SECRET, Env
+from tests.integration.test_dynamics_webhooks import APP_USER as DYN_APP_USER
+from tests.integration.test_dynamics_webhooks import KEY as DYN_KEY
+from tests.integration.test_dynamics_webhooks import dynamics_event, dynamics_tenant
 
 HOST = "abc123.execute-api.eu-west-1.amazonaws.com"
 TENANT = "t1"
@@ -475,3 +481,75 @@ def test_economic_number_other_than_ascii_digits_is_a_400(tenant: Env) -> None:
     )
     assert answer(invoke("webhook_ingest", padded))[0] == 200
     assert [s["external_id"] for s in tenant.queued()] == ["42"]
+
+
+# -- Dataverse (Dynamics 365) ----------------------------------------------------------------------
+
+DYN_TENANT = "d1"
+DYN_TABLES = {"account": ObjectType.CUSTOMER, "contact": ObjectType.CONTACT}
+guids = st.uuids().map(str) | st.uuids().map(lambda u: str(u).upper())
+
+
+def context_shaped() -> st.SearchStrategy[dict[str, Any]]:
+    """Dicts shaped like a RemoteExecutionContext, any key missing or of the wrong type."""
+    fields = {
+        "MessageName": st.sampled_from(["Create", "Update", "Delete", "Assign", "update", ""]) | json_values,
+        "PrimaryEntityName": st.sampled_from(["account", "contact", "lead", "Account"]) | json_values,
+        "PrimaryEntityId": guids | json_values,
+        "InitiatingUserId": guids | st.just(DYN_APP_USER) | st.none() | json_values,
+        "UserId": guids | st.just(DYN_APP_USER) | json_values,
+        "OperationId": guids | json_values,
+        "CorrelationId": guids | json_values,
+        "Depth": st.integers(min_value=-1, max_value=9) | json_values,
+        "OperationCreatedOn": st.integers(min_value=0, max_value=2**42).map(lambda ms: f"/Date({ms})/")
+        | json_values,
+        "InputParameters": json_values,
+    }
+    # a context Dataverse could send, so the accepted path stays reachable for the fuzzer
+    plausible = {
+        "MessageName": st.sampled_from(["Create", "Update", "Delete"]),
+        "PrimaryEntityName": st.sampled_from(["account", "contact", "lead"]),
+        "PrimaryEntityId": guids,
+    }
+    rest = {k: v for k, v in fields.items() if k not in plausible}
+    return st.fixed_dictionaries({}, optional=fields) | st.fixed_dictionaries(plausible, optional=rest)
+
+
+@pytest.fixture
+def dyn_tenant(env: Env) -> Env:
+    dynamics_tenant(env, DYN_TENANT)
+    return env
+
+
+@settings(FUZZ, max_examples=60)
+@given(
+    payload=context_shaped(),
+    raw=st.one_of(st.none(), st.none(), st.none(), st.text(max_size=30), st.binary(max_size=30)),
+    auth=st.sampled_from(["code", "header", "code", "header", "none", "wrong-code", "wrong-header"]),
+    where=st.sampled_from(
+        [(DYN_TENANT, "dyn")] * 4 + [(TENANT, "hs"), ("nobody", "dyn"), (DYN_TENANT, "eco")]
+    ),
+)
+def test_dynamics_webhook_fuzz(
+    dyn_tenant: Env, payload: dict[str, Any], raw: str | bytes | None, auth: str, where: tuple[str, str]
+) -> None:
+    body = json.dumps(payload) if raw is None else raw
+    query = {"code": f"code={DYN_KEY}", "wrong-code": "code=guess"}.get(auth, "")
+    headers = {"header": {WEBHOOK_KEY_HEADER: DYN_KEY}, "wrong-header": {WEBHOOK_KEY_HEADER: "guess"}}
+    request = dynamics_event(where[0], body, query=query, headers=headers.get(auth), connection=where[1])
+    status, result = answer(invoke("webhook_ingest", request))
+    queued = dyn_tenant.queued()
+    note_outcome(f"{status} {result.get('ignored') or ''}")  # --hypothesis-show-statistics
+    if auth not in ("code", "header") or where != (DYN_TENANT, "dyn"):
+        assert status == 401, (auth, where, status, result)
+    if status >= 400:
+        assert queued == [], (status, result, queued)
+        return
+    assert status == 200 and result["signals"] in (0, 1), result
+    assert len(queued) in (0, result["signals"]), (result, queued)  # 0: a redelivery
+    for message in queued:
+        signal = Signal.model_validate(message)
+        assert (signal.tenant_id, signal.connection_id, signal.source) == (DYN_TENANT, "dyn", "webhook")
+        assert signal.object_type is DYN_TABLES[payload["PrimaryEntityName"]]
+        assert signal.external_id == payload["PrimaryEntityId"].lower()
+        assert payload["MessageName"] in ("Create", "Update", "Delete")

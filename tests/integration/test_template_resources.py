@@ -187,6 +187,7 @@ def test_function_specs_list_the_functions_with_their_routes() -> None:
         "LeadConversionFunction": ["POST /tenants/{tenant_id}/leads/{lead_id}/convert"],
         "WebhookIngestFunction": [
             "GET /webhooks/economic/{tenant_id}/{connection_id}",
+            "POST /webhooks/dynamics/{tenant_id}/{connection_id}",
             "POST /webhooks/economic/{tenant_id}/{connection_id}",
             "POST /webhooks/hubspot/{tenant_id}/{connection_id}",
         ],

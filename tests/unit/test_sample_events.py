@@ -23,6 +23,7 @@ def test_http_events_route_to_the_template_functions():
     expected = {
         "webhook_economic_customer_updated.json": "WebhookIngestFunction",
         "webhook_hubspot_company_property_change.json": "WebhookIngestFunction",
+        "webhook_dynamics_account_update.json": "WebhookIngestFunction",
         "api_get_record.json": "ApiFunction",
         "lead_conversion_convert.json": "LeadConversionFunction",
     }

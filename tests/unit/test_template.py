@@ -44,6 +44,7 @@ EXPECTED_ROUTES = {
     "POST /webhooks/economic/{tenant_id}/{connection_id}": "WebhookIngestFunction",
     "GET /webhooks/economic/{tenant_id}/{connection_id}": "WebhookIngestFunction",
     "POST /webhooks/hubspot/{tenant_id}/{connection_id}": "WebhookIngestFunction",
+    "POST /webhooks/dynamics/{tenant_id}/{connection_id}": "WebhookIngestFunction",
     "ANY /tenants/{proxy+}": "ApiFunction",
     "GET /openapi.json": "ApiFunction",
     "POST /tenants/{tenant_id}/leads/{lead_id}/convert": "LeadConversionFunction",

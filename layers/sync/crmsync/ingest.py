@@ -7,7 +7,8 @@ without ``attemptNumber``), kept 25 hours because HubSpot retries for 24. One id
 delivery (not per event) keeps ingestion at two DynamoDB writes per POST; should HubSpot regroup
 retried events into a different batch, the extra signals are harmless: the worker re-reads the
 record and finds nothing new. e-conomic deliveries carry no id; a duplicate simply re-reads the
-customer and changes nothing.
+customer and changes nothing. Dataverse deliveries go through the same idempotency, keyed by the
+delivery's identity (``crmsync.dataverse_webhooks.delivery_key``), so its one retry is enqueued once.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from crmsync.config import ConnectionConfig
 from crmsync.context import SyncContext, UnknownTenant
+from crmsync.dataverse_webhooks import UNAUTHORISED, dataverse_delivery, parse_context, verify_dataverse_key
 from crmsync.errors import UnknownConnection
 from crmsync.models import ConnectionKind, Signal
 from crmsync.webhooks import (
@@ -42,9 +44,9 @@ def _connection_secret(
         conn = config.connection(connection_id)
     except (UnknownTenant, UnknownConnection) as exc:
         # Same answer as a bad secret: the endpoint does not reveal which tenants exist.
-        raise WebhookRejected(401, "unknown tenant/connection or wrong credentials") from exc
+        raise WebhookRejected(401, UNAUTHORISED) from exc
     if conn.kind is not kind:
-        raise WebhookRejected(401, "unknown tenant/connection or wrong credentials")
+        raise WebhookRejected(401, UNAUTHORISED)
     return conn, ctx.connectors.secret(config, connection_id)
 
 
@@ -148,6 +150,38 @@ def hubspot_request(
         now_ms=int(time.time() * 1000),
         enqueue_once=enqueue_once,
     )
+
+
+def dynamics_webhook(
+    ctx: SyncContext,
+    tenant_id: str,
+    connection_id: str,
+    *,
+    query: dict[str, str],
+    headers: dict[str, str],
+    body: str | None,
+    is_base64: bool,
+    enqueue_once: EnqueueOnce,
+) -> dict[str, Any]:
+    """Verify, parse and enqueue (once) a Dataverse delivery from an API Gateway request.
+
+    Size first (413), then the key (401: unknown tenant, another vendor's connection and a wrong key
+    answer alike), then the body (400); a table or message crmsync does not sync and crmsync's own
+    write are answered 200 with nothing enqueued (``crmsync.dataverse_webhooks``)."""
+    refuse_oversized_body(body, is_base64)
+    conn, secret = _connection_secret(ctx, tenant_id, connection_id, ConnectionKind.DYNAMICS)
+    verify_dataverse_key(expected_key=str(secret.get("webhook_key", "")), query=query, headers=headers)
+    context = parse_context(raw_body(body, is_base64))
+    delivery = dataverse_delivery(
+        context,
+        tenant_id=tenant_id,
+        connection_id=connection_id,
+        application_user_id=conn.dynamics.application_user_id if conn.dynamics else None,
+    )
+    if delivery.signal is None:
+        return {"signals": 0, "ignored": delivery.ignored}
+    enqueue_once(delivery.key, [delivery.signal])
+    return {"signals": 1}
 
 
 def make_enqueue_once(ctx: SyncContext, idempotency_table: str, boto3_client: Any = None) -> EnqueueOnce:

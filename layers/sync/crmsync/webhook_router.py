@@ -1,9 +1,10 @@
 """The webhook routes (Powertools ``Router``) and their error answers, for the webhook_ingest handler.
 
 e-conomic calls ``/webhooks/economic/{tenant}/{connection}`` (GET or POST, its secret in the query),
-HubSpot ``/webhooks/hubspot/{tenant}/{connection}`` (POST, signed). ``crmsync.ingest`` verifies and
-enqueues; a refused delivery answers 4xx with its reason and is never enqueued, a queue that cannot take
-it answers 503 so the vendor retries.
+HubSpot ``/webhooks/hubspot/{tenant}/{connection}`` (POST, signed), Dataverse
+``/webhooks/dynamics/{tenant}/{connection}`` (POST, its key in ``?code=`` or a header; see
+``crmsync.dataverse_webhooks``). ``crmsync.ingest`` verifies and enqueues; a refused delivery answers 4xx
+with its reason and is never enqueued, a queue that cannot take it answers 503 so the vendor retries.
 """
 
 from __future__ import annotations
@@ -52,6 +53,25 @@ def hubspot(tenant_id: str, connection_id: str) -> dict[str, Any]:
         enqueue_once=runtime.enqueue_once(),
     )
     metrics.add_metric(name="HubSpotEvents", unit=MetricUnit.Count, value=result["events"])
+    return result
+
+
+@router.post("/webhooks/dynamics/<tenant_id>/<connection_id>")
+def dynamics(tenant_id: str, connection_id: str) -> dict[str, Any]:
+    e = router.current_event
+    result = ingest.dynamics_webhook(
+        runtime.context(),
+        tenant_id,
+        connection_id,
+        query=dict(e.query_string_parameters or {}),
+        headers=dict(e.headers or {}),
+        body=e.body,
+        is_base64=bool(e.is_base64_encoded),
+        enqueue_once=runtime.enqueue_once(),
+    )
+    metrics.add_metric(name="DynamicsSignals", unit=MetricUnit.Count, value=result["signals"])
+    if result.get("ignored") == "echo":
+        metrics.add_metric(name="DynamicsEchoesDropped", unit=MetricUnit.Count, value=1)
     return result
 
 
