@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crmsync.connectors.base import SourceRecord
+from crmsync.connectors.values import parse_time as parse_time  # re-exported: the connector and tests use it
+from crmsync.connectors.values import split_name as split_name
 from crmsync.models import CONTACT_FIELDS, CUSTOMER_FIELDS, Fields, FieldValue, ObjectType, normalize
 from crmsync.text_rules import clean
 
@@ -86,26 +88,6 @@ def is_guid(value: str) -> bool:
         return str(uuid.UUID(value)) == value.lower()
     except ValueError:
         return False
-
-
-def split_name(name: str | None) -> tuple[str, str]:
-    """Canonical name -> (firstname, lastname), split on the last space."""
-    words = (name or "").split()
-    if not words:
-        return "", ""
-    if len(words) == 1:
-        return words[0], ""
-    return " ".join(words[:-1]), words[-1]
-
-
-def parse_time(raw: object) -> datetime | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def odata_time(moment: datetime) -> str:

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crmsync.connectors.base import SourceRecord
+from crmsync.connectors.values import parse_time as parse_time  # re-exported: the connector and tests use it
+from crmsync.connectors.values import split_name as split_name
 from crmsync.models import CONTACT_FIELDS, CUSTOMER_FIELDS, Fields, ObjectType
 from crmsync.text_rules import clean
 
@@ -55,16 +57,6 @@ CONTACT_PROPERTIES: dict[str, str] = {
 BOOL_FIELDS = frozenset({"barred"})
 
 
-def split_name(name: str | None) -> tuple[str, str]:
-    """Canonical name -> (firstname, lastname), split on the last space."""
-    words = (name or "").split()
-    if not words:
-        return "", ""
-    if len(words) == 1:
-        return words[0], ""
-    return " ".join(words[:-1]), words[-1]
-
-
 def _to_hubspot_value(value: object) -> str:
     if value is None:
         return ""  # HubSpot clears a property with an empty string
@@ -80,20 +72,6 @@ def _bool_value(raw: object) -> bool | None:
     if text == "false":
         return False
     return None
-
-
-def parse_time(raw: object) -> datetime | None:
-    """HubSpot timestamps (ISO 8601 with ``Z``, or epoch ms) -> aware datetime."""
-    if raw is None or raw == "":
-        return None
-    text = str(raw)
-    if text.lstrip("-").isdigit():
-        return datetime.fromtimestamp(int(text) / 1000, UTC)
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _epoch_ms(moment: datetime) -> int:
