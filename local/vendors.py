@@ -21,6 +21,7 @@ from crmsync.config import ConnectionConfig, DynamicsSettings
 from crmsync.dataverse_webhooks import WEBHOOK_KEY_HEADER
 from crmsync.models import ConnectionKind, SyncMode
 from crmsync.store import SyncStore
+from local.crm_side import CrmSide, DynamicsSide, HubSpotSide
 from local.fakes.accounts import AccountRouter, OrgRouter, economic_credential, hubspot_credential
 from local.fakes.dataverse import DataverseFake
 from local.fakes.economic import EconomicFake
@@ -124,6 +125,13 @@ class VendorAccount:
     @property
     def economic_grant(self) -> str:
         return self.economic.agreement_grant_token
+
+    def crm(self, kind: CrmKind) -> CrmSide:
+        """The account's CRM of that kind, in canonical terms (``local.crm_side``)."""
+        if kind == "dynamics":
+            assert self.dynamics is not None, "VendorAccounts.enable_dynamics first"
+            return DynamicsSide(self.dynamics, DYNAMICS_CONNECTION)
+        return HubSpotSide(self.hubspot, HUBSPOT_CONNECTION)
 
 
 class VendorAccounts:

@@ -24,12 +24,22 @@ import httpx
 import pytest
 
 from crmsync.models import SyncMode
+from local.crm_side import CrmSide
 from local.fakes.economic import EconomicFake
 from local.fakes.hubspot import HubSpotFake
 from local.stack import LocalStack
-from local.vendors import VendorAccount
+from local.vendors import CrmKind, VendorAccount
 
 _numbers = itertools.count(1)
+
+
+CRMS: tuple[CrmKind, ...] = ("hubspot", "dynamics")
+
+
+@pytest.fixture(scope="module", params=CRMS)
+def crm_kind(request: pytest.FixtureRequest) -> CrmKind:
+    """Run a module's tests once per CRM (a module opts in by asking for it; tests are grouped per CRM)."""
+    return request.param  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +59,12 @@ class Tenant:
     token: str
     extra: dict[str, Any] = field(default_factory=dict)
     """Whatever the module's seed function wants to remember (ids of records it created, ...)."""
+    crm_kind: CrmKind = "hubspot"
+
+    @property
+    def crm(self) -> CrmSide:
+        """The tenant's CRM (HubSpot or Dynamics) in canonical terms (``local.crm_side``)."""
+        return self.account.crm(self.crm_kind)
 
     @property
     def economic(self) -> EconomicFake:
@@ -78,6 +94,7 @@ def add_seeded_tenant(
     mode: SyncMode,
     seed_vendors: Callable[[VendorAccount], dict[str, Any] | None] | None = None,
     seed_after_provisioning: Callable[[Tenant], None] | None = None,
+    crm: CrmKind = "hubspot",
 ) -> Tenant:
     """A new vendor account and a tenant on it, seeded, pulled and settled.
 
@@ -87,9 +104,11 @@ def add_seeded_tenant(
     """
     name = unique_name(prefix)
     account = stack.add_account(name)
+    if crm == "dynamics":
+        stack.vendors.enable_dynamics(name)  # before seeding: the seed may write to it
     extra = (seed_vendors(account) if seed_vendors else None) or {}
-    token = stack.add_tenant(name, account=name, mode=mode)
-    tenant = Tenant(stack, account, name, token, dict(extra))
+    token = stack.add_tenant(name, account=name, mode=mode, crm=crm)
+    tenant = Tenant(stack, account, name, token, dict(extra), crm)
     if seed_after_provisioning:
         seed_after_provisioning(tenant)
     stack.run_pull()
