@@ -348,3 +348,34 @@ def test_a_failed_enqueue_of_the_delete_signals_leaves_the_link_where_it_was(
 
     dyn.pull()
     assert dyn.signals() == [("customer", gone, DELETED)]
+
+
+def test_a_read_longer_than_a_runs_share_resumes_on_the_next_run_and_loses_nothing(
+    dyn: Dyn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backfill bigger than one run's page share stops after it (the schedule's other tenants get their
+    turn, no invocation has to read an organisation whole) and the next run goes on from the page link."""
+    from crmsync.connectors import dataverse_client
+
+    monkeypatch.setattr(dataverse_client, "PAGE_SIZE", 1)  # one row a page
+    monkeypatch.setattr(pull_module, "DELTA_PAGES_PER_RUN", 2)
+
+    signalled: list[tuple[str, str, dict[str, str]]] = []
+    runs = 0
+    while True:
+        runs += 1
+        assert runs <= 5, "the backfill finishes"
+        dyn.pull()
+        signalled += dyn.signals()
+        account, contact = dyn.delta(CUSTOMER), dyn.delta(CONTACT)
+        if account.delta_link and contact.delta_link:
+            break
+        assert account.resume_link or contact.resume_link, "an unfinished read knows where it goes on"
+    assert runs == 2, "3 accounts and 2 contacts at 2 pages a run: two runs"
+    assert sorted(signalled) == everything(dyn), "every row once, none lost at the page boundaries"
+    assert dyn.delta(CUSTOMER).resume_link is None
+
+    dyn.clock.advance(60)
+    dyn.fake.person_edit("account", dyn.accounts[2], {"telephone1": "+45 99 88 77 66"})
+    dyn.pull()
+    assert dyn.signals() == [("customer", dyn.accounts[2], {})], "then the delta link carries on"

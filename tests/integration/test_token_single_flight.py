@@ -67,7 +67,9 @@ def invocation(fake: DataverseFake, store: SyncStore) -> ConnectorProvider:
 def test_twenty_invocations_with_an_expired_token_make_one_token_request(store: SyncStore) -> None:
     fake = DataverseFake(org_url=ORG, client_id="app-id", client_secret="s3cret", tenant="entra-tenant")
     fake.seed("account", [{"name": f"Kunde {n}"} for n in range(3)])
-    expired = CachedToken(access_token="expired-token", expires_at=time.time() - 60, renew_at=time.time() - 360)
+    expired = CachedToken(
+        access_token="expired-token", expires_at=time.time() - 60, renew_at=time.time() - 360
+    )
     store.token_cache("t1").put("dyn#test", expired, "an earlier invocation")
 
     providers = [invocation(fake, store) for _ in range(INVOCATIONS)]

@@ -232,11 +232,15 @@ class FullCompare(BaseModel):
 class DeltaCheckpoint(BaseModel):
     """How far the scheduled pull read a connection's change tracking for one object type.
 
-    ``delta_link`` is the vendor's opaque link to the changes since that read; it moves only after every
-    signal of a read was enqueued. Never shown by the API (it is only useful to the pull).
+    ``delta_link`` is the vendor's opaque link to the changes since the last complete read; it moves only
+    after every signal of a read was enqueued. ``resume_link`` is where a read still in progress goes on
+    (a backfill or full compare bigger than one run's share): each page's signals are enqueued before
+    it moves, so a run that stops (its page share spent, a timeout) loses nothing and repeats at most
+    one page. Never shown by the API (only useful to the pull).
     """
 
-    delta_link: str
+    delta_link: str | None = None
+    resume_link: str | None = None
     last_success: datetime
     last_seen: int = Field(0, description="rows and deletions the last read returned")
     last_full_compare: FullCompare | None = None

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from itertools import chain, islice
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -34,6 +34,7 @@ from crmsync.connection_state import (
 from crmsync.connectors.base import (
     Connector,
     DeltaExpired,
+    DeltaPage,
     DeltaReader,
     SourceRecord,
 )
@@ -54,6 +55,10 @@ metrics = Metrics()  # Powertools shares the metric set: the handler's ``log_met
 
 PULL_CHUNK = 1000
 """Records a pull compares and enqueues at a time (one e-conomic page; ten HubSpot search pages)."""
+DELTA_PAGES_PER_RUN = 4
+"""Change-tracking pages one run reads per connection and object type (Dataverse: 5,000 rows a page):
+a bigger read resumes on the next run (``DeltaCheckpoint.resume_link``). Bounds a run's time and each
+tenant's share of it."""
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -69,6 +74,8 @@ class PullReport:
     """``tenant/connection`` -> error, for other failures (the pull raises the first after the rest ran)."""
     full_compares: dict[str, int] = field(default_factory=dict)
     """``tenant/connection/object`` -> rows read, for the change-tracking reads that had to start over."""
+    resumable: dict[str, int] = field(default_factory=dict)
+    """``tenant/connection/object`` -> rows read, for the change-tracking reads the next run goes on with."""
 
 
 def pull(ctx: SyncContext, tenants: list[str] | None = None) -> PullReport:
@@ -162,60 +169,80 @@ def _pull_delta(
     obj: ObjectType,
     report: PullReport,
 ) -> None:
-    """Changes and deletions since the stored delta link; the new link is stored after all were enqueued.
+    """Changes and deletions since the stored delta link, page by page; each page's signals are enqueued
+    before the checkpoint moves past it.
 
-    A crash before that re-reads the same delta next time: duplicate signals are harmless, lost ones
-    are not. No link yet: the read returns every row (a backfill). An expired link: a full compare.
+    A crash re-reads at most the page it was in: duplicate signals are harmless, lost ones are not. No
+    link yet: the read returns every row (a backfill). An expired link: a full compare. A read longer
+    than ``DELTA_PAGES_PER_RUN`` pages stops there and the next run resumes it, so one tenant's backfill
+    never holds the schedule's other tenants back and never has to finish within one invocation.
     """
-    assert ctx.queue is not None
     tenant = config.tenant_id
     key = f"{tenant}/{conn}/{obj.value}"
-    stored = ctx.store.get_delta_checkpoint(tenant, conn, obj)
-    last_compare = stored.last_full_compare if stored else None
+    stored = ctx.store.get_delta_checkpoint(tenant, conn, obj) or DeltaCheckpoint(last_success=EPOCH)
+    checkpoint = stored.model_copy()
+    start = stored.resume_link or stored.delta_link
+    pages = iter(connector.change_pages(obj, start))
     try:
-        changed, deleted, link = connector.changes(obj, stored.delta_link if stored else None)
+        first = next(pages, None)
     except DeltaExpired as exc:
-        if stored is None:
+        if start is None:
             raise  # only a link can expire: a first read that says so is not retried in a circle
         # Everything again, with a fresh link. A first read reports no deletions: absence never deletes.
-        changed, deleted, link = connector.changes(obj, None)
+        pages = iter(connector.change_pages(obj, None))
+        first = next(pages, None)
         reason = f"change tracking expired: {exc.message}"
-        last_compare = FullCompare(object_type=obj, at=ctx.clock(), reason=reason, rows=len(changed))
-        report.full_compares[key] = len(changed)
+        checkpoint.last_full_compare = FullCompare(object_type=obj, at=ctx.clock(), reason=reason, rows=0)
+        checkpoint.delta_link = None
+        metrics.add_metric(name="PullFullCompare", unit=MetricUnit.Count, value=1)
         logger.warning(
             "change-tracking link expired: full compare of every row",
-            extra={"tenant": tenant, "connection": conn, "object_type": obj.value, "rows": len(changed)},
+            extra={"tenant": tenant, "connection": conn, "object_type": obj.value},
         )
-        metrics.add_metric(name="PullFullCompare", unit=MetricUnit.Count, value=1)
-    for start in range(0, len(changed), PULL_CHUNK):
-        _enqueue_changed(ctx, config, conn, changed[start : start + PULL_CHUNK], report)
+    # A full compare in progress (started now, or resumed): a read without a delta link after an expiry.
+    comparing = checkpoint.last_full_compare is not None and checkpoint.delta_link is None
+    seen = 0
+    for number, page in enumerate(chain([first] if first else [], pages), start=1):
+        _enqueue_page(ctx, config, conn, obj, page, report)  # raises EnqueueError: nothing moves
+        seen += len(page.records) + len(page.deleted)
+        if comparing and checkpoint.last_full_compare is not None:
+            compared = checkpoint.last_full_compare.rows + len(page.records)
+            checkpoint.last_full_compare = checkpoint.last_full_compare.model_copy(update={"rows": compared})
+            report.full_compares[key] = compared
+        checkpoint.last_success, checkpoint.last_seen = ctx.clock(), seen
+        if page.delta_link:
+            checkpoint.delta_link, checkpoint.resume_link = page.delta_link, None
+        else:
+            checkpoint.resume_link = page.next_link
+        ctx.store.put_delta_checkpoint(tenant, conn, obj, checkpoint)
+        report.checkpoints[key] = checkpoint.last_success.isoformat()
+        if checkpoint.resume_link and number >= DELTA_PAGES_PER_RUN:
+            report.resumable[key] = seen  # the next run goes on from here
+            return
+
+
+def _enqueue_page(
+    ctx: SyncContext, config: TenantConfig, conn: str, obj: ObjectType, page: DeltaPage, report: PullReport
+) -> None:
+    """One change page's signals: changed rows crmsync has not seen exactly so, and deletions (each
+    confirmed by the worker with a 404 on re-read)."""
+    assert ctx.queue is not None
+    for start in range(0, len(page.records), PULL_CHUNK):
+        _enqueue_changed(ctx, config, conn, page.records[start : start + PULL_CHUNK], report)
     gone = [
         Signal(
-            tenant_id=tenant,
+            tenant_id=config.tenant_id,
             connection_id=conn,
             object_type=obj,
             external_id=ext,
             source="pull",
-            hint={"change": "deleted"},  # the worker confirms it by a 404 on re-read
+            hint={"change": "deleted"},
         )
-        for ext in dict.fromkeys(deleted)
+        for ext in dict.fromkeys(page.deleted)
     ]
     if gone:
-        ctx.queue.send(gone)  # raises EnqueueError: the link then stays where it was
+        ctx.queue.send(gone)
         report.enqueued += len(gone)
-    now = ctx.clock()
-    ctx.store.put_delta_checkpoint(
-        tenant,
-        conn,
-        obj,
-        DeltaCheckpoint(
-            delta_link=link,
-            last_success=now,
-            last_seen=len(changed) + len(deleted),
-            last_full_compare=last_compare,
-        ),
-    )
-    report.checkpoints[key] = now.isoformat()
 
 
 def _enqueue_changed(

@@ -168,6 +168,15 @@ class DeltaExpired(VendorError):
     """A change-tracking link older than the vendor keeps changes: every row must be read again."""
 
 
+class DeltaPage(BaseModel):
+    """One page of a change-tracking read: its rows, its deletions, and where the read goes on."""
+
+    records: list[SourceRecord]
+    deleted: list[str] = Field(default_factory=list, description="external ids the vendor reports deleted")
+    next_link: str | None = Field(None, description="the rest of this read (opaque): resume it here")
+    delta_link: str | None = Field(None, description="on the last page: the changes since this read")
+
+
 @runtime_checkable
 class DeltaReader(Protocol):
     """A connector that reads changes by the vendor's change tracking (Dataverse): what the pull uses
@@ -177,12 +186,12 @@ class DeltaReader(Protocol):
     no clock skew); the link it returns is opaque and moves only after its changes were enqueued.
     """
 
-    def changes(
-        self, object_type: ObjectType, delta_link: str | None = None
-    ) -> tuple[list[SourceRecord], list[str], str]:
-        """(changed rows, deleted ids, the next delta link) since ``delta_link``; None: every row.
+    def change_pages(self, object_type: ObjectType, link: str | None = None) -> Iterator[DeltaPage]:
+        """The pages of a change read, lazily: from ``link`` (None: every row, a backfill; a delta link:
+        the changes since; a page's ``next_link``: the rest of a read in progress). The last page
+        carries the ``delta_link``, every other page its ``next_link``.
 
         Raises ``DeltaExpired`` when the link is too old to answer; the caller then reads every row
-        again (``delta_link=None``).
+        again (``link=None``).
         """
         ...

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from crmsync.connectors.base import NotFoundError, SourceRecord, VendorRefusedError
+from crmsync.connectors.base import DeltaPage, NotFoundError, SourceRecord, VendorRefusedError
 from crmsync.connectors.dataverse_client import ANNOTATIONS, DataverseClient
 from crmsync.connectors.dataverse_mapping import (
     ENTITY_SET,
@@ -125,21 +125,17 @@ class DataverseReads(DataverseClient, DataverseMapping):
         for row in self._rows(url):
             yield self.to_source(object_type, row)
 
-    def changes(
-        self, object_type: ObjectType, delta_link: str | None = None
-    ) -> tuple[list[SourceRecord], list[str], str]:
-        """(changed rows, deleted ids, the next delta link) since ``delta_link`` (None: everything).
+    def change_pages(self, object_type: ObjectType, link: str | None = None) -> Iterator[DeltaPage]:
+        """A change-tracking read, page by page (``DeltaReader``): from ``link`` (None: every row with
+        ``Prefer: odata.track-changes``; a delta or next link is opaque and followed as is).
 
-        ``Prefer: odata.track-changes`` on the first read; a delta link is opaque and followed as is.
-        ``DeltaExpired`` when the link is older than the org keeps changes (default 7 days).
-        Change tracking must be enabled on the table (a refusal is a ``VendorRefusedError``).
+        ``DeltaExpired`` when a delta link is older than the org keeps changes (default 7 days). Change
+        tracking must be enabled on the table: a read that ends without a delta link is refused.
         """
-        url = delta_link or self._collection(object_type)
         prefer = [ANNOTATIONS, "odata.track-changes"]
-        records: list[SourceRecord] = []
-        deleted: list[str] = []
-        new_link: str | None = None
-        for page in self._pages(url, prefer=prefer):
+        for page in self._pages(link or self._collection(object_type), prefer=prefer):
+            records: list[SourceRecord] = []
+            deleted: list[str] = []
             for row in page.get("value") or []:
                 if not isinstance(row, dict):
                     continue
@@ -147,15 +143,35 @@ class DataverseReads(DataverseClient, DataverseMapping):
                     deleted.append(str(row.get("id")))
                 elif row.get(PRIMARY_KEY[object_type]):
                     records.append(self.to_source(object_type, row))
-            new_link = page.get("@odata.deltaLink") or new_link
-        if not new_link:
-            new_link = delta_link
-        if not new_link:
-            raise VendorRefusedError(
-                "Dataverse returned no delta link: is change tracking enabled on the table?",
-                code="no_delta_link",
+            next_link, delta_link = page.get("@odata.nextLink"), page.get("@odata.deltaLink")
+            if not next_link and not delta_link:
+                if not link:
+                    raise VendorRefusedError(
+                        "Dataverse returned no delta link: is change tracking enabled on the table?",
+                        code="no_delta_link",
+                    )
+                delta_link = link  # nothing changed (an empty answer): the same link still holds
+            yield DeltaPage(
+                records=records,
+                deleted=deleted,
+                next_link=str(next_link) if next_link else None,
+                delta_link=None if next_link else str(delta_link),
             )
-        return records, deleted, str(new_link)
+
+    def changes(
+        self, object_type: ObjectType, delta_link: str | None = None
+    ) -> tuple[list[SourceRecord], list[str], str]:
+        """A whole change read at once: (changed rows, deleted ids, the next delta link). For small
+        reads and tests; the pull goes page by page (``change_pages``)."""
+        records: list[SourceRecord] = []
+        deleted: list[str] = []
+        link = delta_link
+        for page in self.change_pages(object_type, delta_link):
+            records += page.records
+            deleted += page.deleted
+            link = page.delta_link or link
+        assert link is not None  # the last page carries one (change_pages refuses a read without)
+        return records, deleted, link
 
     def get_lead(self, lead_id: str) -> DataverseLead | None:
         row = self._row("leads", lead_id, LEAD_SELECT)
