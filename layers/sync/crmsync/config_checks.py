@@ -24,7 +24,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
 from crmsync.config import TenantConfig
-from crmsync.models import ConnectionKind, Environment
+from crmsync.models import ConnectionKind, Environment, required_secret_keys
 
 CredentialReader = Callable[[str], dict[str, Any]]
 
@@ -65,7 +65,7 @@ def secret_problem(read: CredentialReader, name: str, connection_id: str, kind: 
         return f"connection {connection_id!r}: secret {name} cannot be read"
     except (TransformParameterError, ValueError):
         return f"connection {connection_id!r}: secret {name} is not a JSON object"
-    missing = [key for key in kind.secret_keys if not value.get(key)]
+    missing = [key for key in required_secret_keys(kind, value) if not value.get(key)]
     if missing:
         return f"connection {connection_id!r}: secret {name} lacks {', '.join(missing)}"
     return None

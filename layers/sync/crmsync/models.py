@@ -11,6 +11,7 @@ the cleaning rule for values read from a vendor are one table: ``crmsync.text_ru
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -61,8 +62,8 @@ class ConnectionKind(StrEnum):
 
     @property
     def secret_keys(self) -> tuple[str, ...]:
-        """The keys the connection's secret must hold (``connectors.registry`` builds its connector
-        from them; ``config_checks`` refuses a config whose secret lacks one)."""
+        """The keys the connection's secret must hold (HubSpot: a private app's; ``required_secret_keys``
+        picks per secret, for ``connectors.registry`` and ``config_checks``)."""
         return _SECRET_KEYS[self]
 
 
@@ -72,6 +73,18 @@ _SECRET_KEYS = {
     ConnectionKind.DYNAMICS: ("tenant_id", "client_id", "client_secret"),
 }
 """Dynamics: the Entra ID (directory) tenant, the app registration's client id and a client secret."""
+
+HUBSPOT_PUBLIC_APP_KEYS = ("refresh_token", "client_id", "client_secret")
+"""A HubSpot public app's secret (OAuth refresh-token grant) instead of a private app's ``access_token``."""
+
+
+def required_secret_keys(kind: ConnectionKind, secret: Mapping[str, Any]) -> tuple[str, ...]:
+    """The keys ``secret`` must hold for a ``kind`` connection (``connectors.registry`` builds from them,
+    ``config_checks`` refuses a secret lacking one). A HubSpot secret with a ``refresh_token`` is a public
+    app's and needs ``HUBSPOT_PUBLIC_APP_KEYS``; any other HubSpot secret a private app's ``access_token``."""
+    if kind is ConnectionKind.HUBSPOT and secret.get("refresh_token"):
+        return HUBSPOT_PUBLIC_APP_KEYS
+    return kind.secret_keys
 
 
 class Environment(StrEnum):

@@ -15,6 +15,8 @@ port (``server, base_url = fake.serve()``). Paths are exactly those of ``https:/
 - ``/crm/v4/associations/{from}/{to}/batch/read|create|associate/default|archive``,
   ``/crm/v4/objects/{type}/{id}/associations/{toType}[/{toId}]`` and ``.../associations/default/...``.
 - ``/crm/v3/properties/{objectType}`` (list, create, get by name, groups list/create/get).
+- ``/oauth/v1/token``: a public app's refresh-token grant; the access tokens it issues (30 minutes) are
+  accepted next to the private-app token, an expired one is a 401 ``EXPIRED_AUTHENTICATION`` (``oauth``).
 - Test control (no auth, not counted): ``GET /_fake/stats``, ``POST /_fake/reset``,
   ``GET|PUT /_fake/faults`` (PUT a JSON object of ``Faults`` fields; omitted ones are off).
 
@@ -53,7 +55,8 @@ Assumptions (not documented by HubSpot, see crm-apis.md section C):
 Package layout (one module per resource/concern; ``HubSpotFake`` combines the mixins):
 
 - ``fake``: ``HubSpotFake`` (state, configuration, Python test control, serving); ``app``: WSGI routing,
-  auth, injected faults, dispatch and ``/_fake``; ``ratelimit``: the 10-second, daily and search limits;
+  auth, injected faults, dispatch and ``/_fake``; ``oauth``: the token endpoint and its access tokens;
+  ``ratelimit``: the 10-second, daily and search limits;
   ``records``: validation, unique values, create/update/archive; ``objects``: serialization, CRUD and
   batch endpoints; ``search``: search with indexing lag; ``merges``; ``associations``; ``properties``:
   definitions and their endpoints; ``webhooks``: subscriptions, events, signed delivery; ``spec``: OpenAPI
@@ -120,6 +123,9 @@ from local.fakes.hubspot.model import (
     StoredObject,
     Subscription,
 )
+from local.fakes.hubspot.oauth import (
+    OAuthSpecValidator,
+)
 from local.fakes.hubspot.properties import (
     default_groups,
     default_properties,
@@ -162,6 +168,7 @@ __all__ = [
     "Delivery",
     "Faults",
     "HubSpotFake",
+    "OAuthSpecValidator",
     "PropertyProblem",
     "SpecValidator",
     "StoredObject",

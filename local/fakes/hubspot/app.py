@@ -83,6 +83,7 @@ class AppMixin:
             Rule(f"{p}/groups", methods=["POST"], endpoint="create_group"),
             Rule(f"{p}/groups/<group_name>", methods=["GET"], endpoint="get_group"),
             Rule(f"{p}/<property_name>", methods=["GET"], endpoint="get_property"),
+            Rule("/oauth/v1/token", methods=["POST"], endpoint="oauth_token"),
             Rule("/_fake/stats", methods=["GET"], endpoint="fake_stats"),
             Rule("/_fake/reset", methods=["POST"], endpoint="fake_reset"),
             Rule("/_fake/faults", methods=["GET", "PUT"], endpoint="fake_faults"),
@@ -125,6 +126,8 @@ class AppMixin:
                 except (TypeError, ValueError) as exc:
                     return self._json_response(400, error_body("VALIDATION_ERROR", str(exc)))
             return self._json_response(200, asdict(self._faults))
+        if endpoint == "oauth_token":  # no bearer token, not an API call (local.fakes.hubspot.oauth)
+            return self._oauth_token(request, correlation)
 
         for name in _TYPE_ARGS:
             if name in args:
@@ -138,19 +141,14 @@ class AppMixin:
         is_search = endpoint == "search"
         headers: dict[str, str] = {"X-HubSpot-Correlation-Id": correlation}
 
-        # authentication
+        # authentication: the private-app token or an unexpired access token of the public app
         auth = request.headers.get("Authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-        if token != self.access_token:
+        problem = self._bearer_problem(token)
+        if problem is not None:
             with self._lock:
                 self._counters["unauthorized"] += 1
-            message = (
-                "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can "
-                "find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
-                if not token
-                else "The access token provided is invalid or has expired."
-            )
-            body = error_body("INVALID_AUTHENTICATION", message)
+            body = error_body(*problem)
             body["correlationId"] = correlation
             return self._json_response(401, body, headers)
 
@@ -197,7 +195,7 @@ class AppMixin:
             return self._json_response(504, body, headers)
 
         # rate limits
-        limited = self._check_rate_limit(token, is_search, correlation, headers)
+        limited = self._check_rate_limit(self._rate_key(token), is_search, correlation, headers)
         if limited is not None:
             return limited
 

@@ -28,18 +28,19 @@ from local.fakes.hubspot.model import (
     Subscription,
     _Associations,
 )
+from local.fakes.hubspot.oauth import DEFAULT_SCOPES, OAuthMixin, OAuthSpecValidator
 from local.fakes.hubspot.objects import ObjectsMixin
 from local.fakes.hubspot.properties import PropertiesMixin, default_groups, default_properties
 from local.fakes.hubspot.ratelimit import RateLimitMixin
 from local.fakes.hubspot.records import RecordsMixin
 from local.fakes.hubspot.search import SearchMixin
-from local.fakes.hubspot.spec import SpecValidator
 from local.fakes.hubspot.webhooks import WebhookMixin
 from local.fakes.serving import serve_in_thread, stop_server
 
 
 class HubSpotFake(
     AppMixin,
+    OAuthMixin,
     RateLimitMixin,
     RecordsMixin,
     SearchMixin,
@@ -49,12 +50,16 @@ class HubSpotFake(
     PropertiesMixin,
     WebhookMixin,
 ):
-    """In-memory HubSpot CRM. Thread-safe; one instance is one portal with one private app.
+    """In-memory HubSpot CRM. Thread-safe; one instance is one portal with one private app and one public app.
 
     Constructor arguments (all keyword except the token):
 
     - ``access_token``: the private-app token accepted in ``Authorization: Bearer``.
     - ``portal_id``, ``app_id``, ``client_secret``: identity used in webhook payloads and signatures.
+    - ``oauth_client_id``, ``oauth_client_secret`` (``None``: ``client_secret``, one app secret as in HubSpot),
+      ``oauth_refresh_token``: the public app's credentials for ``POST /oauth/v1/token``; ``oauth_expires_in``
+      (1800 s) the issued access tokens' lifetime; ``rotate_refresh_tokens``: each grant replaces the
+      refresh token (see ``local.fakes.hubspot.oauth``).
     - ``target_url``: where webhook batches are POSTed (``None``: events are only recorded in ``events``).
     - ``subscriptions``: ``(eventType, propertyName|None)`` pairs or ``Subscription``s; default as HubSpot
       apps usually subscribe (creation/deletion/propertyChange/merge for both, contact.associationChange).
@@ -97,9 +102,17 @@ class HubSpotFake(
         search_max_results: int = 10_000,
         search_index_lag_s: float = 2.0,
         merge_new_id: bool = True,
+        oauth_client_id: str = "fake-client-id",
+        oauth_client_secret: str | None = None,
+        oauth_refresh_token: str = "fake-refresh-token",
+        oauth_expires_in: int = 1800,
+        oauth_scopes: Iterable[str] = DEFAULT_SCOPES,
+        rotate_refresh_tokens: bool = False,
     ) -> None:
         if search_index_lag_s < 0:
             raise ValueError("search_index_lag_s must not be negative")
+        if oauth_expires_in <= 0:
+            raise ValueError("oauth_expires_in must be positive")
         self.access_token = access_token
         self.portal_id = portal_id
         self.app_id = app_id
@@ -117,7 +130,13 @@ class HubSpotFake(
         self.search_max_results = search_max_results
         self.search_index_lag_s = search_index_lag_s
         self.merge_new_id = merge_new_id
-        self.spec = SpecValidator(spec_dir) if strict_spec else None
+        self.oauth_client_id = oauth_client_id
+        self.oauth_client_secret = client_secret if oauth_client_secret is None else oauth_client_secret
+        self.oauth_refresh_token = oauth_refresh_token
+        self.oauth_expires_in = oauth_expires_in
+        self.oauth_scopes = tuple(oauth_scopes)
+        self.rotate_refresh_tokens = rotate_refresh_tokens
+        self.spec = OAuthSpecValidator(spec_dir) if strict_spec else None
         self.spec_violations: list[str] = []
         self._webhook_client = webhook_client
         self._owns_webhook_client = webhook_client is None
@@ -172,6 +191,7 @@ class HubSpotFake(
                 self.subscriptions.append(
                     Subscription(s.event_type, s.property_name, s.active, s.id or 500_000 + i)
                 )
+            self._reset_oauth()
             self.spec_violations.clear()
 
     def _seed_rngs(self) -> None:
@@ -218,7 +238,8 @@ class HubSpotFake(
         """API call counts: ``calls`` by ``"METHOD /path/template"``, ``reads``, ``writes``, ``total``,
         plus rejected calls (``rate_limited``, ``unauthorized``), injected faults (``faults``: every
         injected fault answer; of them ``timeouts`` and ``timeouts_after_commit``), random latency
-        (``slow_replies``, ``added_latency_s``) and webhook counters (see ``Faults``)."""
+        (``slow_replies``, ``added_latency_s``), token endpoint counters (``oauth``: ``token_calls``,
+        ``refused``, ``expired``) and webhook counters (see ``Faults``)."""
         with self._lock, self._cv:
             return {
                 "calls": dict(self._calls),
@@ -232,6 +253,7 @@ class HubSpotFake(
                 "timeouts_after_commit": self._counters["timeouts_after_commit"],
                 "slow_replies": self._counters["slow_replies"],
                 "added_latency_s": round(self._counters["added_latency_us"] / 1e6, 6),
+                "oauth": self.oauth_stats(),
                 "webhooks": {
                     "events": len(self.events),
                     "deliveries": len(self.deliveries),

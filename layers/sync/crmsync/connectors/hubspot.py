@@ -50,6 +50,20 @@ Decisions (and why):
   ``TEN_SECONDLY_ROLLING`` -> ``X-HubSpot-RateLimit-Interval-Milliseconds`` (default 10 s, as HubSpot's
   SDK waits), the search API's secondly limit -> 1 s, ``DAILY`` -> none (no retry helps today).
 - HubSpot has no concurrency token: ``SourceRecord.version`` is None and ``WriteItem.version`` is ignored.
+- **Private or public app.** A private app's secret holds ``access_token``; a public app's holds
+  ``refresh_token``, ``client_id`` and ``client_secret`` and the connector gets ``auth=RefreshTokenAuth(...)``
+  (``crmsync.connectors.oauth``): 30-minute access tokens from ``POST /oauth/v1/token``, renewed ahead of
+  ``expires_in`` by one instance for all (the tenant's token cache, keyed by connection, environment and
+  a fingerprint of the credentials), never written anywhere but that cache. ``HubSpotAuth`` wraps either and
+  still fills in 429 waits. A refused refresh (``BAD_REFRESH_TOKEN``: the app was uninstalled) is an
+  ``AuthError``, so the connection is marked ``needs_attention`` like a revoked private-app token.
+- **A rotated refresh token is kept in memory only.** HubSpot documents that refresh tokens do not rotate
+  (the grant answers the same one). Should an answer carry another one, the auth uses it from then on and
+  logs a warning naming the connection, not the token (``refresh_token_rotated``); it is *not* written back
+  to the connection's secret: that needs ``secretsmanager:PutSecretValue`` in every role that syncs, which
+  least privilege forbids for a behaviour HubSpot says does not happen. If HubSpot ever starts rotating,
+  other instances (and this one after a cold start) still hold the old token and the refresh fails with an
+  ``AuthError``: the connection shows ``needs_attention`` and a person re-authorises it, nothing is lost.
 
 Layout: this module holds ``HubSpotConnector`` (``write`` orchestration, merge, delete); its other
 methods come from one mixin per concern: ``hubspot_client`` (HTTP plumbing), ``hubspot_errors``
@@ -67,12 +81,13 @@ from crmsync.connectors.hubspot_associations import (
     CONTACT_TO_COMPANY_PRIMARY,
     PRIMARY_COMPANY,
 )
-from crmsync.connectors.hubspot_client import BATCH_SIZE
+from crmsync.connectors.hubspot_client import BATCH_SIZE, HubSpotClient, refresh_token_rotated
 from crmsync.connectors.hubspot_errors import (
     DEFAULT_ROLLING_WAIT,
     RETRYABLE_CATEGORIES,
     SECONDLY_WAIT,
     HubSpotAuth,
+    fill_retry_after,
     hubspot_error,
     rate_limit_wait,
 )
@@ -113,10 +128,13 @@ __all__ = [
     "SECONDLY_WAIT",
     "CustomProperty",
     "HubSpotAuth",
+    "HubSpotClient",
     "HubSpotConnector",
+    "fill_retry_after",
     "hubspot_error",
     "parse_time",
     "rate_limit_wait",
+    "refresh_token_rotated",
     "split_name",
 ]
 

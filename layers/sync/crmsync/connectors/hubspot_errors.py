@@ -1,7 +1,8 @@
 """HubSpot error responses -> typed ``VendorError``s, and the waits HubSpot's 429s imply.
 
 HubSpot documents no ``Retry-After``; ``VendorHttp`` honours only that header, so ``HubSpotAuth``
-fills it in from the rate-limit policy before the retry logic sees the response."""
+fills it in from the rate-limit policy before the retry logic sees the response. ``HubSpotAuth`` also
+adds the bearer token: a private app's, or a public app's from an inner (OAuth) auth."""
 
 from __future__ import annotations
 
@@ -80,18 +81,42 @@ def hubspot_error(response: httpx.Response) -> VendorError:
     return VendorError(message, **kw)
 
 
+def fill_retry_after(response: httpx.Response) -> None:
+    """Give a HubSpot 429 without ``Retry-After`` the wait its policy implies (see module doc)."""
+    if response.status_code == 429 and "Retry-After" not in response.headers:
+        wait = rate_limit_wait(response)
+        if wait is not None:
+            response.headers["Retry-After"] = f"{wait:g}"
+
+
 class HubSpotAuth(httpx.Auth):
-    """Bearer token per request, plus a ``Retry-After`` on HubSpot 429s that lack one (see module doc)."""
+    """Bearer token per request, plus a ``Retry-After`` on HubSpot 429s that lack one (see module doc).
+
+    The token is a private app's ``access_token``, or comes from ``inner`` (a public app's
+    ``RefreshTokenAuth``): its flow is delegated, so its renew-and-resend on a 401 still works, and every
+    response it sees or returns gets the 429 fill-in first.
+    """
 
     requires_response_body = True
 
-    def __init__(self, access_token: str) -> None:
+    def __init__(self, access_token: str | None = None, *, inner: httpx.Auth | None = None) -> None:
+        if (access_token is None) == (inner is None):
+            raise ValueError("give a private-app access token or an inner auth, not both or neither")
         self._token = access_token
+        self.inner = inner
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        response = yield request
-        if response.status_code == 429 and "Retry-After" not in response.headers:
-            wait = rate_limit_wait(response)
-            if wait is not None:
-                response.headers["Retry-After"] = f"{wait:g}"
+        if self.inner is None:
+            request.headers["Authorization"] = f"Bearer {self._token}"
+            response = yield request
+            fill_retry_after(response)
+            return
+        flow = self.inner.auth_flow(request)
+        outgoing = next(flow)
+        while True:
+            response = yield outgoing
+            fill_retry_after(response)
+            try:
+                outgoing = flow.send(response)
+            except StopIteration:
+                return

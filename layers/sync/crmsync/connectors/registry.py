@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,7 @@ import httpx
 from crmsync.config import ConnectionConfig, TenantConfig
 from crmsync.connectors.base import Connector
 from crmsync.connectors.oauth import TokenCache
-from crmsync.models import ConnectionKind
+from crmsync.models import ConnectionKind, required_secret_keys
 from crmsync.settings import Settings
 
 CredentialReader = Callable[[str], dict[str, Any]]
@@ -112,7 +113,7 @@ class ConnectorProvider:
 
     def _build(self, config: TenantConfig, connection_id: str, secret: dict[str, Any]) -> Connector:
         conn = config.connection(connection_id)
-        missing = [k for k in conn.kind.secret_keys if not secret.get(k)]
+        missing = [k for k in required_secret_keys(conn.kind, secret) if not secret.get(k)]
         if missing:
             raise ConnectionUnavailable(
                 config.tenant_id, connection_id, f"its secret lacks {', '.join(sorted(missing))}"
@@ -121,14 +122,41 @@ class ConnectorProvider:
             return self._economic(conn, secret)
         if conn.kind is ConnectionKind.DYNAMICS:
             return self._dynamics(config, conn, secret)
+        return self._hubspot(config, conn, secret)
+
+    def _hubspot(self, config: TenantConfig, conn: ConnectionConfig, secret: dict[str, Any]) -> Connector:
+        """A private app's ``access_token``, or a public app's refresh token behind ``RefreshTokenAuth``.
+
+        The public app's access token is shared like Dataverse's (``token_cache_factory``), keyed by
+        connection, environment and a fingerprint of client id and refresh token: a secret switched to
+        another portal never picks up the previous portal's still-valid token from the cache. A refresh
+        token HubSpot answers in place of the stored one stays in memory (``crmsync.connectors.hubspot``).
+        """
         from crmsync.connectors.hubspot import HubSpotConnector  # each vendor's modules load on first use
 
-        return HubSpotConnector(
-            connection_id,
-            secret["access_token"],
-            base_url=self.settings.hubspot_api_url,
+        base_url = self.settings.hubspot_api_url.rstrip("/")
+        if not secret.get("refresh_token"):
+            return HubSpotConnector(
+                conn.connection_id, secret["access_token"], base_url=base_url, client=self.client
+            )
+        from crmsync.connectors.hubspot import refresh_token_rotated
+        from crmsync.connectors.oauth import InMemoryTokenCache, RefreshTokenAuth
+
+        grant = f"{secret['client_id']}\n{secret['refresh_token']}".encode()
+        fingerprint = hashlib.sha256(grant).hexdigest()[:16]  # not reversible; names no secret
+        auth = RefreshTokenAuth(
+            secret["client_id"],
+            secret["client_secret"],
+            secret["refresh_token"],
+            token_url=f"{base_url}/oauth/v1/token",
+            cache=self.token_cache_factory(config.tenant_id)
+            if self.token_cache_factory
+            else InMemoryTokenCache(),
+            cache_key=f"{conn.connection_id}#{config.environment.value}#{fingerprint}",
             client=self.client,
+            on_refresh_token=refresh_token_rotated(conn.connection_id),
         )
+        return HubSpotConnector(conn.connection_id, auth=auth, base_url=base_url, client=self.client)
 
     def _economic(self, conn: ConnectionConfig, secret: dict[str, Any]) -> Connector:
         from crmsync.connectors.economic import EconomicConnector, EconomicDefaults
