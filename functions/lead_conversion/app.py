@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from crmsync import api, api_errors, runtime
-from crmsync.leads import ConvertRequest, ConvertResult
+from crmsync.leads import LEAD_ID_PATTERN, ConvertRequest, ConvertResult
 
 logger = Logger()
 tracer = Tracer()
@@ -21,7 +21,7 @@ app = APIGatewayHttpResolver(enable_validation=True)
 api_errors.register(app)  # the API's error answers: 401/403, LeadError, 409 in progress, 422
 
 TenantId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
-LeadId = Annotated[str, Path(pattern=r"^[0-9]{1,20}$", description="HubSpot company or contact id")]
+LeadId = Annotated[str, Path(pattern=LEAD_ID_PATTERN, description="HubSpot or Dynamics lead id")]
 
 
 @app.post(

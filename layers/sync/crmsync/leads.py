@@ -15,69 +15,64 @@ the lifecycle stage of the company and its contacts becomes ``customer``, and th
 are linked under the customer. Exactly once: requests that choose an action run through Powertools
 Idempotency keyed by tenant and lead (see ``make_converter``); a lead whose company already carries a
 number can never create a second customer, even after the idempotency record expired.
+
+Which CRM: the tenant's CRM connection decides, not the request. On HubSpot the lead is a company
+(``object_type`` ``company``, the default) or a contact (``contact``), as always. On Dynamics 365 a lead
+is a row of its own (table ``leads``, a GUID id): ``object_type`` ``lead`` names it, the default
+``company`` is taken as the same lead (one idempotency key for both spellings), ``contact`` is a 400;
+``lead`` on a HubSpot tenant is a 400 too. The Dynamics path (``crmsync.leads_dynamics``) has the same
+outcomes and result; it qualifies the lead (``QualifyLead``) with or without an account, and a lead
+already qualified is never qualified again (what it made is found by ``originatingleadid``). The request
+and result models and the steps both paths share are in ``crmsync.leads_common``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
-
-from crmsync import linking
+from crmsync import leads_dynamics, linking
 from crmsync.connectors.base import WriteItem
 from crmsync.context import SyncContext
-from crmsync.inbound import handle_signal
-from crmsync.models import ConnectionKind, ObjectType, Record, Signal
+from crmsync.leads_common import (
+    LEAD_ID_PATTERN,
+    ConvertRequest,
+    ConvertResult,
+    LeadError,
+    Outcome,
+    attach_contacts,
+    connection,
+    converted,
+    create_on,
+    crm_kind,
+    existing_customer,
+    journal,
+    record_for,
+)
+from crmsync.models import ConnectionKind, ObjectType, Record
 from crmsync.outbound import push_records
 from crmsync.store import LinkTaken, VersionConflict
 
-
-class LeadError(Exception):
-    """The conversion cannot be done as asked (400/409 for the API)."""
-
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class ConvertRequest(BaseModel):
-    object_type: Literal["company", "contact"] = "company"
-    action: Literal["merge_into", "create_new", "walk_in"] | None = None
-    candidate_record_id: str | None = Field(default=None, pattern=r"^cus_[0-9a-f]{32}$")
-
-
-class ConvertResult(BaseModel):
-    status: Literal["converted", "candidates"]
-    outcome: Literal["existing_number", "merged", "created", "walk_in"] | None = None
-    customer_number: str | None = None
-    record_id: str | None = None
-    candidates: list[dict[str, Any]] = Field(default_factory=list)
-    contacts_linked: int = 0
-    warnings: list[str] = Field(default_factory=list)
-
-
-def _connection(ctx: SyncContext, tenant_id: str, kind: ConnectionKind) -> str:
-    config = ctx.config(tenant_id)
-    for conn in config.connections:
-        if conn.kind is kind:
-            return conn.connection_id
-    raise LeadError(f"tenant has no {kind.value} connection", 400)
-
-
-def _record_for(ctx: SyncContext, tenant_id: str, conn: str, obj: ObjectType, ext: str) -> Record | None:
-    """The crmsync record of a vendor record, reconciling it first if crmsync has not seen it yet."""
-    handle_signal(
-        ctx, Signal(tenant_id=tenant_id, connection_id=conn, object_type=obj, external_id=ext, source="api")
-    )
-    rid = ctx.store.find_link(tenant_id, conn, obj, ext)
-    return ctx.store.get_record(tenant_id, rid) if rid else None
+__all__ = [
+    "LEAD_ID_PATTERN",
+    "ConvertRequest",
+    "ConvertResult",
+    "Converter",
+    "LeadError",
+    "convert",
+    "make_converter",
+]
 
 
 def convert(ctx: SyncContext, tenant_id: str, lead_id: str, request: ConvertRequest) -> ConvertResult:
+    """Convert a lead of the tenant's CRM (HubSpot here, Dynamics in ``leads_dynamics``)."""
+    if crm_kind(ctx, tenant_id) is ConnectionKind.DYNAMICS:
+        return leads_dynamics.convert_lead(ctx, tenant_id, lead_id, request)
+    if request.object_type == "lead":
+        raise LeadError("a HubSpot lead is a company or a contact (object_type company or contact)", 400)
     config = ctx.config(tenant_id)
-    crm = _connection(ctx, tenant_id, ConnectionKind.HUBSPOT)
-    acc = _connection(ctx, tenant_id, ConnectionKind.ECONOMIC)
+    crm = connection(ctx, tenant_id, ConnectionKind.HUBSPOT)
+    acc = connection(ctx, tenant_id, ConnectionKind.ECONOMIC)
     hubspot = ctx.connectors.get(config, crm)
     warnings: list[str] = []
 
@@ -96,20 +91,12 @@ def convert(ctx: SyncContext, tenant_id: str, lead_id: str, request: ConvertRequ
             raise LeadError(f"contact {lead_id} not found in the CRM", 404)
         company_ext = person.parent_external_id
         contact_exts = [lead_id]
-    company = _record_for(ctx, tenant_id, crm, ObjectType.CUSTOMER, company_ext) if company_ext else None
-    contacts = [r for ext in contact_exts if (r := _record_for(ctx, tenant_id, crm, ObjectType.CONTACT, ext))]
+    company = record_for(ctx, tenant_id, crm, ObjectType.CUSTOMER, company_ext) if company_ext else None
+    contacts = [r for ext in contact_exts if (r := record_for(ctx, tenant_id, crm, ObjectType.CONTACT, ext))]
 
     # 1. a customer number already on the company
-    target: Record | None = None
-    outcome: Literal["existing_number", "merged", "created", "walk_in"]
-    number = company.fields.get("customer_number") if company else None
-    if company is not None and acc in company.links:
-        target, outcome = company, "existing_number"
-    elif isinstance(number, str):
-        target = _record_for(ctx, tenant_id, acc, ObjectType.CUSTOMER, number)
-        if target is None:
-            warnings.append(f"customer number {number} on the company does not exist in accounting; ignored")
-        outcome = "existing_number"
+    outcome: Outcome = "existing_number"
+    target = existing_customer(ctx, tenant_id, acc, company, warnings)
     if target is None:
         if request.action is None:
             if company is None:
@@ -128,7 +115,8 @@ def convert(ctx: SyncContext, tenant_id: str, lead_id: str, request: ConvertRequ
         elif request.action == "create_new":
             if company is None:
                 raise LeadError("create_new needs the lead's company", 400)
-            target, outcome = _create_customer(ctx, tenant_id, acc, company), "created"
+            target = create_on(ctx, tenant_id, acc, company, "accounting refused the new customer")
+            outcome = "created"
         else:
             return _walk_in(ctx, tenant_id, acc, crm, company, contacts, warnings)
 
@@ -142,19 +130,10 @@ def convert(ctx: SyncContext, tenant_id: str, lead_id: str, request: ConvertRequ
     customer = ctx.store.get_record(tenant_id, target.record_id)
     assert customer is not None
     push_records(ctx, [customer])  # writes the customer number (accounting-owned) onto the company
-    linked = _attach_contacts(ctx, tenant_id, customer, contacts)
+    linked = attach_contacts(ctx, tenant_id, customer, contacts)
     _mark_customer(ctx, tenant_id, crm, company_ext, contact_exts)
-    customer = ctx.store.get_record(tenant_id, target.record_id)
-    assert customer is not None
-    _journal(ctx, tenant_id, customer.record_id, outcome, lead_id)
-    return ConvertResult(
-        status="converted",
-        outcome=outcome,
-        customer_number=str(customer.fields.get("customer_number") or customer.links.get(acc) or ""),
-        record_id=customer.record_id,
-        contacts_linked=linked,
-        warnings=warnings,
-    )
+    journal(ctx, tenant_id, customer.record_id, outcome, lead_id)
+    return converted(ctx, tenant_id, acc, customer.record_id, outcome, linked, warnings)
 
 
 def _merge_duplicate_company(ctx: SyncContext, tenant_id: str, crm: str, lead: Record, target: Record) -> str:
@@ -201,42 +180,6 @@ def _repoint_to_survivor(
     raise LeadError("the customer kept changing while its CRM company was merged; retry", 409)
 
 
-def _create_customer(ctx: SyncContext, tenant_id: str, acc: str, company: Record) -> Record:
-    """Create the accounting customer now (idempotent: the connector's Idempotency-Key is the record id)."""
-    plan = linking.TransferPlan(create_ids={acc: [company.record_id]})
-    linking.apply_transfer(ctx, tenant_id, plan)
-    fresh = ctx.store.get_record(tenant_id, company.record_id)
-    assert fresh is not None
-    report = push_records(ctx, [fresh])
-    created = ctx.store.get_record(tenant_id, company.record_id)
-    if created is None or acc not in created.links:
-        raise LeadError(f"accounting refused the new customer (parked: {report.parked})", 502)
-    return created
-
-
-def _attach_contacts(ctx: SyncContext, tenant_id: str, customer: Record, contacts: list[Record]) -> int:
-    """Put the lead's contact persons under the customer and write them to accounting now."""
-    moved = []
-    for contact in contacts:
-        fresh = ctx.store.get_record(tenant_id, contact.record_id)
-        if fresh is None:
-            continue
-        if fresh.fields.get("customer") != customer.record_id:
-            before = fresh.fields.get("customer")
-            fresh.fields["customer"] = customer.record_id
-            fresh = ctx.store.save_record(fresh, parent_before=before)
-        moved.append(fresh)
-    if moved:
-        push_records(ctx, moved)
-    acc_links = sum(
-        1
-        for c in moved
-        if (r := ctx.store.get_record(tenant_id, c.record_id))
-        and len(linking.record_side(ctx.config(tenant_id), r)) == 2
-    )
-    return acc_links
-
-
 def _walk_in(
     ctx: SyncContext,
     tenant_id: str,
@@ -250,14 +193,14 @@ def _walk_in(
     number = config.walk_in_customer_number
     if not number:
         raise LeadError("no walk-in customer configured (walk_in_customer_number)", 400)
-    walk_in = _record_for(ctx, tenant_id, acc, ObjectType.CUSTOMER, number)
+    walk_in = record_for(ctx, tenant_id, acc, ObjectType.CUSTOMER, number)
     if walk_in is None:
         raise LeadError(f"the walk-in customer {number} does not exist in accounting", 409)
-    linked = _attach_contacts(ctx, tenant_id, walk_in, contacts)
+    linked = attach_contacts(ctx, tenant_id, walk_in, contacts)
     if company is not None:
         warnings.append("walk-in: the company stays unlinked and gets no customer number")
     _mark_customer(ctx, tenant_id, crm, None, [c for r in contacts for c in [r.links.get(crm)] if c])
-    _journal(ctx, tenant_id, walk_in.record_id, "walk_in", None)
+    journal(ctx, tenant_id, walk_in.record_id, "walk_in", None)
     return ConvertResult(
         status="converted",
         outcome="walk_in",
@@ -283,14 +226,6 @@ def _mark_customer(
             ObjectType.CONTACT,
             [WriteItem(record_id=f"lead-{ext}", external_id=ext, fields=stage) for ext in contact_exts],
         )
-
-
-def _journal(ctx: SyncContext, tenant_id: str, record_id: str, outcome: str, lead_id: str | None) -> None:
-    ctx.store.journal(
-        tenant_id,
-        record_id,
-        {"at": ctx.clock(), "decision": "lead_converted", "outcome": outcome, "lead": lead_id},
-    )
 
 
 Converter = Callable[[str, str, ConvertRequest], ConvertResult]
@@ -324,6 +259,9 @@ def make_converter(ctx: SyncContext, idempotency_table: str, boto3_client: Any =
     def run(tenant_id: str, lead_id: str, request: ConvertRequest) -> ConvertResult:
         if request.action is None:
             return convert(ctx, tenant_id, lead_id, request)
+        if crm_kind(ctx, tenant_id) is ConnectionKind.DYNAMICS and request.object_type != "contact":
+            # One lead, one key: "company" (the default) and "lead" name the same Dynamics lead.
+            request = request.model_copy(update={"object_type": "lead"})
         job = {
             "key": f"{tenant_id}|{request.object_type}|{lead_id}",
             "tenant_id": tenant_id,

@@ -48,7 +48,8 @@ Decisions (and why):
 
 Layout: this module holds ``DataverseConnector`` (delete, setup); the rest comes from one mixin per
 concern: ``dataverse_client`` (HTTP, URLs, paging), ``dataverse_errors``, ``dataverse_mapping``,
-``dataverse_reads``, ``dataverse_writes``, ``dataverse_batch`` (multipart), ``dataverse_urls``.
+``dataverse_reads``, ``dataverse_writes``, ``dataverse_leads`` (lead qualification),
+``dataverse_batch`` (multipart), ``dataverse_urls``.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from crmsync.connectors.base import AuthError, NotFoundError
 from crmsync.connectors.dataverse_batch import BatchPart, decode_batch, encode_batch
 from crmsync.connectors.dataverse_client import MAX_PAGES, PAGE_SIZE
 from crmsync.connectors.dataverse_errors import THROTTLE_CODES, DeltaExpired, dataverse_error
+from crmsync.connectors.dataverse_leads import DataverseLeads, LeadClosed, LeadDetails, QualifiedLead
 from crmsync.connectors.dataverse_mapping import (
     ACCOUNT_COLUMNS,
     CONTACT_COLUMNS,
@@ -83,9 +85,13 @@ __all__ = [
     "BatchPart",
     "DataverseConnector",
     "DataverseLead",
+    "DataverseLeads",
     "DataverseUser",
     "DeltaExpired",
+    "LeadClosed",
+    "LeadDetails",
     "OrgUrlError",
+    "QualifiedLead",
     "dataverse_error",
     "decode_batch",
     "encode_batch",
@@ -95,7 +101,7 @@ __all__ = [
 ]
 
 
-class DataverseConnector(DataverseWrites):
+class DataverseConnector(DataverseLeads, DataverseWrites):
     """``Connector`` for one Dataverse environment (application user, client credentials)."""
 
     side = Side.CRM
