@@ -13,7 +13,8 @@
         --bulk-queue-url <BulkQueue>
 
 Secrets files are JSON: e-conomic ``{"app_secret_token", "agreement_grant_token", "webhook_secret"}``, HubSpot
-``{"access_token", "client_secret"}``, Dynamics 365 ``{"tenant_id", "client_id", "client_secret", "webhook_key"}``
+``{"access_token", "client_secret"}`` (a private app) or ``{"refresh_token", "client_id", "client_secret"}`` (a
+public app), Dynamics 365 ``{"tenant_id", "client_id", "client_secret", "webhook_key"}``
 (the Entra ID directory, the app registration and one of its client secrets; the key its webhooks carry); they go to Secrets Manager as ``crmsync/<tenant>/<connection>/<env>`` and are
 never printed. An API token is printed once (issue, rotate); only its hash is stored. Tokens expire after
 ``--days`` (90 by default); ``list-tokens`` shows id, name, created, expires; a revoked token gets 401 on its
@@ -32,7 +33,7 @@ from typing import Any
 import boto3
 
 from crmsync.config import AccountingDefaults, ConnectionConfig, DynamicsSettings, TenantConfig
-from crmsync.models import ConnectionKind, Environment, SyncMode, utcnow
+from crmsync.models import HUBSPOT_PUBLIC_APP_KEYS, ConnectionKind, Environment, SyncMode, utcnow
 from crmsync.service import parked_message_key
 from crmsync.signal_queue import is_bulk_body
 from crmsync.store import SyncStore
@@ -40,6 +41,8 @@ from crmsync.tokens import TokenNotFound, issue_token, list_tokens, revoke_token
 
 ECONOMIC_KEYS = {"app_secret_token", "agreement_grant_token", "webhook_secret"}
 HUBSPOT_KEYS = {"access_token", "client_secret"}
+HUBSPOT_PUBLIC_APP = {*HUBSPOT_PUBLIC_APP_KEYS}
+"""A HubSpot public app's secret: its refresh token, client id and client secret (no access token)."""
 DYNAMICS_KEYS = {*ConnectionKind.DYNAMICS.secret_keys, "webhook_key"}
 
 
@@ -106,7 +109,9 @@ def _crm(args: argparse.Namespace) -> tuple[ConnectionConfig, dict[str, Any]]:
             kind=ConnectionKind.HUBSPOT,
             hubspot_portal_id=args.hubspot_portal_id,
         )
-        return conn, _secret(args.hubspot_secret, HUBSPOT_KEYS)
+        value = json.loads(Path(args.hubspot_secret).read_text(encoding="utf-8"))
+        keys = HUBSPOT_PUBLIC_APP if value.get("refresh_token") else HUBSPOT_KEYS
+        return conn, _secret(args.hubspot_secret, keys)
     if not args.dynamics_org_url:
         raise SystemExit("--dynamics-org-url is required with --dynamics-secret")
     dynamics = DynamicsSettings(org_url=args.dynamics_org_url, application_user_id=args.dynamics_user_id)

@@ -69,6 +69,51 @@ def test_incomplete_secret_file_is_refused(env: Env, tmp_path):
     assert env.store.get_config("acme") is None
 
 
+def _create(env: Env, tmp_path, crm_args: list[str]) -> int:
+    eco = tmp_path / "eco.json"
+    eco.write_text(json.dumps({"app_secret_token": "a", "agreement_grant_token": "g", "webhook_secret": "w"}))
+    args = ["create-tenant", "--table", env.resources.sync_table_name, "--tenant", "acme"]
+    return main([*args, "--economic-secret", str(eco), *crm_args])
+
+
+def test_create_tenant_with_dynamics_stores_the_org_and_the_entra_secret(env: Env, tmp_path, capsys):
+    dyn = tmp_path / "dyn.json"
+    keys = {
+        "tenant_id": "contoso.onmicrosoft.com",
+        "client_id": "app",
+        "client_secret": "cs",
+        "webhook_key": "k",
+    }
+    dyn.write_text(json.dumps({**keys, "unrelated": "dropped"}))
+    org = "https://contoso.crm4.dynamics.com/XRMServices/2011/OrganizationData.svc"
+    assert _create(env, tmp_path, ["--dynamics-secret", str(dyn), "--dynamics-org-url", org]) == 0
+    config = env.store.get_config("acme")
+    assert config is not None
+    (crm,) = [c for c in config.connections if c.connection_id == "dyn"]
+    assert crm.kind.value == "dynamics" and crm.dynamics is not None and crm.dynamics.org_url == org
+    secret = json.loads(env.secrets.get_secret_value(SecretId="crmsync/acme/dyn/test")["SecretString"])
+    assert secret == keys, "exactly the keys crmsync uses"
+    assert capsys.readouterr().out.strip(), "an API token is printed once"
+
+
+def test_create_tenant_refuses_two_crms_or_a_dynamics_secret_without_its_org(env: Env, tmp_path):
+    dyn = tmp_path / "dyn.json"
+    dyn.write_text(json.dumps({"tenant_id": "t", "client_id": "c", "client_secret": "s", "webhook_key": "k"}))
+    with pytest.raises(SystemExit, match="one CRM"):
+        _create(env, tmp_path, ["--dynamics-secret", str(dyn), "--hubspot-secret", str(dyn)])
+    with pytest.raises(SystemExit, match="dynamics-org-url"):
+        _create(env, tmp_path, ["--dynamics-secret", str(dyn)])
+    assert env.store.get_config("acme") is None
+
+
+def test_create_tenant_with_a_hubspot_public_app_keeps_its_refresh_token(env: Env, tmp_path):
+    hs = tmp_path / "hs.json"
+    hs.write_text(json.dumps({"refresh_token": "rt", "client_id": "cid", "client_secret": "cs"}))
+    assert _create(env, tmp_path, ["--hubspot-secret", str(hs)]) == 0
+    secret = json.loads(env.secrets.get_secret_value(SecretId="crmsync/acme/hs/test")["SecretString"])
+    assert secret == {"refresh_token": "rt", "client_id": "cid", "client_secret": "cs"}
+
+
 def test_redrive_moves_the_dlq_back_and_clears_parked_entries(env: Env, capsys):
     import boto3
 
