@@ -119,6 +119,8 @@ def test_env_is_resolved_from_globals(resources: LocalResources) -> None:
         "SIGNALS_QUEUE_URL": resources.signals_queue_url,
         "BULK_QUEUE_URL": resources.queue_urls["BulkQueue"],
         "API_TENANT_REQUESTS_PER_MINUTE": "600",
+        "DATAVERSE_ALLOWED_HOSTS": "",
+        "ENTRA_LOGIN_URL": "https://login.microsoftonline.com",
         "SECRET_PREFIX": "crmsync/",
         "STAGE": "test",
         "POWERTOOLS_SERVICE_NAME": "crmsync",
