@@ -46,12 +46,12 @@ def calls(fake: DataverseFake, template: str) -> int:
     return int(fake.stats["calls"].get(template, 0))
 
 
-def test_get_lead_details_reads_the_company_columns_and_the_parent_account(
+def test_get_lead_reads_the_company_columns_and_the_parent_account(
     fake: DataverseFake, dv: DataverseConnector
 ) -> None:
     (account,) = fake.seed("account", [{"name": "Nordlys Energi ApS"}])
     (lead_id,) = fake.seed("lead", [{**LEAD, "_parentaccountid_value": account}])
-    lead = dv.get_lead_details(lead_id)
+    lead = dv.get_lead(lead_id)
     assert lead is not None
     assert (lead.statecode, lead.parent_account_id, lead.firstname) == (0, account, "Ida")
     assert lead.company_fields() == {
@@ -63,8 +63,8 @@ def test_get_lead_details_reads_the_company_columns_and_the_parent_account(
         "zip": "9000",
         "city": "Aalborg",
     }
-    assert dv.get_lead_details("7f3c0000-0000-4000-8000-000000000000") is None
-    assert dv.get_lead_details("not-a-guid") is None
+    assert dv.get_lead("7f3c0000-0000-4000-8000-000000000000") is None
+    assert dv.get_lead("not-a-guid") is None
 
 
 def test_qualify_with_account_and_contact_creates_both_from_the_lead(

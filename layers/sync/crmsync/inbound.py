@@ -405,69 +405,46 @@ def _resolve_parent(
     source: SourceRecord,
     signal: Signal,
 ) -> SourceRecord:
-    """Contacts carry their customer, customers their parent account (a CRM's hierarchy, where the
-    connector has one), as crmsync's record id, so both sides compare equal."""
+    """Contacts carry their customer, customers their parent account (where the connector has a
+    hierarchy: Dynamics), as crmsync's record id, so both sides compare equal."""
+    field = "customer"
     if source.object_type is ObjectType.CUSTOMER:
-        return _resolve_parent_account(ctx, connector, conn, source, signal)
-    parent_rid = None
-    if source.parent_external_id:
-        parent_rid = ctx.find_link(
-            signal.tenant_id, conn, ObjectType.CUSTOMER, source.parent_external_id, trust_miss=False
+        if "parent_account" not in connector.supported_fields(ObjectType.CUSTOMER):
+            return source  # this side has no hierarchy: it says nothing about the field
+        field = "parent_account"
+    parent = source.parent_external_id
+    parent_rid = _parent_record(ctx, conn, signal, source, parent) if parent else None
+    return source.model_copy(update={"fields": {**source.fields, field: parent_rid}})
+
+
+_resolving: ContextVar[frozenset[tuple[str, str, str]]] = ContextVar("resolving_parents", default=frozenset())
+"""The records this call stack is reconciling a parent for: a hierarchy with a cycle (A under B under
+A, possible while a person re-parents) ends there instead of recursing."""
+
+
+def _parent_record(
+    ctx: SyncContext, conn: str, signal: Signal, child: SourceRecord, parent_ext: str
+) -> str | None:
+    """The record id of the parent customer; one crmsync does not know yet is reconciled first, so the
+    child lands attached (one level at a time; a cycle stops at the record already on the way)."""
+    tenant = signal.tenant_id
+    parent_rid = ctx.find_link(tenant, conn, ObjectType.CUSTOMER, parent_ext, trust_miss=False)
+    on_the_way = _resolving.get()
+    if parent_rid is not None or (conn, ObjectType.CUSTOMER.value, parent_ext) in on_the_way:
+        return parent_rid
+    token = _resolving.set(on_the_way | {(conn, child.object_type.value, child.external_id)})
+    try:
+        parent = Signal(
+            tenant_id=tenant,
+            connection_id=conn,
+            object_type=ObjectType.CUSTOMER,
+            external_id=parent_ext,
+            source=signal.source,
         )
-        if parent_rid is None:
-            # The customer is not known yet: reconcile it first, so the contact lands attached.
-            handle_signal(
-                ctx,
-                Signal(
-                    tenant_id=signal.tenant_id,
-                    connection_id=conn,
-                    object_type=ObjectType.CUSTOMER,
-                    external_id=source.parent_external_id,
-                    source=signal.source,
-                ),
-            )
-            parent_rid = ctx.store.find_link(
-                signal.tenant_id, conn, ObjectType.CUSTOMER, source.parent_external_id
-            )
-    fields = dict(source.fields)
-    fields["customer"] = parent_rid
-    return source.model_copy(update={"fields": fields})
-
-
-_resolving: ContextVar[frozenset[tuple[str, str]]] = ContextVar("resolving_parents", default=frozenset())
-"""The parent accounts this call stack is reconciling: a hierarchy with a cycle (A under B under A,
-possible while a person re-parents) ends there instead of recursing."""
-
-
-def _resolve_parent_account(
-    ctx: SyncContext, connector: Connector, conn: str, source: SourceRecord, signal: Signal
-) -> SourceRecord:
-    """``parent_account``: the parent account's record id; a parent crmsync does not know yet is
-    reconciled first (one level; a cycle stops at the account already on the way)."""
-    if "parent_account" not in connector.supported_fields(ObjectType.CUSTOMER):
-        return source  # this side has no hierarchy: it says nothing about the field
-    parent_ext = source.parent_external_id
-    parent_rid = None
-    if parent_ext:
-        parent_rid = ctx.find_link(signal.tenant_id, conn, ObjectType.CUSTOMER, parent_ext, trust_miss=False)
-        on_the_way = _resolving.get()
-        if parent_rid is None and (conn, parent_ext) not in on_the_way:
-            token = _resolving.set(on_the_way | {(conn, source.external_id)})
-            try:
-                handle_signal(
-                    ctx,
-                    Signal(
-                        tenant_id=signal.tenant_id,
-                        connection_id=conn,
-                        object_type=ObjectType.CUSTOMER,
-                        external_id=parent_ext,
-                        source=signal.source,
-                    ),
-                )
-            finally:
-                _resolving.reset(token)
-            parent_rid = ctx.store.find_link(signal.tenant_id, conn, ObjectType.CUSTOMER, parent_ext)
-    return source.model_copy(update={"fields": {**source.fields, "parent_account": parent_rid}})
+        handle_signal(ctx, parent)
+    finally:
+        _resolving.reset(token)
+    return ctx.store.find_link(tenant, conn, ObjectType.CUSTOMER, parent_ext)
 
 
 def sync_now(ctx: SyncContext, tenant_id: str, record_id: str) -> dict[str, Any]:

@@ -67,7 +67,7 @@ def convert_lead(ctx: SyncContext, tenant_id: str, lead_id: str, request: Conver
     dataverse = ctx.connectors.get(config, crm)
     if not isinstance(dataverse, DataverseLeads):
         raise LeadError("the Dynamics connection cannot qualify leads", 400)
-    lead = dataverse.get_lead_details(lead_id)
+    lead = dataverse.get_lead(lead_id)
     if lead is None:
         raise LeadError(f"lead {lead_id} not found in Dynamics", 404)
     flow = _Flow(ctx, config, crm, acc, dataverse, lead)
@@ -125,7 +125,7 @@ class _Flow:
             except NotFoundError as exc:
                 raise LeadError(f"lead {lead.id} not found in Dynamics", 404) from exc
             except LeadClosed:
-                lead = self.dataverse.get_lead_details(lead.id) or lead  # qualified meanwhile: reuse
+                lead = self.dataverse.get_lead(lead.id) or lead  # qualified meanwhile: reuse
         made = (
             self.dataverse.created_from_lead(lead.id) if lead.statecode == LEAD_QUALIFIED else QualifiedLead()
         )

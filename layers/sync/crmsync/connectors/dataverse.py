@@ -68,7 +68,7 @@ from crmsync.connectors.dataverse_mapping import (
     record_guid,
     split_name,
 )
-from crmsync.connectors.dataverse_reads import DataverseLead, DataverseUser
+from crmsync.connectors.dataverse_reads import DataverseUser
 from crmsync.connectors.dataverse_urls import DEFAULT_ALLOWED_HOSTS, OrgUrlError, org_root
 from crmsync.connectors.dataverse_writes import BATCH_SIZE, DataverseWrites
 from crmsync.models import ObjectType, Side
@@ -84,7 +84,6 @@ __all__ = [
     "THROTTLE_CODES",
     "BatchPart",
     "DataverseConnector",
-    "DataverseLead",
     "DataverseLeads",
     "DataverseUser",
     "DeltaExpired",

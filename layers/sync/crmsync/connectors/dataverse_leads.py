@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from crmsync.connectors.base import NotFoundError, VendorRefusedError
 from crmsync.connectors.dataverse_mapping import ADDRESS_LINES, PARENT_CUSTOMER, is_guid
-from crmsync.connectors.dataverse_reads import DataverseLead, DataverseReads
+from crmsync.connectors.dataverse_reads import DataverseReads
 from crmsync.models import Fields, ObjectType
 from crmsync.text_rules import clean
 
@@ -67,8 +67,19 @@ class QualifiedLead(BaseModel):
     contact_id: str | None = None
 
 
-class LeadDetails(DataverseLead):
-    """A lead with the columns conversion compares and decides on."""
+class LeadDetails(BaseModel):
+    """A Dynamics lead with the columns conversion compares and decides on."""
+
+    id: str
+    subject: str | None = None
+    firstname: str | None = None
+    lastname: str | None = None
+    companyname: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    statecode: int | None = None
+    statuscode: int | None = None
+    version: str | None = None
 
     website: str | None = None
     address: str | None = None
@@ -94,9 +105,9 @@ class LeadDetails(DataverseLead):
 
 
 class DataverseLeads(DataverseReads):
-    """``get_lead_details``, ``qualify_lead``, ``created_from_lead``, ``attach_contact``."""
+    """``get_lead``, ``qualify_lead``, ``created_from_lead``, ``attach_contact``."""
 
-    def get_lead_details(self, lead_id: str) -> LeadDetails | None:
+    def get_lead(self, lead_id: str) -> LeadDetails | None:
         row = self._row("leads", lead_id, LEAD_DETAIL_SELECT)
         if not row:
             return None
@@ -138,7 +149,7 @@ class DataverseLeads(DataverseReads):
         try:
             answer = self._json(self._call("POST", url, body=body, ok=(200, 204)))
         except VendorRefusedError as exc:
-            lead = self.get_lead_details(lead_id)
+            lead = self.get_lead(lead_id)
             if lead is not None and lead.statecode != LEAD_OPEN:
                 raise LeadClosed(
                     f"lead {lead_id} is not open (state {lead.statecode}): {exc.message}",

@@ -29,25 +29,7 @@ from crmsync.models import ObjectType
 
 IDS_PER_FILTER = 50
 """Ids per ``$filter=id eq a or id eq b ...`` read (keeps the URL far below its limits)."""
-LEAD_SELECT = (
-    "leadid,subject,firstname,lastname,companyname,emailaddress1,telephone1,statecode,statuscode,modifiedon"
-)
 USER_SELECT = "systemuserid,fullname,internalemailaddress,employeeid"
-
-
-class DataverseLead(BaseModel):
-    """A lead as the later lead conversion needs it (no canonical mapping yet)."""
-
-    id: str
-    subject: str | None = None
-    firstname: str | None = None
-    lastname: str | None = None
-    companyname: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    statecode: int | None = None
-    statuscode: int | None = None
-    version: str | None = None
 
 
 class DataverseUser(BaseModel):
@@ -172,23 +154,6 @@ class DataverseReads(DataverseClient, DataverseMapping):
             link = page.delta_link or link
         assert link is not None  # the last page carries one (change_pages refuses a read without)
         return records, deleted, link
-
-    def get_lead(self, lead_id: str) -> DataverseLead | None:
-        row = self._row("leads", lead_id, LEAD_SELECT)
-        if not row:
-            return None
-        return DataverseLead(
-            id=str(row["leadid"]),
-            subject=row.get("subject"),
-            firstname=row.get("firstname"),
-            lastname=row.get("lastname"),
-            companyname=row.get("companyname"),
-            email=row.get("emailaddress1"),
-            phone=row.get("telephone1"),
-            statecode=row.get("statecode"),
-            statuscode=row.get("statuscode"),
-            version=row.get("@odata.etag"),
-        )
 
     def users(self) -> list[DataverseUser]:
         """Every system user (application users included): id, name, e-mail, employee id."""
