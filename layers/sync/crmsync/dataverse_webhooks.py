@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,9 +33,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-from crmsync.limits import MAX_JSON_DEPTH, json_refusal
 from crmsync.models import ObjectType, Signal
-from crmsync.webhooks import WebhookRejected, refuse_oversized_body
+from crmsync.webhooks import WebhookRejected, json_body
 
 WEBHOOK_KEY_HEADER = "x-crmsync-webhook-key"
 """The header of Dataverse's HttpHeader authentication: register it with the connection's ``webhook_key``."""
@@ -123,21 +121,8 @@ def _malformed(exc: ValidationError) -> WebhookRejected:
 def parse_context(body: str | bytes) -> RemoteExecutionContextIn:
     """Parse a (verified) delivery body; ``WebhookRejected(400/413)`` for anything but a context object.
 
-    The nesting is counted before ``json.loads`` (it recurses once per level, see ``hubspot_events``)."""
-    refuse_oversized_body(body)
-    try:
-        text = body.decode("utf-8") if isinstance(body, bytes) else body
-    except UnicodeDecodeError as exc:
-        raise WebhookRejected(400, "body is not UTF-8 JSON") from exc
-    reason = json_refusal(text, MAX_JSON_DEPTH)
-    if reason is not None:
-        raise WebhookRejected(400, f"body {reason}")
-    try:
-        payload = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise WebhookRejected(400, "body is not JSON") from exc
-    except ValueError as exc:  # e.g. an integer over Python's 4,300-digit limit
-        raise WebhookRejected(400, "body is not JSON crmsync can read") from exc
+    Size, encoding, nesting and JSON are checked by ``webhooks.json_body``."""
+    payload = json_body(body)
     if not isinstance(payload, dict):
         raise WebhookRejected(400, "body must be a JSON object (a RemoteExecutionContext)")
     try:

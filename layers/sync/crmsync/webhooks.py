@@ -216,21 +216,30 @@ def refuse_oversized_body(body: str | bytes | None, is_base64: bool = False) -> 
         raise WebhookRejected(413, f"body larger than {MAX_WEBHOOK_BODY_BYTES} bytes")
 
 
-def hubspot_events(body: str, *, portal_id: int | None) -> list[HubSpotEvent]:
-    """Parse a (verified) delivery; events for objects crmsync does not sync are skipped.
+def json_body(body: str | bytes) -> Any:
+    """A (verified) delivery's JSON, or ``WebhookRejected`` 400/413: too big, not UTF-8, too deep, not JSON.
 
     The nesting is counted before parsing (``json.loads`` recurses once per level: a body nested
-    1,000 deep raised ``RecursionError``, a 500 HubSpot would retry for a day)."""
+    1,000 deep raised ``RecursionError``, a 500 the vendor would retry for a day)."""
     refuse_oversized_body(body)
-    reason = json_refusal(body, MAX_JSON_DEPTH)
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+    except UnicodeDecodeError as exc:
+        raise WebhookRejected(400, "body is not UTF-8 JSON") from exc
+    reason = json_refusal(text, MAX_JSON_DEPTH)
     if reason is not None:
         raise WebhookRejected(400, f"body {reason}")
     try:
-        payload = json.loads(body)
+        return json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise WebhookRejected(400, "body is not JSON") from exc
     except ValueError as exc:  # e.g. an integer over Python's 4,300-digit limit
         raise WebhookRejected(400, "body is not JSON crmsync can read") from exc
+
+
+def hubspot_events(body: str, *, portal_id: int | None) -> list[HubSpotEvent]:
+    """Parse a (verified) delivery; events for objects crmsync does not sync are skipped."""
+    payload = json_body(body)
     if not isinstance(payload, list):
         raise WebhookRejected(400, "body must be a JSON array of events")
     if len(payload) > MAX_HUBSPOT_EVENTS:
