@@ -97,6 +97,17 @@ def stale_fields(expected: Fields, current: Fields) -> list[str]:
     return sorted(n for n, v in expected.items() if n in current and current[n] != v)
 
 
+def stale_result(item: WriteItem, changed: list[str], vendor: str) -> WriteResult:
+    """The result of an update not sent: ``changed`` fields moved on the target since crmsync read them."""
+    return WriteResult(
+        record_id=item.record_id,
+        ok=False,
+        external_id=item.external_id,
+        error=f"changed in {vendor} since last read: {', '.join(changed)}",
+        error_code=StaleError.code,
+    )
+
+
 class StaleError(VendorError):
     """The target changed a field crmsync is about to write since crmsync last saw it: nothing written.
 

@@ -23,6 +23,7 @@ from crmsync.connectors.base import (
     WriteItem,
     WriteResult,
     stale_fields,
+    stale_result,
 )
 from crmsync.connectors.dataverse_batch import BatchPart, decode_batch, encode_batch
 from crmsync.connectors.dataverse_client import ANNOTATIONS
@@ -199,13 +200,7 @@ class DataverseWrites(DataverseReads):
                 continue
             changed = stale_fields(item.expected, now.fields) if item.expected else ["unknown fields"]
             if changed:
-                results[index] = WriteResult(
-                    record_id=item.record_id,
-                    ok=False,
-                    external_id=item.external_id,
-                    error=f"changed in Dataverse since last read: {', '.join(changed)}",
-                    error_code="stale",
-                )
+                results[index] = stale_result(item, changed, "Dataverse")
             else:
                 again.append((index, item, now.version))
         if not again:

@@ -16,6 +16,7 @@ from crmsync.connectors.base import (
     WriteItem,
     WriteResult,
     stale_fields,
+    stale_result,
 )
 from crmsync.connectors.hubspot_associations import PRIMARY_COMPANY
 from crmsync.connectors.hubspot_client import BATCH_SIZE
@@ -107,13 +108,7 @@ class HubSpotWrites(HubSpotReads):
             now = current.get(str(it.external_id))
             changed = stale_fields(it.expected, now.fields) if it.expected and now is not None else []
             if changed:
-                results[i] = WriteResult(
-                    record_id=it.record_id,
-                    ok=False,
-                    external_id=it.external_id,
-                    error=f"changed in HubSpot since last read: {', '.join(changed)}",
-                    error_code="stale",
-                )
+                results[i] = stale_result(it, changed, "HubSpot")
             else:
                 keep.append((i, it))
         return keep
