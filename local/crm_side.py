@@ -10,6 +10,7 @@ counted), while ``write_calls`` counts what crmsync wrote through the API.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -46,17 +47,46 @@ class CrmSide(Protocol):
 
     def delete(self, object_type: ObjectType, row_id: str) -> None: ...
 
+    def set_parent(self, contact_id: str, customer_id: str) -> None:
+        """A person makes ``customer_id`` the contact's (primary) company."""
+        ...
+
+    def supports(self, object_type: ObjectType, field: str) -> bool:
+        """Does the CRM hold the canonical field (the connector's mapping has a property/column for it)?"""
+        ...
+
+    def new_owner(self) -> str:
+        """A new CRM user who may own records: its id is the canonical ``account_manager`` value."""
+        ...
+
     def write_calls(self) -> int:
         """API calls that changed something (crmsync's writes; people's edits are not counted)."""
         ...
 
     def api_calls(self) -> int: ...
 
+    def change_events(self) -> int:
+        """Change notifications the CRM has produced so far (webhook events, people's and crmsync's)."""
+        ...
+
+
+def find(side: CrmSide, object_type: ObjectType, field: str, value: str | None) -> list[CrmRow]:
+    """The rows whose canonical ``field`` is ``value`` (e.g. the company carrying a customer number)."""
+    return [row for row in side.rows(object_type) if row.fields.get(field) == value]
+
+
+def contacts_of(side: CrmSide, customer_id: str) -> list[CrmRow]:
+    """The contacts whose (primary) company is ``customer_id``."""
+    return [row for row in side.rows(CONTACT) if row.parent_id == customer_id]
+
 
 class HubSpotSide:
     """A HubSpot portal (companies and contacts)."""
 
     kind = "hubspot"
+
+    _owners = itertools.count(501)
+    """HubSpot owner ids are numbers; the fake takes any (owners are the property's external options)."""
 
     def __init__(self, fake: HubSpotFake, connection_id: str) -> None:
         self.fake, self.connection_id = fake, connection_id
@@ -67,8 +97,12 @@ class HubSpotSide:
         return "companies" if object_type is CUSTOMER else "contacts"
 
     def _row(self, object_type: ObjectType, item: dict[str, Any]) -> CrmRow:
-        parents = (item.get("associations") or {}).get("companies") or []
-        parent = str(parents[0]) if object_type is CONTACT and parents else None
+        parent = None
+        if object_type is CONTACT:
+            # The primary company (HubSpot's calculated ``associatedcompanyid``), as the connector reads it.
+            companies = (item.get("associations") or {}).get("companies") or []
+            primary = (item.get("properties") or {}).get("associatedcompanyid")
+            parent = str(primary) if primary else (str(companies[0]) if companies else None)
         source = self._mapping.to_source(object_type, item, parent=parent)
         return CrmRow(source.external_id, source.fields, parent)
 
@@ -91,11 +125,24 @@ class HubSpotSide:
     def delete(self, object_type: ObjectType, row_id: str) -> None:
         self.fake.delete(self._type(object_type), row_id)
 
+    def set_parent(self, contact_id: str, customer_id: str) -> None:
+        """The primary label moves to ``customer_id`` (the former primary company stays associated)."""
+        self.fake.associate(contact_id, customer_id, primary=True)
+
+    def supports(self, object_type: ObjectType, field: str) -> bool:
+        return field in self._mapping.supported_fields(object_type)
+
+    def new_owner(self) -> str:
+        return str(next(self._owners))
+
     def write_calls(self) -> int:
         return int(self.fake.stats()["writes"])
 
     def api_calls(self) -> int:
         return int(self.fake.stats()["total"])
+
+    def change_events(self) -> int:
+        return int(self.fake.stats()["webhooks"]["events"])
 
 
 class DynamicsSide:
@@ -134,9 +181,36 @@ class DynamicsSide:
     def delete(self, object_type: ObjectType, row_id: str) -> None:
         self.fake.person_delete(self._table(object_type), row_id)
 
+    def set_parent(self, contact_id: str, customer_id: str) -> None:
+        self.fake.person_edit(
+            "contact", contact_id, {"parentcustomerid_account@odata.bind": f"/accounts({customer_id})"}
+        )
+
+    def supports(self, object_type: ObjectType, field: str) -> bool:
+        return field in self._mapping.supported_fields(object_type)
+
+    def new_owner(self) -> str:
+        """A user of the organisation (a ``systemuser`` row); accounts are owned by users or teams."""
+        (user_id,) = self.fake.seed("systemuser", [{"firstname": "Sælger", "lastname": "Dynamics"}])
+        return user_id
+
     def write_calls(self) -> int:
         calls: dict[str, int] = self.fake.stats["calls"]
         return sum(n for call, n in calls.items() if not call.startswith("GET"))
 
     def api_calls(self) -> int:
         return sum(self.fake.stats["calls"].values())
+
+    def revoke_tokens(self) -> int:
+        """Entra ID revokes every access token it issued for the organisation (their next use answers 401);
+        returns how many. A client whose secret still works gets a new one, one whose secret was revoked not.
+        """
+        tokens = list(self.fake._tokens)  # the fake lists its issued tokens nowhere else
+        for token in tokens:
+            self.fake.expire_token(token)
+        return len(tokens)
+
+    def change_events(self) -> int:
+        """Service-endpoint notifications sent or held for delivery (Dataverse's asynchronous system jobs)."""
+        stats = self.fake.stats
+        return int(stats["webhook_deliveries"] + stats["held_webhooks"])

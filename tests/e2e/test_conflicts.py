@@ -1,10 +1,12 @@
 """Field ownership, real both-sides conflicts, the conflict inbox, the compare view and the timeline.
 
-Every test edits the vendors' fakes the way people do (HubSpot UI, e-conomic bookkeeper), lets the
+Every test edits the vendors' fakes the way people do (the CRM's UI, e-conomic bookkeeper), lets the
 local stack deliver the webhooks, and looks at both vendors and the API afterwards.
 
 The module shares one local stack (``tests/e2e/conftest.py``); every test gets its own vendor account
-and tenant, seeded the same way, so no test sees another's data.
+and tenant, seeded the same way, so no test sees another's data. Every test runs once per CRM (HubSpot,
+Dynamics 365: ``crm_kind``), acting on the CRM in canonical field names (``local.crm_side``); a scenario
+about a field Dynamics has no column for (``DataverseMapping``) is HubSpot's only.
 """
 
 from __future__ import annotations
@@ -17,22 +19,29 @@ import pytest
 
 from crmsync.models import ObjectType, SyncMode
 from local.stack import LocalStack
-from local.vendors import ECONOMIC_CONNECTION, VendorAccount
+from local.vendors import ECONOMIC_CONNECTION, CrmKind, VendorAccount
 from tests.e2e.conftest import Tenant, add_seeded_tenant, retire
 
 pytestmark = pytest.mark.e2e
+CUSTOMER = ObjectType.CUSTOMER
 
 
 @pytest.fixture
-def tenant(stack: LocalStack) -> Iterator[Tenant]:
-    """Three e-conomic customers transferred to HubSpot (automatic mode), settled."""
+def tenant(stack: LocalStack, crm_kind: CrmKind) -> Iterator[Tenant]:
+    """Three e-conomic customers transferred to the CRM (automatic mode), settled."""
 
     def seed(account: VendorAccount) -> None:
         account.economic.seed(3, contacts_per_customer=1, seed=11)
 
-    t = add_seeded_tenant(stack, "confco", mode=SyncMode.AUTOMATIC, seed_vendors=seed)
+    t = add_seeded_tenant(stack, "confco", mode=SyncMode.AUTOMATIC, seed_vendors=seed, crm=crm_kind)
     yield t
     retire(t)
+
+
+def crm_only(tenant: Tenant, field: str, why: str) -> None:
+    """Skip a scenario about a customer field the tenant's CRM has no property/column for."""
+    if not tenant.crm.supports(CUSTOMER, field):
+        pytest.skip(why)
 
 
 def api(tenant: Tenant, method: str, path: str, json: dict | None = None) -> Any:
@@ -52,19 +61,25 @@ def set_rule(tenant: Tenant, field: str, direction: str = "both", rule: str = "l
 
 
 def pair(tenant: Tenant, index: int = 0) -> tuple[int, str, str]:
-    """(customer number, HubSpot company id, record id) of the index-th customer."""
+    """(customer number, CRM company id, record id) of the index-th customer."""
     store = tenant.stack.store
     number = tenant.economic.customer_numbers()[index]
     record_id = store.find_link(tenant.id, ECONOMIC_CONNECTION, ObjectType.CUSTOMER, str(number))
     assert record_id is not None
     record = store.get_record(tenant.id, record_id)
     assert record is not None
-    company_id = next(ext for conn, ext in record.links.items() if conn != ECONOMIC_CONNECTION)
+    company_id = record.links[tenant.crm.connection_id]
     return number, company_id, record_id
 
 
-def hs_city(tenant: Tenant, company_id: str) -> str | None:
-    return tenant.hubspot.record("companies", company_id)["properties"].get("city")
+def crm_value(tenant: Tenant, company_id: str, field: str) -> Any:
+    row = tenant.crm.get(CUSTOMER, company_id)
+    assert row is not None, f"company {company_id} is gone from the CRM"
+    return row.fields.get(field)
+
+
+def crm_city(tenant: Tenant, company_id: str) -> str | None:
+    return crm_value(tenant, company_id, "city")
 
 
 def eco_city(tenant: Tenant, number: int) -> str | None:
@@ -75,7 +90,7 @@ def edit_both(tenant: Tenant, number: int, company_id: str, *, crm: str, account
     """The bookkeeper edits first, the salesperson a second later; nothing is delivered in between."""
     tenant.economic.update_customer(number, city=accounting)
     time.sleep(1.1)  # e-conomic's lastUpdated has whole seconds: make "later" unambiguous
-    tenant.hubspot.edit("companies", company_id, {"city": crm})
+    tenant.crm.edit(CUSTOMER, company_id, {"city": crm})
     tenant.stack.run_until_idle()
 
 
@@ -93,7 +108,7 @@ def test_each_rule_on_a_real_both_sides_edit(stack: LocalStack, tenant: Tenant, 
     number, company_id, record_id = pair(tenant)
     edit_both(tenant, number, company_id, crm="Crmby", accounting="Bogholderby")
     expected, loser = ("Crmby", "Bogholderby") if winner == "crm" else ("Bogholderby", "Crmby")
-    assert (hs_city(tenant, company_id), eco_city(tenant, number)) == (expected, expected)
+    assert (crm_city(tenant, company_id), eco_city(tenant, number)) == (expected, expected)
     (item,) = [c for c in conflicts(tenant, record_id, every=True) if c["field"] == "city"]
     assert (item["status"], item["rule"], item["winner"]) == ("auto", rule, winner)
     assert (item["crm_value"], item["accounting_value"], item["losing_value"]) == (
@@ -107,11 +122,11 @@ def test_each_rule_on_a_real_both_sides_edit(stack: LocalStack, tenant: Tenant, 
 def test_no_conflict_when_one_side_changed_or_both_agree(stack: LocalStack, tenant: Tenant):
     set_rule(tenant, "city")
     number, company_id, record_id = pair(tenant)
-    tenant.hubspot.edit("companies", company_id, {"city": "Kun CRM"})
+    tenant.crm.edit(CUSTOMER, company_id, {"city": "Kun CRM"})
     stack.run_until_idle()
     assert eco_city(tenant, number) == "Kun CRM"
     edit_both(tenant, number, company_id, crm="Samme By", accounting="Samme By")
-    assert (hs_city(tenant, company_id), eco_city(tenant, number)) == ("Samme By", "Samme By")
+    assert (crm_city(tenant, company_id), eco_city(tenant, number)) == ("Samme By", "Samme By")
     assert conflicts(tenant, record_id, every=True) == []
 
 
@@ -121,10 +136,10 @@ def test_manual_holds_the_field_and_nothing_else_then_resolution_flows_to_both(
     set_rule(tenant, "city", rule="manual")
     number, company_id, record_id = pair(tenant)
     eco_phone_before = tenant.economic.get_customer(number).get("telephoneAndFaxNumber")
-    tenant.hubspot.edit("companies", company_id, {"phone": "+45 33 44 55 66"})
+    tenant.crm.edit(CUSTOMER, company_id, {"phone": "+45 33 44 55 66"})
     edit_both(tenant, number, company_id, crm="Crmby", accounting="Bogholderby")
     # held: each side keeps its own edit, crmsync writes the field nowhere ...
-    assert (hs_city(tenant, company_id), eco_city(tenant, number)) == ("Crmby", "Bogholderby")
+    assert (crm_city(tenant, company_id), eco_city(tenant, number)) == ("Crmby", "Bogholderby")
     # ... and the rest of the record still flows
     assert tenant.economic.get_customer(number)["telephoneAndFaxNumber"] == "+45 33 44 55 66"
     assert eco_phone_before != "+45 33 44 55 66"
@@ -150,7 +165,7 @@ def test_manual_holds_the_field_and_nothing_else_then_resolution_flows_to_both(
     )
     assert result["fields"] == {"city": "Bogholderby"}
     stack.run_until_idle()
-    assert (hs_city(tenant, company_id), eco_city(tenant, number)) == ("Bogholderby", "Bogholderby")
+    assert (crm_city(tenant, company_id), eco_city(tenant, number)) == ("Bogholderby", "Bogholderby")
     assert conflicts(tenant, record_id) == []
     (settled,) = [c for c in conflicts(tenant, record_id, every=True) if c["field"] == "city"]
     assert (settled["status"], settled["resolution"], settled["losing_value"]) == (
@@ -159,6 +174,7 @@ def test_manual_holds_the_field_and_nothing_else_then_resolution_flows_to_both(
         "Crmby",
     )
     view = ok(api(tenant, "GET", f"/records/{record_id}/compare"))
+    assert next(f for f in view["fields"] if f["field"] == "city")["in_sync"]
     assert view["in_sync"], [f for f in view["fields"] if not f["in_sync"]]
 
 
@@ -185,8 +201,9 @@ def test_resolve_with_a_given_value_flows_to_both_sides_even_against_the_directi
     )
     stack.run_until_idle()
     assert tenant.economic.get_customer(number)["customerGroup"]["customerGroupNumber"] == 2
-    assert tenant.hubspot.record("companies", company_id)["properties"]["crmsync_customer_group"] == "2"
-    assert (hs_city(tenant, company_id), eco_city(tenant, number)) == ("Fælles", "Fælles")
+    if tenant.crm.supports(CUSTOMER, "customer_group"):  # Dynamics has no column for it
+        assert crm_value(tenant, company_id, "customer_group") == "2"
+    assert (crm_city(tenant, company_id), eco_city(tenant, number)) == ("Fælles", "Fælles")
 
 
 def test_resolve_rejects_unknown_fields_and_missing_sides(stack: LocalStack, tenant: Tenant):
@@ -205,17 +222,17 @@ def test_resolve_rejects_unknown_fields_and_missing_sides(stack: LocalStack, ten
 def test_owner_wins_a_non_owner_edit_and_the_edit_can_be_restored(stack: LocalStack, tenant: Tenant):
     """City is the CRM's by default: a bookkeeper's edit is written back, but kept and restorable."""
     number, company_id, record_id = pair(tenant, 2)
-    crm_city = hs_city(tenant, company_id)
+    city_in_crm = crm_city(tenant, company_id)
     tenant.economic.update_customer(number, city="Bogholderby")
     stack.run_until_idle()
-    assert eco_city(tenant, number) == crm_city, "the owner's value is written back to e-conomic"
+    assert eco_city(tenant, number) == city_in_crm, "the owner's value is written back to e-conomic"
     (item,) = [c for c in conflicts(tenant, record_id, every=True) if c["field"] == "city"]
     assert (item["status"], item["winner"], item["losing_value"]) == ("overridden", "crm", "Bogholderby")
 
     restored = ok(api(tenant, "POST", f"/conflicts/{item['conflict_id']}/restore"))
     assert restored["fields"] == {"city": "Bogholderby"}
     stack.run_until_idle()
-    assert (hs_city(tenant, company_id), eco_city(tenant, number)) == ("Bogholderby", "Bogholderby")
+    assert (crm_city(tenant, company_id), eco_city(tenant, number)) == ("Bogholderby", "Bogholderby")
     (after,) = [
         c for c in conflicts(tenant, record_id, every=True) if c["conflict_id"] == item["conflict_id"]
     ]
@@ -225,7 +242,7 @@ def test_owner_wins_a_non_owner_edit_and_the_edit_can_be_restored(stack: LocalSt
 def test_timeline_lists_signals_decisions_and_writes_with_before_after(stack: LocalStack, tenant: Tenant):
     number, company_id, record_id = pair(tenant)
     before = tenant.economic.get_customer(number).get("telephoneAndFaxNumber")
-    tenant.hubspot.edit("companies", company_id, {"phone": "+45 70 70 70 70"})
+    tenant.crm.edit(CUSTOMER, company_id, {"phone": "+45 70 70 70 70"})
     stack.run_until_idle()
     entries = ok(api(tenant, "GET", f"/records/{record_id}/timeline"))["entries"]
     decisions = [(e.get("kind"), e["decision"]) for e in entries]
@@ -256,23 +273,28 @@ def sales_person(tenant: Tenant, number: int) -> int | None:
 
 
 def test_an_unmapped_picklist_value_blocks_only_its_field(stack: LocalStack, tenant: Tenant):
-    set_value_maps(tenant, {"account_manager": {"501": "3"}})
+    mapped, unmapped = tenant.crm.new_owner(), tenant.crm.new_owner()
+    set_value_maps(tenant, {"account_manager": {mapped: "3"}})
     number, company_id, record_id = pair(tenant)
-    tenant.hubspot.edit("companies", company_id, {"hubspot_owner_id": "501", "phone": "+45 11 11 11 11"})
+    tenant.crm.edit(CUSTOMER, company_id, {"account_manager": mapped, "phone": "+45 11 11 11 11"})
     stack.run_until_idle()
     assert sales_person(tenant, number) == 3, "the owner reaches e-conomic as its employee number"
 
-    tenant.hubspot.edit("companies", company_id, {"hubspot_owner_id": "999", "phone": "+45 22 22 22 22"})
+    tenant.crm.edit(CUSTOMER, company_id, {"account_manager": unmapped, "phone": "+45 22 22 22 22"})
     stack.run_until_idle()
     customer = tenant.economic.get_customer(number)
     assert customer["telephoneAndFaxNumber"] == "+45 22 22 22 22", "the rest of the record flows"
     assert sales_person(tenant, number) == 3, "the unmapped owner is held, not guessed"
     view = ok(api(tenant, "GET", f"/records/{record_id}/compare"))
     manager = next(f for f in view["fields"] if f["field"] == "account_manager")
-    assert (manager["unmapped_crm_value"], manager["in_sync"], manager["accounting"]) == ("999", False, "3")
+    assert (manager["unmapped_crm_value"], manager["in_sync"], manager["accounting"]) == (
+        unmapped,
+        False,
+        "3",
+    )
     assert next(f for f in view["fields"] if f["field"] == "phone")["in_sync"]
 
-    set_value_maps(tenant, {"account_manager": {"501": "3", "999": "4"}})
+    set_value_maps(tenant, {"account_manager": {mapped: "3", unmapped: "4"}})
     ok(api(tenant, "POST", f"/records/{record_id}/sync"))
     stack.run_until_idle()
     assert sales_person(tenant, number) == 4, "once mapped, the held value flows"
@@ -283,15 +305,20 @@ def test_an_unmapped_picklist_value_blocks_only_its_field(stack: LocalStack, ten
 def test_accounting_values_are_translated_for_the_crm_and_unmapped_ones_stay_behind(
     stack: LocalStack, tenant: Tenant
 ):
+    crm_only(
+        tenant,
+        "payment_terms",
+        "Dynamics holds none of accounting's picklist fields (payment terms, customer group, VAT zone, "
+        "currency: no columns in DataverseMapping); its one translated field, the owner, is the CRM's",
+    )
     number, company_id, record_id = pair(tenant, 1)
     set_value_maps(tenant, {"payment_terms": {"net8": "1", "net30": "3"}})
     tenant.economic.update_customer(number, paymentTerms={"paymentTermsNumber": 3})
     stack.run_until_idle()
-    props = tenant.hubspot.record("companies", company_id)["properties"]
-    assert props["crmsync_payment_terms"] == "net30"
+    assert crm_value(tenant, company_id, "payment_terms") == "net30"
     tenant.economic.update_customer(number, paymentTerms={"paymentTermsNumber": 5}, city=None)
     stack.run_until_idle()
-    assert tenant.hubspot.record("companies", company_id)["properties"]["crmsync_payment_terms"] == "net30"
+    assert crm_value(tenant, company_id, "payment_terms") == "net30"
     view = ok(api(tenant, "GET", f"/records/{record_id}/compare"))
     terms = next(f for f in view["fields"] if f["field"] == "payment_terms")
     assert (terms["crmsync"], terms["no_crm_mapping"], terms["in_sync"]) == ("5", True, False)
@@ -303,14 +330,15 @@ def test_accounting_values_are_translated_for_the_crm_and_unmapped_ones_stay_beh
 def test_preflight_parks_an_invalid_company_id_with_its_reason_and_replay_sends_the_fixed_record(
     stack: LocalStack, tenant: Tenant
 ):
+    crm_only(
+        tenant, "corporate_id", "Dynamics has no company-id (CVR) column in DataverseMapping: no CVR to check"
+    )
     number, company_id, record_id = pair(tenant, 2)
-    tenant.hubspot.edit("companies", company_id, {"country": "Danmark", "crmsync_corporate_id": "29403473"})
+    tenant.crm.edit(CUSTOMER, company_id, {"country": "Danmark", "corporate_id": "29403473"})
     stack.run_until_idle()
     good_cvr = tenant.economic.get_customer(number).get("corporateIdentificationNumber")
     eco_writes = tenant.economic.stats()["writes"]
-    tenant.hubspot.edit(
-        "companies", company_id, {"crmsync_corporate_id": "12345678", "website": "https://x.example"}
-    )
+    tenant.crm.edit(CUSTOMER, company_id, {"corporate_id": "12345678", "website": "https://x.example"})
     stack.run_until_idle()
     assert tenant.economic.get_customer(number).get("corporateIdentificationNumber") == good_cvr
     assert tenant.economic.stats()["writes"] == eco_writes, "nothing was sent to e-conomic"
@@ -324,7 +352,7 @@ def test_preflight_parks_an_invalid_company_id_with_its_reason_and_replay_sends_
     stack.run_until_idle()
     assert len(ok(api(tenant, "GET", "/parked"))["items"]) == 1
 
-    tenant.hubspot.edit("companies", company_id, {"crmsync_corporate_id": "13585628"})
+    tenant.crm.edit(CUSTOMER, company_id, {"corporate_id": "13585628"})
     stack.run_until_idle()
     # the fix itself flows (a new change); the parked entry is cleared by the successful write
     assert tenant.economic.get_customer(number)["corporateIdentificationNumber"] == "13585628"
@@ -335,12 +363,17 @@ def test_preflight_parks_an_invalid_company_id_with_its_reason_and_replay_sends_
 def test_replay_re_reads_the_source_and_currency_change_with_booked_invoices_is_refused(
     stack: LocalStack, tenant: Tenant
 ):
+    crm_only(
+        tenant,
+        "currency",
+        "Dynamics has no currency column in DataverseMapping: a salesperson cannot change one",
+    )
     set_rule(tenant, "currency", direction="both")
     number, company_id, record_id = pair(tenant)
     tenant.economic.book_invoice(number, amount=1000.0)
     currency = tenant.economic.get_customer(number)["currency"]
     other = "EUR" if currency != "EUR" else "SEK"
-    tenant.hubspot.edit("companies", company_id, {"crmsync_currency": other})
+    tenant.crm.edit(CUSTOMER, company_id, {"currency": other})
     stack.run_until_idle()
     assert tenant.economic.get_customer(number)["currency"] == currency
     (item,) = ok(api(tenant, "GET", "/parked"))["items"]
@@ -349,8 +382,8 @@ def test_replay_re_reads_the_source_and_currency_change_with_booked_invoices_is_
     again = ok(api(tenant, "POST", f"/parked/{item['id']}/replay"))
     assert again["replayed"] is False and "booked invoices" in again["parked_again"]["reason"]
     assert again["parked_again"]["attempts"] >= 1
-    # the salesperson puts the currency back: replay re-reads HubSpot and there is nothing left to refuse
-    tenant.hubspot.edit("companies", company_id, {"crmsync_currency": currency})
+    # the salesperson puts the currency back: replay re-reads the CRM and there is nothing left to refuse
+    tenant.crm.edit(CUSTOMER, company_id, {"currency": currency})
     parked_id = ok(api(tenant, "GET", "/parked"))["items"][0]["id"]
     done = ok(api(tenant, "POST", f"/parked/{parked_id}/replay"))
     assert done["replayed"] is True
@@ -364,13 +397,13 @@ def test_a_push_never_overwrites_an_edit_whose_webhook_has_not_arrived(stack: Lo
     """The bookkeeper types while crmsync is about to write: the write is held back, the edit reconciled."""
     set_rule(tenant, "city")
     number, company_id, record_id = pair(tenant)
-    tenant.hubspot.edit("companies", company_id, {"city": "Crmby"})
+    tenant.crm.edit(CUSTOMER, company_id, {"city": "Crmby"})
     stack.flush_webhooks()
     stack.pump_queue()  # the CRM edit is in the record; its push to e-conomic is next on the stream
     time.sleep(1.1)
     tenant.economic.update_customer(number, city="Bogholderby", fire_webhook=False)  # webhook late/lost
     stack.run_until_idle()
-    assert (hs_city(tenant, company_id), eco_city(tenant, number)) == ("Bogholderby", "Bogholderby")
+    assert (crm_city(tenant, company_id), eco_city(tenant, number)) == ("Bogholderby", "Bogholderby")
     (item,) = [c for c in conflicts(tenant, record_id, every=True) if c["field"] == "city"]
     assert (item["winner"], item["losing_value"]) == ("accounting", "Crmby"), "the later edit won, visibly"
     timeline = ok(api(tenant, "GET", f"/records/{record_id}/timeline"))["entries"]

@@ -5,7 +5,9 @@ Accounts hold the customer fields Dataverse has a standard column for; the accou
 ``lifecycle_stage`` have none and are not supported (no custom columns are created). The canonical
 ``address`` (multi-line) is spread over ``address1_line1..3``: line 1, line 2, the rest joined.
 ``account_manager`` is the owner's systemuser id, written as ``ownerid@odata.bind`` (an empty value is
-not written: the owner is SystemRequired; the tenant's value map translates ids to employee numbers).
+not written: the owner is SystemRequired; the tenant's value map translates ids to employee numbers); an
+account owned by crmsync's own application user (Dataverse's default owner of what it creates) reads as
+having none.
 Contacts: ``name`` <-> ``firstname`` + ``lastname`` (split on the last space, as for HubSpot), e-mail
 (``emailaddress1``), phone (``telephone1``) and job title; ``mobilephone`` has no canonical field, and the
 canonical ``notes`` is not mapped (contact ``description`` would hold it; not in the brief, left out).
@@ -117,6 +119,10 @@ def _address_columns(value: FieldValue) -> dict[str, Any]:
 class DataverseMapping:
     """Mapping half of ``DataverseConnector``: no I/O, only columns and values."""
 
+    application_user_id: str | None = None
+    """crmsync's application user: Dataverse makes it the owner of every row crmsync creates without
+    one, which is not an account manager anyone chose (read as none, so it is no change either)."""
+
     def supported_fields(self, object_type: ObjectType) -> frozenset[str]:
         if object_type is ObjectType.CUSTOMER:
             names = {*ACCOUNT_COLUMNS, "address", "account_manager", "parent_account"}
@@ -156,7 +162,10 @@ class DataverseMapping:
                 fields[name] = clean(object_type, name, row.get(column))
             lines = [str(row.get(c) or "").strip() for c in ADDRESS_LINES]
             fields["address"] = clean(object_type, "address", "\n".join(line for line in lines if line))
-            fields["account_manager"] = clean(object_type, "account_manager", row.get(OWNER))
+            owner = row.get(OWNER)
+            if owner and self.application_user_id and str(owner).lower() == self.application_user_id.lower():
+                owner = None
+            fields["account_manager"] = clean(object_type, "account_manager", owner)
             parent = parent_account_of(row)
         else:
             parts = [str(row.get(c) or "").strip() for c in ("firstname", "lastname")]
