@@ -283,3 +283,18 @@ def test_connector_refuses_a_foreign_org_url_before_any_call() -> None:
 
     with pytest.raises(OrgUrlError):
         DataverseConnector("dv", "https://evil.example", httpx.Auth(), client=httpx.Client())
+
+
+def test_an_account_owned_by_crmsyncs_application_user_has_no_account_manager() -> None:
+    """Dataverse makes the application user the owner of what crmsync creates: nobody chose it."""
+    mapping = DataverseMapping()
+    mapping.application_user_id = "7C2C6F0E-5A4B-4C1E-9D5E-2F8E1A3B4C5D"
+    row = {
+        "accountid": "a1",
+        "name": "Fjordhuset A/S",
+        "_ownerid_value": "7c2c6f0e-5a4b-4c1e-9d5e-2f8e1a3b4c5d",
+    }
+    assert mapping.to_source(ObjectType.CUSTOMER, row).fields["account_manager"] is None
+    person = "0b1c2d3e-0000-4000-8000-00000000abcd"
+    owned = mapping.to_source(ObjectType.CUSTOMER, {**row, "_ownerid_value": person})
+    assert owned.fields["account_manager"] == person
