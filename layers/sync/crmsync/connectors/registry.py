@@ -31,6 +31,11 @@ class ConnectionUnavailable(Exception):
         self.reason = reason
 
 
+def _fingerprint(*parts: str) -> str:
+    """A short, irreversible name for who a shared token belongs to (it names no secret)."""
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
 class ConnectorProvider:
     """One connector per (tenant, connection, environment), sharing one pooled httpx client."""
 
@@ -142,8 +147,7 @@ class ConnectorProvider:
         from crmsync.connectors.hubspot import refresh_token_rotated
         from crmsync.connectors.oauth import InMemoryTokenCache, RefreshTokenAuth
 
-        grant = f"{secret['client_id']}\n{secret['refresh_token']}".encode()
-        fingerprint = hashlib.sha256(grant).hexdigest()[:16]  # not reversible; names no secret
+        fingerprint = _fingerprint(secret["client_id"], secret["refresh_token"])
         auth = RefreshTokenAuth(
             secret["client_id"],
             secret["client_secret"],
@@ -177,8 +181,9 @@ class ConnectorProvider:
         """Dataverse behind Entra ID client credentials; the org URL must be on the allow-list.
 
         The access token is shared by the tenant connection's instances through ``token_cache_factory``
-        (the sync table; one instance renews at a time), keyed by connection and environment (the two
-        environments are two organisations, or two app registrations).
+        (the sync table; one instance renews at a time), keyed by connection, environment (the two
+        environments are two organisations, or two app registrations) and a fingerprint of directory,
+        app and organisation: a secret or org URL switched elsewhere never picks up the old token.
         """
         from crmsync.connectors.dataverse import DataverseConnector
         from crmsync.connectors.dataverse_urls import DEFAULT_ALLOWED_HOSTS, OrgUrlError, org_root
@@ -198,7 +203,7 @@ class ConnectorProvider:
                 cache=self.token_cache_factory(config.tenant_id)
                 if self.token_cache_factory
                 else InMemoryTokenCache(),
-                cache_key=f"{conn.connection_id}#{config.environment.value}",
+                cache_key=f"{conn.connection_id}#{config.environment.value}#{_fingerprint(secret['tenant_id'], secret['client_id'], root)}",
                 client=self.client,
             )
         except (OrgUrlError, ValueError) as exc:
