@@ -33,16 +33,18 @@ test: install lint typecheck template-check build
 	$(BIN)/python -m pytest tests -q -p no:cacheprovider -n 2 --dist loadfile
 
 ## demo: the local stack end to end (moto server, both vendor fakes, gateway, pollers), exits 0
+## (CRM=hubspot|dynamics for demo, chaos and bench: the CRM side of the tenant; default hubspot)
+CRM ?= hubspot
 demo: install
-	$(BIN)/python -m local.demo
+	$(BIN)/python -m local.demo --crm $(CRM)
 
 ## chaos: 10,000 customers x 2 contacts + 1,000 edits under injected faults, one verdict line (long)
 chaos: install
-	$(BIN)/python -m local.chaos --customers $(or $(CUSTOMERS),10000) --edits $(or $(EDITS),1000)
+	$(BIN)/python -m local.chaos --customers $(or $(CUSTOMERS),10000) --edits $(or $(EDITS),1000) --crm $(CRM)
 
 ## bench: backfill + per-record baseline + steady state at the vendors' rate limits, one line (long)
 bench: install
-	$(BIN)/python -m bench.throughput --customers $(or $(CUSTOMERS),10000) --edits $(or $(EDITS),1000)
+	$(BIN)/python -m bench.throughput --customers $(or $(CUSTOMERS),10000) --edits $(or $(EDITS),1000) --crm $(CRM)
 
 ## bench-matching: duplicate-search quality on a generated labeled set (one line)
 bench-matching: install

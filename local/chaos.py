@@ -16,6 +16,16 @@ printed:
 * ``parked``: writes or signals parked with a reason (visible, replayable).
 
 ``python -m local.chaos --customers 10000`` is the full size; the test suite runs a few hundred.
+
+``--crm dynamics``: the CRM is a Dynamics 365 organisation (the Dataverse fake) instead of HubSpot, read
+and edited through ``local.crm_side``. Its faults: ``DataverseFaults`` re-armed at random rounds (the
+next calls answer 5xx; writes that commit and then answer 5xx / 504; a latency spell past the client's
+timeout, whose writes land after the client gave up), the service protection limit (429 with
+``Retry-After``) set low enough to bite, with its 300 s window compressed to a few seconds (only to
+compress the run's time, as HubSpot's 429 interval is), and the held webhook deliveries dropped,
+duplicated and reordered (the fake has no webhook faults of its own). Dynamics has no column for the
+payment terms, so the chaos tenant gives the customer e-mail to accounting (direction ``to_crm``):
+bookkeepers edit it in e-conomic and it must reach the account.
 """
 
 from __future__ import annotations
@@ -23,19 +33,32 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from crmsync.items import ParkedMessage
 from crmsync.models import ConflictStatus, ObjectType, SyncMode
+from crmsync.policy import Direction, FieldRule
+from crmsync.text_rules import clean
+from local.crm_side import CrmSide
+from local.fakes.dataverse import DataverseFake, DataverseFaults
+from local.fakes.dataverse import ratelimit as dataverse_ratelimit
 from local.fakes.economic import EconomicFaults
 from local.fakes.hubspot import Faults
 from local.stack import LocalStack
-from local.vendors import ECONOMIC_CONNECTION
+from local.vendors import DEFAULT_ACCOUNT, ECONOMIC_CONNECTION, CrmKind
 
 TENANT = "chaos"
+CUSTOMER, CONTACT = ObjectType.CUSTOMER, ObjectType.CONTACT
+ACCOUNTING_FIELD = {"hubspot": "payment_terms", "dynamics": "email"}
+"""The accounting-owned customer field bookkeepers edit in e-conomic (it must reach the CRM)."""
 
 
 @dataclass
@@ -59,6 +82,16 @@ class ChaosConfig:
     seed: int = 1
     http_timeout: float = 2.0
     pull_every_rounds: int = 25
+    crm: CrmKind = "hubspot"
+    dataverse_requests_per_window: int = 150
+    dataverse_window_s: float = 5.0
+    """Dataverse's service protection: this many requests (a ``$batch`` part counts as one) per window,
+    the window compressed from 300 s (real: 6,000 per 300 s, 20 a second): 30 a second, and a batch of
+    100 needs a window two thirds empty, so the 429s (``Retry-After`` up to the window) bite."""
+    dataverse_fault_rate: float = 0.3
+    """Per round: the chance of arming each of the next-calls 5xx and the after-commit failure."""
+    dataverse_slow_rate: float = 0.05
+    """Per round: the chance of a latency spell past ``http_timeout`` (about a second long)."""
 
 
 @dataclass
@@ -80,21 +113,24 @@ class ChaosResult:
 
 
 def _faults_on(stack: LocalStack, cfg: ChaosConfig) -> None:
-    stack.hubspot.set_faults(
-        Faults(
-            rate_429=cfg.rate_429,
-            rate_429_interval_ms=cfg.hubspot_429_interval_ms,
-            rate_5xx=cfg.rate_5xx,
-            rate_timeout=cfg.rate_timeout,
-            rate_5xx_after_commit=cfg.rate_after_commit / 2,
-            rate_timeout_after_commit=cfg.rate_after_commit / 2,
-            timeout_s=cfg.http_timeout + 1,
-            webhook_drop_rate=cfg.webhook_drop_rate,
-            webhook_duplicate_rate=cfg.webhook_duplicate_rate,
-            webhook_reorder=cfg.reorder,
-            seed=cfg.seed,
+    if cfg.crm == "hubspot":
+        stack.hubspot.set_faults(
+            Faults(
+                rate_429=cfg.rate_429,
+                rate_429_interval_ms=cfg.hubspot_429_interval_ms,
+                rate_5xx=cfg.rate_5xx,
+                rate_timeout=cfg.rate_timeout,
+                rate_5xx_after_commit=cfg.rate_after_commit / 2,
+                rate_timeout_after_commit=cfg.rate_after_commit / 2,
+                timeout_s=cfg.http_timeout + 1,
+                webhook_drop_rate=cfg.webhook_drop_rate,
+                webhook_duplicate_rate=cfg.webhook_duplicate_rate,
+                webhook_reorder=cfg.reorder,
+                seed=cfg.seed,
+            )
         )
-    )
+    else:
+        _dataverse(stack).requests_per_300s = cfg.dataverse_requests_per_window
     stack.economic.set_faults(
         EconomicFaults(
             rate_429=cfg.rate_429,
@@ -114,13 +150,74 @@ def _faults_on(stack: LocalStack, cfg: ChaosConfig) -> None:
 def _faults_off(stack: LocalStack) -> None:
     stack.hubspot.set_faults(Faults())
     stack.economic.set_faults(EconomicFaults())
+    fake = stack.accounts[DEFAULT_ACCOUNT].dynamics
+    if fake is not None:
+        fake.faults = DataverseFaults()
+        fake.requests_per_300s = None
+
+
+def _dataverse(stack: LocalStack) -> DataverseFake:
+    fake = stack.accounts[DEFAULT_ACCOUNT].dynamics
+    assert fake is not None, "a Dynamics tenant first"
+    return fake
+
+
+@dataclass
+class DataverseChaos:
+    """The Dynamics side's faults, one round at a time (the fake's faults count down, so re-armed)."""
+
+    fake: DataverseFake
+    cfg: ChaosConfig
+    rng: random.Random
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def tamper_webhooks(self) -> None:
+        """Drop, duplicate and reorder the held deliveries (just before the stack flushes them)."""
+        cfg, rng = self.cfg, self.rng
+        with self.fake._lock:  # the held deliveries: the fake has no webhook faults of its own
+            held = [e for e in self.fake._held if rng.random() >= cfg.webhook_drop_rate]
+            self.counts["webhooks_dropped"] += len(self.fake._held) - len(held)
+            twice = [e for e in held if rng.random() < cfg.webhook_duplicate_rate]
+            self.counts["webhooks_duplicated"] += len(twice)
+            held += twice
+            if cfg.reorder:
+                rng.shuffle(held)
+            self.fake._held = held
+
+    def arm(self) -> None:
+        """This round's faults: the next calls' 5xx, an after-commit failure, a latency spell."""
+        faults, cfg, rng = self.fake.faults, self.cfg, self.rng
+        if rng.random() < cfg.dataverse_fault_rate and not (faults.fail_next_n or (0, 0))[1]:
+            faults.fail_next_n = (rng.choice((500, 502, 503)), rng.randint(1, 3))
+            self.counts["5xx_armed"] += faults.fail_next_n[1]
+        if rng.random() < cfg.dataverse_fault_rate and not (faults.fail_after_commit_n or (0, 0))[1]:
+            faults.fail_after_commit_n = (rng.choice((500, 503, 504)), 1)
+            self.counts["after_commit_armed"] += 1
+        if rng.random() < cfg.dataverse_slow_rate and not faults.latency_s:
+            faults.latency_s = cfg.http_timeout + 0.5  # calls time out; their writes still land
+            self.counts["slow_spells"] += 1
+            spell = threading.Timer(1.0, lambda: setattr(faults, "latency_s", 0.0))
+            spell.daemon = True
+            spell.start()
+
+
+@contextmanager
+def _compressed_window(seconds: float) -> Iterator[None]:
+    """The Dataverse fake's 300 s service-protection window, shortened for one run."""
+    saved = dataverse_ratelimit.WINDOW_S
+    dataverse_ratelimit.WINDOW_S = seconds
+    try:
+        yield
+    finally:
+        dataverse_ratelimit.WINDOW_S = saved
 
 
 class Editor:
     """People editing both sides, each field on the side that owns it (default policy)."""
 
-    def __init__(self, stack: LocalStack, numbers: list[int], rng: random.Random) -> None:
+    def __init__(self, stack: LocalStack, crm: CrmSide, numbers: list[int], rng: random.Random) -> None:
         self.stack = stack
+        self.crm = crm
         self.numbers = numbers
         self.rng = rng
         self.expected: dict[tuple[int, str], str] = {}
@@ -129,8 +226,7 @@ class Editor:
 
     def refresh(self) -> None:
         self.companies = {
-            c["properties"].get("crmsync_customer_number") or "": c["id"]
-            for c in self.stack.hubspot.records("companies")
+            str(row.fields.get("customer_number") or ""): row.id for row in self.crm.rows(CUSTOMER)
         }
 
     def edit(self) -> None:
@@ -138,16 +234,21 @@ class Editor:
         company = self.companies.get(str(number))
         roll = self.rng.random()
         if roll < 0.4 or company is None:
-            terms = self.rng.randint(1, 8)
-            self.stack.economic.update_customer(number, paymentTerms={"paymentTermsNumber": terms})
-            self.expected[(number, "payment_terms")] = str(terms)
+            if self.crm.kind == "hubspot":
+                terms = self.rng.randint(1, 8)
+                self.stack.economic.update_customer(number, paymentTerms={"paymentTermsNumber": terms})
+                self.expected[(number, "payment_terms")] = str(terms)
+            else:
+                email = f"bogholderi{self.made}@k{number}.example"
+                self.stack.economic.update_customer(number, email=email)
+                self.expected[(number, "email")] = email
         elif roll < 0.8:
             phone = f"+45 {self.rng.randint(10, 99)} {self.rng.randint(10, 99)} {self.made % 100:02d} 00"
-            self.stack.hubspot.edit("companies", company, {"phone": phone})
+            self.crm.edit(CUSTOMER, company, {"phone": phone})
             self.expected[(number, "phone")] = phone
         else:
             city = self.rng.choice(["Aarhus", "Odense", "Aalborg", "Esbjerg", "Vejle", "Horsens"])
-            self.stack.hubspot.edit("companies", company, {"city": f"{city} {self.made}"})
+            self.crm.edit(CUSTOMER, company, {"city": f"{city} {self.made}"})
             self.expected[(number, "city")] = f"{city} {self.made}"
         self.made += 1
 
@@ -155,23 +256,44 @@ class Editor:
 def run(cfg: ChaosConfig, *, progress: bool = False) -> ChaosResult:
     started = time.monotonic()
     rng = random.Random(cfg.seed)
-    with LocalStack(http_timeout=cfg.http_timeout) as stack:
+    with (
+        _compressed_window(cfg.dataverse_window_s),
+        ExitStack() as cleanup,
+        LocalStack(http_timeout=cfg.http_timeout) as stack,
+    ):
         numbers = stack.economic.seed(
             cfg.customers, contacts_per_customer=cfg.contacts_per_customer, seed=cfg.seed
         )
-        token = stack.add_tenant(TENANT, mode=SyncMode.AUTOMATIC)
+        token = stack.add_tenant(TENANT, mode=SyncMode.AUTOMATIC, crm=cfg.crm)
+        crm = stack.accounts[DEFAULT_ACCOUNT].crm(cfg.crm)
+        dataverse = None
+        if cfg.crm == "dynamics":
+            config = stack.store.get_config(TENANT)
+            assert config is not None
+            config.field_policy.customer["email"] = FieldRule(direction=Direction.TO_CRM)
+            stack.store.put_config(config)
+            dataverse = DataverseChaos(_dataverse(stack), cfg, random.Random(cfg.seed + 2))
+            # One keep-alive client for the fake's webhook deliveries (it builds one per delivery).
+            dataverse.fake.webhook_client = cleanup.enter_context(httpx.Client(timeout=60.0))
         _faults_on(stack, cfg)
         if cfg.crash:
             stack.crash_next_batch_after = 1  # the first batch of two or more messages dies after one
-        editor = Editor(stack, numbers, rng)
+        editor = Editor(stack, crm, numbers, rng)
         failed_pulls = _scheduled_pull(stack)
         rounds = 0
         edits_per_round = max(1, cfg.edits // 40)
         while True:
             rounds += 1
+            if dataverse is not None and stack.crash_next_batch_after is None:
+                # Not before the worker was killed: the local stack's crash path lets a failing
+                # invocation's exception through (the rest of the run retries failures as SQS does).
+                dataverse.arm()
             moved = stack.pump_queue(limit=300) + stack.pump_stream()
             stack.hubspot.flush_webhooks(timeout=30)
             stack.economic.flush_webhooks(timeout=30)
+            if dataverse is not None:
+                dataverse.tamper_webhooks()
+                dataverse.fake.flush_webhooks()
             if editor.made < cfg.edits and rounds % 2 == 0:
                 editor.refresh()
                 for _ in range(min(edits_per_round, cfg.edits - editor.made)):
@@ -192,8 +314,10 @@ def run(cfg: ChaosConfig, *, progress: bool = False) -> ChaosResult:
             stack.run_until_idle(timeout=3600)
             stack.run_pull()
         stack.run_until_idle(timeout=3600)
-        result = compare(stack, numbers, editor, token)
+        result = compare(stack, crm, numbers, editor, token)
         result.details["failed_pulls"] = failed_pulls
+        if dataverse is not None:
+            result.details["dataverse_chaos"] = dict(dataverse.counts)
     result.seconds = time.monotonic() - started
     return result
 
@@ -213,7 +337,7 @@ def _scheduled_pull(stack: LocalStack) -> int:
     return 0
 
 
-def compare(stack: LocalStack, numbers: list[int], editor: Editor, token: str) -> ChaosResult:
+def compare(stack: LocalStack, crm: CrmSide, numbers: list[int], editor: Editor, token: str) -> ChaosResult:
     """Both vendors against what people typed, and against each other."""
     store = stack.store
     parked = store.parked(TENANT)
@@ -225,20 +349,21 @@ def compare(stack: LocalStack, numbers: list[int], editor: Editor, token: str) -
     assert stack.resources is not None
     dlq = stack.queue_depth("SignalsDLQ") if "SignalsDLQ" in stack.resources.queue_urls else 0
 
-    companies = stack.hubspot.records("companies")
-    contacts = stack.hubspot.records("contacts")
-    by_number: dict[str, list[dict[str, Any]]] = {}
+    companies = crm.rows(CUSTOMER)
+    contacts = crm.rows(CONTACT)
+    by_number: dict[str, list[Any]] = {}
     for company in companies:
-        by_number.setdefault(company["properties"].get("crmsync_customer_number") or "", []).append(company)
+        by_number.setdefault(str(company.fields.get("customer_number") or ""), []).append(company)
     duplicates = sum(len(v) - 1 for k, v in by_number.items() if k) + len(by_number.get("", []))
     eco_numbers = stack.economic.customer_numbers()
     duplicates += max(0, len(eco_numbers) - len(numbers))
-    emails = Counter((c["properties"].get("email") or "").lower() for c in contacts)
+    emails = Counter(str(c.fields.get("email") or "").lower() for c in contacts)
     duplicates += sum(n - 1 for e, n in emails.items() if e and n > 1)
-    contact_by_email = {(c["properties"].get("email") or "").lower(): c for c in contacts}
+    contact_by_email = {str(c.fields.get("email") or "").lower(): c for c in contacts}
     eco_contacts: dict[int, list[dict[str, Any]]] = {}
     for contact in stack.economic.all_contacts():
         eco_contacts.setdefault(int(contact["customerNumber"]), []).append(contact)
+    accounting_field = ACCOUNTING_FIELD[crm.kind]
 
     lost = 0
     silent = 0
@@ -255,26 +380,27 @@ def compare(stack: LocalStack, numbers: list[int], editor: Editor, token: str) -
             if record_id_of(number) not in explained:
                 silent += 1
             continue
-        props = group[0]["properties"]
+        fields = group[0].fields
         pairs = {
-            "phone": (customer.get("telephoneAndFaxNumber"), props.get("phone")),
-            "city": (customer.get("city"), props.get("city")),
-            "payment_terms": (
-                str((customer.get("paymentTerms") or {}).get("paymentTermsNumber")),
-                props.get("crmsync_payment_terms"),
-            ),
-            "name": (customer.get("name"), props.get("name")),
+            "phone": (customer.get("telephoneAndFaxNumber"), fields.get("phone")),
+            "city": (customer.get("city"), fields.get("city")),
+            "name": (customer.get("name"), fields.get("name")),
         }
+        if accounting_field == "payment_terms":
+            terms = (customer.get("paymentTerms") or {}).get("paymentTermsNumber")
+            pairs["payment_terms"] = (terms, fields.get("payment_terms"))
+        else:
+            pairs["email"] = (customer.get("email"), fields.get("email"))
         bad = False
-        for name, (eco, hs) in pairs.items():
+        for name, (eco, there) in pairs.items():
+            eco, there = _clean(name, eco), _clean(name, there)
             want = editor.expected.get((number, name))
-            if (want is not None and (eco != want or hs != want)) or (want is None and eco != hs):
+            want = None if want is None else _clean(name, want)
+            if (want is not None and (eco != want or there != want)) or (want is None and eco != there):
                 bad = True
         for contact in eco_contacts.get(number, []):
-            hs_contact = contact_by_email.get((contact.get("email") or "").lower())
-            if hs_contact is None or group[0]["id"] not in hs_contact.get("associations", {}).get(
-                "companies", []
-            ):
+            crm_contact = contact_by_email.get((contact.get("email") or "").lower())
+            if crm_contact is None or crm_contact.parent_id != group[0].id:
                 bad = True
         if bad:
             diverged += 1
@@ -297,10 +423,24 @@ def compare(stack: LocalStack, numbers: list[int], editor: Editor, token: str) -
             "signals": stack.stats.signals,
             "crashes": stack.stats.crashes,
             "edits": editor.made,
-            "hubspot": stack.hubspot.stats(),
+            crm.kind: _crm_stats(stack, crm),
             "economic": stack.economic.stats(),
         },
     )
+
+
+def _clean(name: str, value: Any) -> str | None:
+    """A value as the connectors clean what they read (so ``4`` and ``"4"`` are one value)."""
+    cleaned = clean(CUSTOMER, name, None if value is None else str(value))
+    return None if cleaned in (None, "") else str(cleaned)
+
+
+def _crm_stats(stack: LocalStack, crm: CrmSide) -> dict[str, Any]:
+    if crm.kind == "hubspot":
+        return dict(stack.hubspot.stats())
+    stats = dict(_dataverse(stack).stats)
+    stats["faults"] = sum(n for status, n in stats["statuses"].items() if status.startswith("5"))
+    return stats
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -309,13 +449,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--contacts", type=int, default=2)
     parser.add_argument("--edits", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--crm", choices=("hubspot", "dynamics"), default="hubspot")
     args = parser.parse_args(argv)
     cfg = ChaosConfig(
-        customers=args.customers, contacts_per_customer=args.contacts, edits=args.edits, seed=args.seed
+        customers=args.customers,
+        contacts_per_customer=args.contacts,
+        edits=args.edits,
+        seed=args.seed,
+        crm=args.crm,
     )
     result = run(cfg, progress=True)
+    crm = "" if cfg.crm == "hubspot" else f" (CRM: {cfg.crm})"
     print(
-        f"chaos: {cfg.customers} customers x {cfg.contacts_per_customer} contacts, {cfg.edits} edits, "
+        f"chaos{crm}: {cfg.customers} customers x {cfg.contacts_per_customer} contacts, {cfg.edits} edits, "
         f"{result.seconds:.0f} s; details: {result.details}"
     )
     print(result.line())

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from bench.cost import Usage, lambda_gb_seconds, usd_per_million
-from bench.throughput import Edit, edits_not_arrived
+from bench.throughput import Edit, dataverse_floor, edits_not_arrived
+from local.crm_side import CrmRow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,3 +76,33 @@ def test_an_edit_counts_as_arrived_only_with_its_value_on_the_other_side() -> No
         "customer 2 phone (from hubspot)",
         "customer 3 payment_terms (from economic)",
     ], "record and field of each, no values"
+
+
+def test_an_edit_counts_as_arrived_on_dynamics_by_the_accounts_canonical_fields() -> None:
+    customers = {
+        1: {"email": "Bog@K1.example ", "telephoneAndFaxNumber": "+45 11 22 33 44"},
+        2: {"email": "old@k2.example", "telephoneAndFaxNumber": "+45 00 00 00 00"},
+    }
+    accounts = [
+        CrmRow("a-1", {"email": "bog@k1.example", "phone": "+45 11 22 33 44"}, None),
+        CrmRow("a-2", {"email": "old@k2.example", "phone": "+45 99 99 99 99"}, None),
+    ]
+    crm = SimpleNamespace(kind="dynamics", rows=lambda object_type: accounts)
+    stack = SimpleNamespace(economic=SimpleNamespace(get_customer=customers.get))
+    edits = [
+        Edit("economic", 1, "email", "bog@k1.example"),  # there (e-mails are cleaned to lower case)
+        Edit("dynamics", 1, "phone", "+45 11 22 33 44"),  # there
+        Edit("economic", 2, "email", "new@k2.example"),  # the account still has the old one
+        Edit("dynamics", 2, "phone", "+45 12 34 56 78"),  # not in e-conomic
+    ]
+    missing = edits_not_arrived(stack, edits, {"1": "a-1", "2": "a-2"}, crm)  # type: ignore[arg-type]
+    assert missing == ["customer 2 email (from economic)", "customer 2 phone (from dynamics)"]
+
+
+def test_the_dataverse_floor_is_batches_of_1000_a_page_per_table_and_20_rows_a_second() -> None:
+    seconds, calls = dataverse_floor(10_000, 2)
+    assert calls == 10 + 20 + 2, "accounts and contacts in $batch bodies of 1,000, one read of each table"
+    assert seconds == 30_000 / 20, "every batch part counts against 6,000 requests per 300 s"
+    seconds, calls = dataverse_floor(1_001, 2)
+    assert calls == 2 + 3 + 2
+    assert dataverse_floor(0, 2) == (0.0, 2), "nothing to write: the reads of an empty organisation"
