@@ -207,7 +207,9 @@ def test_other_tables_and_messages_are_ignored_not_refused():
     lead = parse_context(fake_contexts("lead")[1][1])
     assert lead.primary_entity_name == "lead"
     assert (delivery(lead).signal, delivery(lead).ignored) == (None, "table")
-    assert delivery(context(MessageName="Assign")).ignored == "message"
+    assert delivery(context(MessageName="SetState")).ignored == "message"
+    assigned = delivery(context(MessageName="Assign"))  # a new owner (account manager) is an Assign
+    assert assigned.ignored is None and assigned.signal is not None
     assert delivery(context(PrimaryEntityName="Account")).ignored == "table"  # logical names are lower case
 
 

@@ -2,7 +2,8 @@
 
 Registration (the operator's, with the Plug-in Registration Tool): a service endpoint of type Webhook whose
 URL is ``<ApiUrl>/webhooks/dynamics/{tenant}/{connection}``, and one step per message (Create, Update,
-Delete) on ``account`` and ``contact``, PostOperation, asynchronous. Authentication, either of:
+Delete, and Assign: a new owner, i.e. account manager, is an Assign, not an Update) on ``account`` and
+``contact``, PostOperation, asynchronous. Authentication, either of:
 
 * **WebhookKey** (or HttpQueryString ``code=<key>``): Dataverse appends ``?code=<key>``;
 * **HttpHeader**: the header ``x-crmsync-webhook-key: <key>`` (``WEBHOOK_KEY_HEADER``), which keeps the key
@@ -13,8 +14,8 @@ and sends no timestamp, so there is no tolerance window: a captured delivery sta
 rotated. A replay is harmless twice over: a redelivery is enqueued once (``delivery_key``, kept 25 hours),
 and a signal carries no values (the worker re-reads the row), so the most a replay can cause is a re-read.
 
-What is synced: Create/Update/Delete of ``account`` (customer) and ``contact``. Any other table (``lead``...)
-or message (Assign, SetState...) is answered 200 with nothing enqueued: the registration is the operator's,
+What is synced: Create/Update/Delete/Assign of ``account`` (customer) and ``contact``. Any other table
+(``lead``...) or message (SetState...) is answered 200 with nothing enqueued: the registration is the operator's,
 and a 4xx would only fill Dataverse's System Jobs with failures; the scheduled pull's change tracking still
 sees every change. A delete is a signal like any other (as HubSpot's deletions): the worker's re-read finds
 the row gone. A delivery over 256 KB arrives with ``x-ms-dynamics-msg-size-exceeded`` and without its
@@ -44,7 +45,7 @@ UNAUTHORISED = "unknown tenant/connection or wrong credentials"
 """The one 401 message: a wrong key must not tell a caller that the tenant exists."""
 
 DATAVERSE_TABLES = {"account": ObjectType.CUSTOMER, "contact": ObjectType.CONTACT}
-SYNCED_MESSAGES = frozenset({"Create", "Update", "Delete"})
+SYNCED_MESSAGES = frozenset({"Create", "Update", "Delete", "Assign"})
 NIL_GUID = "00000000-0000-0000-0000-000000000000"
 _GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _WCF_DATE = re.compile(r"/Date\((-?[0-9]{1,15})(?:[+-][0-9]{4})?\)/")
