@@ -379,3 +379,31 @@ def test_a_read_longer_than_a_runs_share_resumes_on_the_next_run_and_loses_nothi
     dyn.fake.person_edit("account", dyn.accounts[2], {"telephone1": "+45 99 88 77 66"})
     dyn.pull()
     assert dyn.signals() == [("customer", dyn.accounts[2], {})], "then the delta link carries on"
+
+
+def test_a_resume_link_the_vendor_refuses_starts_the_read_again_instead_of_sticking(
+    dyn: Dyn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crmsync.connectors import dataverse_client
+
+    monkeypatch.setattr(dataverse_client, "PAGE_SIZE", 1)
+    monkeypatch.setattr(pull_module, "DELTA_PAGES_PER_RUN", 1)
+    dyn.pull()
+    first = dyn.signals()
+    stored = dyn.delta(CUSTOMER)
+    assert stored.resume_link and stored.delta_link is None
+    dead = stored.model_copy(
+        update={"resume_link": stored.resume_link.split("$skiptoken=")[0] + "$skiptoken=dead"}
+    )
+    dyn.env.store.put_delta_checkpoint(T, "dyn", CUSTOMER, dead)
+
+    signalled = list(first)
+    for _ in range(6):
+        dyn.pull()
+        signalled += dyn.signals()
+        if dyn.delta(CUSTOMER).delta_link and dyn.delta(CONTACT).delta_link:
+            break
+    assert dyn.delta(CUSTOMER).delta_link, "the read finished after starting again"
+    assert sorted(set(map(str, signalled))) == sorted(set(map(str, everything(dyn)))), (
+        "every row signalled (some twice: harmless)"
+    )

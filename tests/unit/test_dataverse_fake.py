@@ -214,6 +214,9 @@ def test_paging_with_maxpagesize_and_opaque_skiptoken_and_no_skip(dataverse_fake
     assert names == [f"A{i:02}" for i in range(5)] and pages == 3
     r = api.get(f"{API}/accounts?$skip=2")
     assert r.status_code == 400
+    assert api.get(f"{API}/accounts?$skiptoken=dead").status_code == 400, (
+        "a cookie it cannot read (assumption)"
+    )
     big = api.get(f"{API}/accounts", headers={"Prefer": "odata.maxpagesize=9000"})
     assert big.headers["Preference-Applied"] == "odata.maxpagesize=5000"
 

@@ -37,6 +37,7 @@ from crmsync.connectors.base import (
     DeltaPage,
     DeltaReader,
     SourceRecord,
+    VendorRefusedError,
 )
 from crmsync.context import SyncContext, UnknownTenant
 from crmsync.items import DeltaCheckpoint, FullCompare
@@ -184,7 +185,20 @@ def _pull_delta(
     start = stored.resume_link or stored.delta_link
     pages = iter(connector.change_pages(obj, start))
     try:
-        first = next(pages, None)
+        try:
+            first = next(pages, None)
+        except VendorRefusedError:
+            if not stored.resume_link:
+                raise
+            # A page link the vendor no longer takes: the read starts again where the last complete one
+            # ended (duplicate signals are harmless; a pull stuck on a dead link would lose every change).
+            logger.warning(
+                "resume link refused: the read starts again", extra={"tenant": tenant, "connection": conn}
+            )
+            checkpoint.resume_link = None
+            start = stored.delta_link
+            pages = iter(connector.change_pages(obj, start))
+            first = next(pages, None)
     except DeltaExpired as exc:
         if start is None:
             raise  # only a link can expire: a first read that says so is not retried in a circle

@@ -36,6 +36,8 @@ Assumptions (not documented by Microsoft, or not verifiable from the public sour
 - ``fullname`` is "firstname lastname" (the org's full-name format setting is not modelled).
 - One version counter per org (starting at 1001); a delete consumes a version too. Change-tracking pages
   carry the snapshot version in the skiptoken; a delta answers all changes at once (not paged).
+- A ``$skiptoken`` the fake cannot read as its paging cookie is a 400 (wording made up): Dataverse's
+  cookies are opaque, and a client must never edit one.
 - Without ``$select`` every documented column of the fact sheet is returned, unset ones as ``null``.
 - ``$top`` is ignored when ``Prefer: odata.maxpagesize`` is sent (as documented); ``$orderby`` sorts nulls first.
 - Service protection: each request costs ``execution_ms_per_request`` (default 20 ms) of execution time; a

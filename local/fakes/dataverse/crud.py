@@ -117,6 +117,9 @@ class CrudMixin:
             except ValueError:
                 raise ApiError(400, E_ODATA, f"Invalid value '{q['$top']}' for $top query option.") from None
         cookie = read_cookie(q.get("$skiptoken", ""))
+        if q.get("$skiptoken") and not cookie:
+            # assumption: Dataverse refuses a paging cookie it cannot read (the wording is made up)
+            raise ApiError(400, E_ODATA, "The $skiptoken query option value is not a valid paging cookie.")
         page = int(cookie.get("pagenumber", "1"))
         cookie_size = int(cookie.get("pagesize", str(size or MAX_PAGE)))
         size = size or MAX_PAGE
