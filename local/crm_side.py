@@ -205,10 +205,7 @@ class DynamicsSide:
         """Entra ID revokes every access token it issued for the organisation (their next use answers 401);
         returns how many. A client whose secret still works gets a new one, one whose secret was revoked not.
         """
-        tokens = list(self.fake._tokens)  # the fake lists its issued tokens nowhere else
-        for token in tokens:
-            self.fake.expire_token(token)
-        return len(tokens)
+        return self.fake.revoke_tokens()
 
     def change_events(self) -> int:
         """Service-endpoint notifications sent or held for delivery (Dataverse's asynchronous system jobs)."""

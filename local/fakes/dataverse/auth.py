@@ -93,6 +93,13 @@ class AuthMixin:
         if access_token in self._tokens:
             self._tokens[access_token]["expires"] = self.clock() - 1
 
+    def revoke_tokens(self) -> int:
+        """Entra ID revokes every access token it issued (their next use answers 401); returns how many."""
+        tokens = list(self._tokens)
+        for token in tokens:
+            self.expire_token(token)
+        return len(tokens)
+
     def _authenticate(self, authorization: str) -> tuple[str | None, Resp | None]:
         token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
         entry = self._tokens.get(token)
