@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
@@ -63,7 +64,9 @@ def provision_tenant(
             connection_id=DYNAMICS_CONNECTION,
             kind=ConnectionKind.DYNAMICS,
             dynamics=DynamicsSettings(
-                org_url=account.dynamics.org_url, application_user_id=account.dynamics.application_user_id
+                org_url=account.dynamics.org_url,
+                application_user_id=account.dynamics.application_user_id,
+                columns=account.dynamics_columns,
             ),
         )
         crm_secret = {
@@ -122,6 +125,8 @@ class VendorAccount:
     hubspot: HubSpotFake
     dynamics: DataverseFake | None = None
     """The account's Dynamics 365 organisation, once ``VendorAccounts.enable_dynamics`` made it."""
+    dynamics_columns: dict[str, str] = field(default_factory=dict)
+    """Its custom account columns per customer field (``DynamicsSettings.columns`` of its tenants)."""
 
     @property
     def economic_grant(self) -> str:
@@ -162,10 +167,12 @@ class VendorAccounts:
         self._servers = [eco_server, hs_server, dv_server]
         return eco_url, hs_url
 
-    def enable_dynamics(self, name: str) -> DataverseFake:
-        """The account's Dynamics organisation (made once): served under ``/<name>`` of the Dynamics host."""
+    def enable_dynamics(self, name: str, columns: Mapping[str, str] | None = None) -> DataverseFake:
+        """The account's Dynamics organisation (made once): served under ``/<name>`` of the Dynamics host.
+        ``columns``: customer field -> a custom account column the organisation has (and its tenant maps)."""
         account = self.accounts[name]
         if account.dynamics is None:
+            account.dynamics_columns = dict(columns or {})
             assert self.dataverse_url, "serve() first"
             self._webhook_client = self._webhook_client or httpx.Client(timeout=60.0)
             account.dynamics = DataverseFake(
@@ -175,6 +182,7 @@ class VendorAccounts:
                 client_secret=DYNAMICS_CLIENT_SECRET,
                 tenant=f"entra-{name}",
                 application_user_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"crmsync-app-user/{name}")),
+                custom_columns={"account": {column: 100 for column in account.dynamics_columns.values()}},
             )
             # Delivered when the stack pumps (Dataverse delivers asynchronously, as a system job).
             account.dynamics.hold_webhooks = True

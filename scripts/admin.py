@@ -114,7 +114,12 @@ def _crm(args: argparse.Namespace) -> tuple[ConnectionConfig, dict[str, Any]]:
         return conn, _secret(args.hubspot_secret, keys)
     if not args.dynamics_org_url:
         raise SystemExit("--dynamics-org-url is required with --dynamics-secret")
-    dynamics = DynamicsSettings(org_url=args.dynamics_org_url, application_user_id=args.dynamics_user_id)
+    pairs = [p.split("=", 1) for p in (args.dynamics_columns or "").split(",") if p.strip()]
+    dynamics = DynamicsSettings(
+        org_url=args.dynamics_org_url,
+        application_user_id=args.dynamics_user_id,
+        columns={field.strip(): column.strip() for field, column in pairs},
+    )
     conn = ConnectionConfig(
         connection_id=args.dynamics_connection, kind=ConnectionKind.DYNAMICS, dynamics=dynamics
     )
@@ -182,6 +187,10 @@ def main(argv: list[str] | None = None, session: Any = None) -> int:
     create.add_argument("--dynamics-secret")
     create.add_argument("--dynamics-org-url", help="e.g. https://acme.crm4.dynamics.com")
     create.add_argument("--dynamics-user-id", help="crmsync's application user (else learnt by WhoAmI)")
+    create.add_argument(
+        "--dynamics-columns",
+        help="custom account columns, e.g. customer_group=new_customergroup,payment_terms=...",
+    )
     create.add_argument("--economic-connection", default="eco")
     create.add_argument("--hubspot-connection", default="hs")
     create.add_argument("--dynamics-connection", default="dyn")

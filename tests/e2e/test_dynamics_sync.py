@@ -159,3 +159,33 @@ def test_a_person_edit_arrives_by_webhook_and_crmsyncs_own_write_does_not_come_b
     assert len(tenant.dynamics.webhook_deliveries) == deliveries, "nothing more was delivered"
     after = {k: v for k, v in tenant.dynamics.stats["calls"].items() if not k.startswith("GET")}
     assert after == writes, "no loop: the edit's own echo wrote nothing back to Dynamics"
+
+
+def test_custom_account_columns_carry_accounting_owned_fields_to_dynamics(stack: LocalStack):
+    """An organisation that added columns for e-conomic's customer group and payment terms sees them on
+    its accounts after the backfill, and a bookkeeper's change of terms arrives by webhook."""
+    name = unique_name("dyncols")
+    account = stack.add_account(name)
+    account.economic.seed(2, contacts_per_customer=0, seed=72)
+    columns = {"customer_group": "new_customergroup", "payment_terms": "new_paymentterms"}
+    stack.vendors.enable_dynamics(name, columns)
+    stack.add_tenant(name, account=name, mode=SyncMode.AUTOMATIC, crm="dynamics")
+    stack.run_pull()
+    stack.run_until_idle()
+    assert account.dynamics is not None
+    rows = {r["accountnumber"]: r for r in account.dynamics.rows("account")}
+    for number in account.economic.customer_numbers():
+        customer = account.economic.get_customer(number)
+        assert customer is not None
+        row = rows[str(number)]
+        assert row["new_customergroup"] == str(customer["customerGroup"]["customerGroupNumber"])
+        assert row["new_paymentterms"] == str(customer["paymentTerms"]["paymentTermsNumber"])
+    number = account.economic.customer_numbers()[0]
+    account.economic.update_customer(number, paymentTerms={"paymentTermsNumber": 3})
+    stack.run_until_idle()
+    assert (
+        next(r for r in account.dynamics.rows("account") if r["accountnumber"] == str(number))[
+            "new_paymentterms"
+        ]
+        == "3"
+    )

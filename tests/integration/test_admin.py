@@ -86,11 +86,16 @@ def test_create_tenant_with_dynamics_stores_the_org_and_the_entra_secret(env: En
     }
     dyn.write_text(json.dumps({**keys, "unrelated": "dropped"}))
     org = "https://contoso.crm4.dynamics.com/XRMServices/2011/OrganizationData.svc"
-    assert _create(env, tmp_path, ["--dynamics-secret", str(dyn), "--dynamics-org-url", org]) == 0
+    columns = ["--dynamics-columns", "customer_group=new_customergroup, payment_terms=new_paymentterms"]
+    assert _create(env, tmp_path, ["--dynamics-secret", str(dyn), "--dynamics-org-url", org, *columns]) == 0
     config = env.store.get_config("acme")
     assert config is not None
     (crm,) = [c for c in config.connections if c.connection_id == "dyn"]
     assert crm.kind.value == "dynamics" and crm.dynamics is not None and crm.dynamics.org_url == org
+    assert crm.dynamics.columns == {
+        "customer_group": "new_customergroup",
+        "payment_terms": "new_paymentterms",
+    }
     secret = json.loads(env.secrets.get_secret_value(SecretId="crmsync/acme/dyn/test")["SecretString"])
     assert secret == keys, "exactly the keys crmsync uses"
     assert capsys.readouterr().out.strip(), "an API token is printed once"

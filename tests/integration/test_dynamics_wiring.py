@@ -13,6 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from crmsync.config import TenantConfig
+from crmsync.connectors.base import WriteItem
 from crmsync.connectors.dataverse import DataverseConnector
 from crmsync.connectors.oauth import InMemoryTokenCache
 from crmsync.connectors.registry import ConnectionUnavailable, ConnectorProvider
@@ -119,3 +120,55 @@ def test_the_deployment_settings_read_the_dataverse_allow_list_and_login_url():
     assert settings.dataverse_allowed_hosts == ("crm.example.local", "*.corp.example")
     assert settings.entra_login_url == "https://login.microsoftonline.us"
     assert settings.allow_http_vendors is False
+
+
+def test_custom_account_columns_carry_the_accounting_fields_dataverse_has_no_column_for():
+    """The operator added columns for e-conomic's customer group and payment terms: the connector reads
+    and writes them as canonical fields (the default policy: accounting -> CRM)."""
+    fake = DataverseFake(
+        org_url=ORG,
+        client_id="app-id",
+        client_secret="s3cret",
+        tenant="entra-tenant",
+        application_user_id=APP_USER,
+        custom_columns={"account": {"new_customergroup": 100, "new_paymentterms": 100}},
+    )
+    columns = {"customer_group": "new_customergroup", "payment_terms": "new_paymentterms"}
+    cfg = config()
+    cfg.connection("dyn").dynamics.columns = columns  # type: ignore[union-attr]
+    connector = provider(fake).get(cfg, "dyn")
+    assert {"customer_group", "payment_terms"} <= connector.supported_fields(ObjectType.CUSTOMER)
+    (result,) = connector.write(
+        ObjectType.CUSTOMER,
+        [WriteItem(record_id="cus_" + "a" * 32, fields={"name": "Fjordhuset A/S", "customer_group": "2"})],
+    )
+    assert result.ok, result.error
+    row = fake.row("account", str(result.external_id))
+    assert row is not None and row["new_customergroup"] == "2"
+    fake.person_edit("account", str(result.external_id), {"new_paymentterms": "14"})
+    read = connector.get(ObjectType.CUSTOMER, str(result.external_id))
+    assert read is not None and (read.fields["customer_group"], read.fields["payment_terms"]) == ("2", "14")
+
+
+def test_custom_columns_take_only_fields_without_a_standard_column_and_custom_names():
+    def with_columns(columns: dict[str, str]) -> None:
+        TenantConfig.model_validate(
+            {
+                "tenant_id": "t1",
+                "connections": [
+                    {
+                        "connection_id": "dyn",
+                        "kind": "dynamics",
+                        "dynamics": {"org_url": ORG, "columns": columns},
+                    }
+                ],
+            }
+        )
+
+    with_columns({"customer_group": "new_customergroup", "barred": "cr1a2_barred"})
+    with pytest.raises(ValidationError, match="standard account column"):
+        with_columns({"name": "new_name"})
+    with pytest.raises(ValidationError, match="custom column"):
+        with_columns({"customer_group": "accountnumber"})
+    with pytest.raises(ValidationError, match="one column per field"):
+        with_columns({"customer_group": "new_x", "payment_terms": "new_x"})

@@ -15,8 +15,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from crmsync import text_rules
 from crmsync.budget import BudgetLimits, default_limits
+from crmsync.connectors.dataverse_mapping import CUSTOM_COLUMN, DATAVERSE_STANDARD_FIELDS
 from crmsync.errors import UnknownConnection
-from crmsync.models import ConnectionKind, DeletePolicy, Environment, ObjectType, Side, SyncMode
+from crmsync.models import (
+    CUSTOMER_FIELDS,
+    ConnectionKind,
+    DeletePolicy,
+    Environment,
+    ObjectType,
+    Side,
+    SyncMode,
+)
 from crmsync.policy import FieldPolicy
 from crmsync.value_maps import MAPPABLE_FIELDS, ValueMap, checked_pairs
 
@@ -71,6 +80,27 @@ class DynamicsSettings(BaseModel):
         description="crmsync's application user (learnt from WhoAmI when empty): its own writes are "
         "recognised in webhooks by it",
     )
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="customer field -> a column the organisation added to accounts for it (e.g. "
+        '{"customer_group": "new_customergroup"}): the accounting fields Dataverse has no standard '
+        "column for (customer group, payment terms, currency, VAT zone, barred, ...)",
+    )
+
+    @field_validator("columns")
+    @classmethod
+    def _custom_columns(cls, columns: dict[str, str]) -> dict[str, str]:
+        own = set(CUSTOMER_FIELDS) - DATAVERSE_STANDARD_FIELDS
+        for field, column in columns.items():
+            if field not in own:
+                raise ValueError(f"{field!r}: only fields without a standard account column: {sorted(own)}")
+            if not CUSTOM_COLUMN.fullmatch(column):
+                raise ValueError(
+                    f"{column!r} is not a custom column's logical name (prefix_name, lower case)"
+                )
+        if len(set(columns.values())) != len(columns):
+            raise ValueError("one column per field")
+        return columns
 
 
 class TransferTiming(StrEnum):

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from local.fakes.dataverse.entities import TABLES
 from local.fakes.dataverse.errors import E_INVALID_ARG, ApiError
 from local.fakes.dataverse.odata import Req, Resp
 from local.fakes.dataverse.records import not_found
@@ -43,7 +42,7 @@ _EDM = {
 
 class ActionsMixin:
     def _h_qualify_lead(self, req: Req, key: str) -> Resp:
-        leads, accounts, contacts = TABLES["lead"], TABLES["account"], TABLES["contact"]
+        leads, accounts, contacts = self.tables["lead"], self.tables["account"], self.tables["contact"]
         lead_id, _ = self._resolve(leads, key)
         lead = self._rows["lead"].get(lead_id or "")
         if lead is None:
@@ -94,7 +93,7 @@ class ActionsMixin:
             '<Schema Namespace="Microsoft.Dynamics.CRM" Alias="mscrm" xmlns="http://docs.oasis-open.org/odata/ns/edm">',
             '<EntityType Name="crmbaseentity" Abstract="true"/>',
         ]
-        for table in TABLES.values():
+        for table in self.tables.values():
             lines.append(f'<EntityType Name="{table.name}" BaseType="mscrm.crmbaseentity">')
             lines.append(f'<Key><PropertyRef Name="{table.pk}"/></Key>')
             for column in table.columns.values():
@@ -102,7 +101,7 @@ class ActionsMixin:
                 lines.append(f"<Property Name={quoteattr(column.read_name)} Type={quoteattr(edm)}/>")
             lines.append("</EntityType>")
         lines.append('<EntityContainer Name="System">')
-        for table in TABLES.values():
+        for table in self.tables.values():
             lines.append(
                 f'<EntitySet Name="{table.entity_set}" EntityType="Microsoft.Dynamics.CRM.{table.name}"/>'
             )

@@ -11,7 +11,6 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from local.fakes.dataverse.entities import TABLES
 from local.fakes.dataverse.errors import E_ODATA, ApiError
 from local.fakes.dataverse.faults import DataverseFaults
 from local.fakes.dataverse.odata import API, Req, Resp, table_by_set
@@ -125,7 +124,7 @@ class AppMixin:
         match = _PATH.match(path)
         if match is None:
             raise ApiError(404, E_ODATA, f"Resource not found for the segment '{path}'.")
-        table = table_by_set(match["set"])
+        table = table_by_set(self.tables, match["set"])
         key, rest = match["key"], match["rest"]
         if key is None and not rest:
             if method == "GET":
@@ -186,5 +185,5 @@ class AppMixin:
         return Resp(404, {"error": {"code": "", "message": f"no control endpoint {method} {path}"}})
 
     def _known_table(self, table: str) -> None:
-        if table not in TABLES:
-            raise ValueError(f"unknown table {table!r}; known: {sorted(TABLES)}")
+        if table not in self.tables:
+            raise ValueError(f"unknown table {table!r}; known: {sorted(self.tables)}")

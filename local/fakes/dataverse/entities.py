@@ -8,7 +8,9 @@ same sheet, so a wrong limit is fixed in one place with its source (``vendor-spe
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +127,23 @@ def load_tables(path: Path | None = None) -> dict[str, Table]:
 
 
 TABLES: dict[str, Table] = load_tables()
+
+CUSTOM_COLUMN = re.compile(r"^[a-z][a-z0-9]{1,7}_[a-z0-9_]{1,40}$")
+"""A custom column's logical name: the solution publisher's prefix, an underscore, the name (``new_x``)."""
+
+
+def with_custom_columns(
+    tables: dict[str, Table], custom: Mapping[str, Mapping[str, int]]
+) -> dict[str, Table]:
+    """The tables with an organisation's own text columns added (``{"account": {"new_group": 100}}``:
+    logical name -> MaxLength), as a customizer adds them; the fact sheet's tables stay untouched."""
+    out = dict(tables)
+    for table_name, columns in custom.items():
+        base = tables[table_name]
+        extra = {}
+        for name, max_length in columns.items():
+            if not CUSTOM_COLUMN.fullmatch(name) or name in base.columns:
+                raise ValueError(f"{name!r} is not a custom column name (publisher prefix + '_' + name)")
+            extra[name] = Column(name=name, type="String", max_length=int(max_length))
+        out[table_name] = replace(base, columns={**base.columns, **extra}, by_read_name={}, navs={})
+    return out

@@ -19,7 +19,7 @@ from local.fakes.dataverse.app import AppMixin
 from local.fakes.dataverse.auth import AuthMixin
 from local.fakes.dataverse.batch import BatchMixin
 from local.fakes.dataverse.crud import CrudMixin
-from local.fakes.dataverse.entities import TABLES
+from local.fakes.dataverse.entities import TABLES, with_custom_columns
 from local.fakes.dataverse.faults import DataverseFaults
 from local.fakes.dataverse.ratelimit import RateLimitMixin
 from local.fakes.dataverse.records import RecordsMixin
@@ -66,10 +66,13 @@ class DataverseFake(
         execution_ms_per_request: int = 20,
         change_tracking_expiry_days: float = 7,
         alternate_keys: Mapping[str, Iterable[str] | Iterable[Iterable[str]]] | None = None,
+        custom_columns: Mapping[str, Mapping[str, int]] | None = None,
         webhook_client: httpx.Client | None = None,
         faults: DataverseFaults | None = None,
         seed: int = 0,
     ) -> None:
+        self.tables = with_custom_columns(TABLES, custom_columns or {})
+        """The tables this organisation serves: the fact sheet's plus its custom columns."""
         self.org_url = org_url.rstrip("/")
         self.client_id, self.client_secret, self.tenant = client_id, client_secret, tenant
         self.application_user_id = application_user_id.lower()
@@ -105,8 +108,8 @@ class DataverseFake(
     def reset(self) -> None:
         """Forget rows, tokens, counters, webhooks registrations and deliveries; re-seed the two users."""
         with self._lock:
-            self._rows: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in TABLES}
-            self._deleted: dict[str, list[tuple[int, str]]] = {t: [] for t in TABLES}
+            self._rows: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in self.tables}
+            self._deleted: dict[str, list[tuple[int, str]]] = {t: [] for t in self.tables}
             self._version = 1000
             self._events: list[dict[str, Any]] = []
             self._held: list[dict[str, Any]] = []
@@ -124,7 +127,7 @@ class DataverseFake(
             self.webhook_size_limit = SIZE_LIMIT  # 256 KB; tests may lower it
             self.webhook_targets: list[WebhookRegistration] = []
             self.webhook_deliveries: list[dict[str, Any]] = []
-            users = TABLES["systemuser"]
+            users = self.tables["systemuser"]
             app_user = {"systemuserid": self.application_user_id, "firstname": "#", "lastname": "crmsync",
                         "internalemailaddress": f"{self.client_id}@app.invalid", "applicationid": None}  # fmt: skip
             person = {"systemuserid": self.person_user_id, "firstname": "Dana", "lastname": "Dynamics",
@@ -144,7 +147,7 @@ class DataverseFake(
     def seed(self, table: str, rows: list[dict[str, Any]]) -> list[str]:
         """Insert rows as stored (logical names, lookups as ``_x_value``); no webhooks. Returns their ids."""
         self._known_table(table)
-        spec = TABLES[table]
+        spec = self.tables[table]
         ids = []
         with self._lock:
             for values in rows:
@@ -169,7 +172,7 @@ class DataverseFake(
             return [dict(r) for r in self._rows[table].values()]
 
     def _person_changes(self, table: str, changes: Mapping[str, Any], creating: bool) -> dict[str, Any]:
-        spec = TABLES[table]
+        spec = self.tables[table]
         direct = {k: v for k, v in changes.items() if k.startswith("_") and k in spec.readable}
         rest = {k: v for k, v in changes.items() if k not in direct}
         return {**self._convert(spec, rest, creating=creating), **direct}
@@ -179,7 +182,7 @@ class DataverseFake(
         self._known_table(table)
         with self._lock:
             row = self._update(
-                TABLES[table],
+                self.tables[table],
                 row_id.lower(),
                 self._person_changes(table, changes, False),
                 self.person_user_id,
@@ -191,14 +194,16 @@ class DataverseFake(
     def person_create(self, table: str, values: Mapping[str, Any]) -> str:
         self._known_table(table)
         with self._lock:
-            row = self._create(TABLES[table], self._person_changes(table, values, True), self.person_user_id)
+            row = self._create(
+                self.tables[table], self._person_changes(table, values, True), self.person_user_id
+            )
         self._dispatch_events()
-        return str(row[TABLES[table].pk])
+        return str(row[self.tables[table].pk])
 
     def person_delete(self, table: str, row_id: str) -> None:
         self._known_table(table)
         with self._lock:
-            self._delete(TABLES[table], row_id.lower(), self.person_user_id)
+            self._delete(self.tables[table], row_id.lower(), self.person_user_id)
         self._dispatch_events()
 
     @property

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from local.fakes.dataverse.entities import TABLES, Table
+from local.fakes.dataverse.entities import Table
 from local.fakes.dataverse.errors import E_ODATA, ApiError
 
 API = "/api/data/v9.2"
@@ -234,8 +234,8 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def table_by_set(name: str) -> Table:
-    for table in TABLES.values():
+def table_by_set(tables: Mapping[str, Table], name: str) -> Table:
+    for table in tables.values():
         if table.entity_set == name:
             return table
     raise ApiError(404, E_ODATA, f"Resource not found for the segment '{name}'.")

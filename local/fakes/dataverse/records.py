@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from local.fakes.dataverse.entities import TABLES, Column, Table
+from local.fakes.dataverse.entities import Column, Table
 from local.fakes.dataverse.errors import (
     E_DUPLICATE,
     E_INVALID_ARG,
@@ -61,7 +61,7 @@ class RecordsMixin:
         for target in targets:
             row = self._rows.get(target, {}).get(row_id)
             if row is not None:
-                return target, row.get(TABLES[target].primary_name)
+                return target, row.get(self.tables[target].primary_name)
         return targets[0], None
 
     def _bind_target(self, column: Column, fixed: str | None, value: Any, table: Table) -> str | None:
@@ -72,7 +72,7 @@ class RecordsMixin:
             raise ApiError(
                 400, E_PAYLOAD, f"Invalid value '{value}' for '{column.name}@odata.bind' on {table.name}."
             )
-        target = table_by_set(match["set"])
+        target = table_by_set(self.tables, match["set"])
         if target.name not in column.targets or (fixed is not None and target.name != fixed):
             raise ApiError(
                 400,

@@ -18,8 +18,6 @@ from urllib.parse import urlparse
 
 import httpx
 
-from local.fakes.dataverse.entities import TABLES
-
 NS = "http://schemas.microsoft.com/xrm/2011/Contracts"
 SIZE_LIMIT = 256 * 1024
 Target = str | Callable[[dict[str, str], bytes], int]
@@ -60,7 +58,7 @@ class WebhookMixin:
         auth: tuple[str, Any] | None = None,
     ) -> WebhookRegistration:
         """Register a service endpoint + step: ``target`` is a URL or ``callable(headers, body) -> status``."""
-        if table not in TABLES:
+        if table not in self.tables:
             raise ValueError(f"unknown table {table!r}")
         registration = WebhookRegistration(target, table, tuple(messages), auth)
         self.webhook_targets.append(registration)
@@ -84,7 +82,7 @@ class WebhookMixin:
             self._deliver(event)
 
     def _entity(self, table_name: str, row_id: str, attrs: dict[str, Any] | None) -> dict[str, Any]:
-        table = TABLES[table_name]
+        table = self.tables[table_name]
         pairs: list[dict[str, Any]] = []
         for name, value in (attrs or {}).items():
             column = table.by_read_name.get(name)
@@ -117,7 +115,7 @@ class WebhookMixin:
     def _context_body(self, event: dict[str, Any], registration: WebhookRegistration) -> dict[str, Any]:
         message, table, row_id = event["message"], event["table"], event["id"]
         if message == "Delete":
-            label = (event["pre"] or {}).get(TABLES[table].primary_name)
+            label = (event["pre"] or {}).get(self.tables[table].primary_name)
             target: dict[str, Any] = _ref(table, row_id, label)
         else:
             target = self._entity(table, row_id, event["target"])

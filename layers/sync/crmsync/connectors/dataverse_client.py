@@ -10,7 +10,7 @@ never sent anywhere else.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -44,6 +44,7 @@ class DataverseClient:
         api_version: str = "v9.2",
         allowed_hosts: Iterable[str] = DEFAULT_ALLOWED_HOSTS,
         application_user_id: str | None = None,
+        custom_columns: Mapping[str, str] | None = None,
         allow_http: bool = False,
         retry: RetryPolicy | None = None,
         page_size: int = PAGE_SIZE,
@@ -54,6 +55,7 @@ class DataverseClient:
         self.org_url = org_root(org_url, allowed_hosts, allow_http=allow_http)
         self.api_base = f"{self.org_url}/api/data/{api_version}"
         self.application_user_id = application_user_id
+        self.custom_columns: Mapping[str, str] = dict(custom_columns or {})
         self.page_size = max(1, min(PAGE_SIZE, page_size))
         self._auth = auth
         self._client = client

@@ -21,7 +21,9 @@ crmsync record id). It is read, never written: the CRM owns the hierarchy (``to_
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +54,13 @@ OWNER = "_ownerid_value"
 PARENT_ACCOUNT = "_parentaccountid_value"
 PARENT_CUSTOMER = "_parentcustomerid_value"
 LOOKUP_TYPE = "@Microsoft.Dynamics.CRM.lookuplogicalname"
+
+DATAVERSE_STANDARD_FIELDS = frozenset(
+    {*ACCOUNT_COLUMNS, "address", "account_manager", "parent_account", "lifecycle_stage"}
+)
+"""Customer fields with a standard account column (or none by design: the CRM-only lifecycle stage)."""
+CUSTOM_COLUMN = re.compile(r"^[a-z][a-z0-9]{1,7}_[a-z0-9_]{1,40}$")
+"""A column an organisation added: its solution publisher's prefix, ``_``, the name (``new_customergroup``)."""
 
 CONTACT_COLUMNS: dict[str, str] = {
     "email": "emailaddress1",
@@ -119,13 +128,21 @@ def _address_columns(value: FieldValue) -> dict[str, Any]:
 class DataverseMapping:
     """Mapping half of ``DataverseConnector``: no I/O, only columns and values."""
 
+    custom_columns: Mapping[str, str] = {}
+    """Canonical customer field -> a column the organisation added to accounts (``new_customergroup``):
+    the accounting-owned fields Dataverse has no standard column for, where the operator created one."""
     application_user_id: str | None = None
     """crmsync's application user: Dataverse makes it the owner of every row crmsync creates without
     one, which is not an account manager anyone chose (read as none, so it is no change either)."""
 
+    def select(self, object_type: ObjectType) -> str:
+        """The ``$select`` of a row: the mapped standard columns and this organisation's custom ones."""
+        extra = tuple(self.custom_columns.values()) if object_type is ObjectType.CUSTOMER else ()
+        return ",".join((*SELECT[object_type], *extra))
+
     def supported_fields(self, object_type: ObjectType) -> frozenset[str]:
         if object_type is ObjectType.CUSTOMER:
-            names = {*ACCOUNT_COLUMNS, "address", "account_manager", "parent_account"}
+            names = {*ACCOUNT_COLUMNS, "address", "account_manager", "parent_account", *self.custom_columns}
             return frozenset(f for f in CUSTOMER_FIELDS if f in names)
         return frozenset(f for f in CONTACT_FIELDS if f == "name" or f in CONTACT_COLUMNS)
 
@@ -142,6 +159,8 @@ class DataverseMapping:
                     body.update(_address_columns(value))
                 elif name == "account_manager" and _text(value):
                     body["ownerid@odata.bind"] = f"/systemusers({_text(value)})"
+                elif name in self.custom_columns:
+                    body[self.custom_columns[name]] = _text(value)
             return body
         for name, value in fields.items():
             if name == "name":
@@ -166,6 +185,8 @@ class DataverseMapping:
             if owner and self.application_user_id and str(owner).lower() == self.application_user_id.lower():
                 owner = None
             fields["account_manager"] = clean(object_type, "account_manager", owner)
+            for name, column in self.custom_columns.items():
+                fields[name] = clean(object_type, name, row.get(column))
             parent = parent_account_of(row)
         else:
             parts = [str(row.get(c) or "").strip() for c in ("firstname", "lastname")]

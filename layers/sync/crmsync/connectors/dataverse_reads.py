@@ -19,7 +19,6 @@ from crmsync.connectors.dataverse_mapping import (
     ENTITY_SET,
     PARENT_CUSTOMER,
     PRIMARY_KEY,
-    SELECT,
     DataverseMapping,
     is_guid,
     odata_time,
@@ -45,7 +44,7 @@ class DataverseReads(DataverseClient, DataverseMapping):
     """``get``, ``get_many``, ``contacts_of``, ``list_all``, ``changed_since`` and ``changes``."""
 
     def _collection(self, object_type: ObjectType, **params: str) -> str:
-        return self.url(ENTITY_SET[object_type], {"$select": ",".join(SELECT[object_type]), **params})
+        return self.url(ENTITY_SET[object_type], {"$select": self.select(object_type), **params})
 
     def _row(self, entity_set: str, external_id: str, select: str) -> dict[str, Any] | None:
         if not is_guid(external_id):
@@ -60,7 +59,7 @@ class DataverseReads(DataverseClient, DataverseMapping):
             return None
 
     def get(self, object_type: ObjectType, external_id: str) -> SourceRecord | None:
-        row = self._row(ENTITY_SET[object_type], external_id, ",".join(SELECT[object_type]))
+        row = self._row(ENTITY_SET[object_type], external_id, self.select(object_type))
         return self.to_source(object_type, row) if row else None
 
     def get_parent_account(self, external_id: str) -> str | None:

@@ -28,7 +28,7 @@ from crmsync.connectors.base import (
 from crmsync.connectors.dataverse_batch import BatchPart, decode_batch, encode_batch
 from crmsync.connectors.dataverse_client import ANNOTATIONS
 from crmsync.connectors.dataverse_errors import dataverse_error, is_duplicate_key
-from crmsync.connectors.dataverse_mapping import ENTITY_SET, PRIMARY_KEY, SELECT, is_guid, record_guid
+from crmsync.connectors.dataverse_mapping import ENTITY_SET, PRIMARY_KEY, is_guid, record_guid
 from crmsync.connectors.dataverse_reads import DataverseReads
 from crmsync.models import ObjectType
 
@@ -58,7 +58,7 @@ class DataverseWrites(DataverseReads):
     def _part(self, object_type: ObjectType, item: WriteItem, etag: str | None = None) -> BatchPart:
         body = self.to_columns(object_type, item.fields, item.parent_external_id)
         headers = {"Prefer": f"return=representation, {ANNOTATIONS}"}
-        select = {"$select": ",".join(SELECT[object_type])}
+        select = {"$select": self.select(object_type)}
         if item.external_id is None:
             body[PRIMARY_KEY[object_type]] = record_guid(item.record_id)
             return BatchPart("POST", self.url(ENTITY_SET[object_type], select), body, headers)

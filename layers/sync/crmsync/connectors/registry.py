@@ -215,5 +215,6 @@ class ConnectorProvider:
             client=self.client,
             allowed_hosts=hosts,
             application_user_id=conn.dynamics.application_user_id,
+            custom_columns=conn.dynamics.columns,
             allow_http=insecure,
         )
