@@ -407,7 +407,11 @@ def test_run_until_idle_raises_inside_a_stream_read_that_never_ends(
     monkeypatch.setattr(stack, "flush_webhooks", lambda: None)
     monkeypatch.setattr(stack, "pump_queue", lambda **_: 0)
     started = time.monotonic()
-    with pytest.raises(TimeoutError, match=f"did not settle in 0.5 s .*reading stream shard {SHARD}"):
+    # The deadline passes inside the endless read: while reading the shard, or (on a loaded machine) while
+    # delivering a batch of what it read; either names the shard and ends the run in time.
+    with pytest.raises(
+        TimeoutError, match=f"did not settle in 0.5 s .*(reading stream shard|of shard) {SHARD}"
+    ):
         stack.run_until_idle(timeout=0.5)
     assert time.monotonic() - started < 2
 

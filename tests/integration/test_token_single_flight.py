@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import httpx
@@ -42,12 +43,32 @@ CONFIG = TenantConfig.model_validate(
 )
 
 
+class AtomicRequests:
+    """A DynamoDB client whose requests run one at a time, as each is atomic on DynamoDB (a conditional
+    write is checked and applied as one step). moto's in-process backend is not thread-safe: twenty
+    threads at once could pass the same condition, or trip over a dictionary another thread changes."""
+
+    def __init__(self, client: Any) -> None:
+        self._client, self._lock = client, threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return call
+
+
 @pytest.fixture
 def store() -> Iterator[SyncStore]:
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
         resources = create_resources(dynamodb, boto3.client("sqs", region_name="eu-west-1"))
-        yield SyncStore(dynamodb, resources.sync_table_name)
+        yield SyncStore(AtomicRequests(dynamodb), resources.sync_table_name)
 
 
 def invocation(fake: DataverseFake, store: SyncStore) -> ConnectorProvider:
