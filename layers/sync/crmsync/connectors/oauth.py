@@ -24,6 +24,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator
 from typing import Any, Protocol
 
@@ -136,7 +137,7 @@ def _scrub(text: str, secrets: tuple[str, ...]) -> str:
     return text[:300]
 
 
-class OAuthTokenAuth(httpx.Auth):
+class OAuthTokenAuth(httpx.Auth, ABC):
     """Bearer tokens from a token endpoint, shared through a ``TokenCache`` (see the module doc)."""
 
     def __init__(
@@ -170,11 +171,11 @@ class OAuthTokenAuth(httpx.Auth):
         return f"{type(self).__name__}(token_url={self.token_url!r}, cache_key={self.cache_key!r})"
 
     # -- what a subclass supplies ----------------------------------------------------------------
-    def _form(self) -> dict[str, str]:
-        raise NotImplementedError
+    @abstractmethod
+    def _form(self) -> dict[str, str]: ...
 
-    def _secrets(self) -> tuple[str, ...]:
-        raise NotImplementedError
+    @abstractmethod
+    def _secrets(self) -> tuple[str, ...]: ...
 
     def _accepted(self, answer: TokenResponse) -> None:
         """Hook for what a response carries besides the access token (a rotated refresh token)."""
