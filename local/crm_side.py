@@ -11,6 +11,7 @@ counted), while ``write_calls`` counts what crmsync wrote through the API.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -150,9 +151,13 @@ class DynamicsSide:
 
     kind = "dynamics"
 
-    def __init__(self, fake: DataverseFake, connection_id: str) -> None:
+    def __init__(
+        self, fake: DataverseFake, connection_id: str, columns: Mapping[str, str] | None = None
+    ) -> None:
+        """``columns``: the organisation's custom account columns per customer field (as its tenant maps)."""
         self.fake, self.connection_id = fake, connection_id
         self._mapping = DataverseMapping()
+        self._mapping.custom_columns = dict(columns or {})
 
     @staticmethod
     def _table(object_type: ObjectType) -> str:

@@ -136,7 +136,7 @@ class VendorAccount:
         """The account's CRM of that kind, in canonical terms (``local.crm_side``)."""
         if kind == "dynamics":
             assert self.dynamics is not None, "VendorAccounts.enable_dynamics first"
-            return DynamicsSide(self.dynamics, DYNAMICS_CONNECTION)
+            return DynamicsSide(self.dynamics, DYNAMICS_CONNECTION, self.dynamics_columns)
         return HubSpotSide(self.hubspot, HUBSPOT_CONNECTION)
 
 

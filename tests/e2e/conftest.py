@@ -34,6 +34,12 @@ _numbers = itertools.count(1)
 
 
 CRMS: tuple[CrmKind, ...] = ("hubspot", "dynamics")
+ACCOUNTING_COLUMNS = {
+    field: f"new_{field.replace('_', '')}"
+    for field in ("corporate_id", "vat_number", "currency", "customer_group", "payment_terms", "vat_zone")
+} | {"external_number": "new_externalnumber"}
+"""Custom account columns a Dynamics organisation may add for the accounting fields Dataverse has no
+standard column for (``DynamicsSettings.columns``): modules about those fields give them to their tenant."""
 
 
 @pytest.fixture(scope="module", params=CRMS)
@@ -95,6 +101,7 @@ def add_seeded_tenant(
     seed_vendors: Callable[[VendorAccount], dict[str, Any] | None] | None = None,
     seed_after_provisioning: Callable[[Tenant], None] | None = None,
     crm: CrmKind = "hubspot",
+    dynamics_columns: dict[str, str] | None = None,
 ) -> Tenant:
     """A new vendor account and a tenant on it, seeded, pulled and settled.
 
@@ -105,7 +112,7 @@ def add_seeded_tenant(
     name = unique_name(prefix)
     account = stack.add_account(name)
     if crm == "dynamics":
-        stack.vendors.enable_dynamics(name)  # before seeding: the seed may write to it
+        stack.vendors.enable_dynamics(name, dynamics_columns)  # before seeding: the seed may write to it
     extra = (seed_vendors(account) if seed_vendors else None) or {}
     token = stack.add_tenant(name, account=name, mode=mode, crm=crm)
     tenant = Tenant(stack, account, name, token, dict(extra), crm)

@@ -20,7 +20,7 @@ import pytest
 from crmsync.models import ObjectType, SyncMode
 from local.stack import LocalStack
 from local.vendors import ECONOMIC_CONNECTION, CrmKind, VendorAccount
-from tests.e2e.conftest import Tenant, add_seeded_tenant, retire
+from tests.e2e.conftest import ACCOUNTING_COLUMNS, Tenant, add_seeded_tenant, retire
 
 pytestmark = pytest.mark.e2e
 CUSTOMER = ObjectType.CUSTOMER
@@ -33,7 +33,14 @@ def tenant(stack: LocalStack, crm_kind: CrmKind) -> Iterator[Tenant]:
     def seed(account: VendorAccount) -> None:
         account.economic.seed(3, contacts_per_customer=1, seed=11)
 
-    t = add_seeded_tenant(stack, "confco", mode=SyncMode.AUTOMATIC, seed_vendors=seed, crm=crm_kind)
+    t = add_seeded_tenant(
+        stack,
+        "confco",
+        mode=SyncMode.AUTOMATIC,
+        seed_vendors=seed,
+        crm=crm_kind,
+        dynamics_columns=ACCOUNTING_COLUMNS,
+    )
     yield t
     retire(t)
 

@@ -15,7 +15,7 @@ from crmsync.models import ObjectType, SyncMode
 from local.crm_side import contacts_of
 from local.stack import LocalStack
 from local.vendors import ECONOMIC_CONNECTION, CrmKind, VendorAccount
-from tests.e2e.conftest import Tenant, add_seeded_tenant, retire
+from tests.e2e.conftest import ACCOUNTING_COLUMNS, Tenant, add_seeded_tenant, retire
 
 pytestmark = pytest.mark.e2e
 CUSTOMER, CONTACT = ObjectType.CUSTOMER, ObjectType.CONTACT
@@ -50,6 +50,7 @@ def tenant(stack: LocalStack, crm_kind: CrmKind) -> Iterator[Tenant]:
         seed_vendors=seed_economic,
         seed_after_provisioning=seed_crm,
         crm=crm_kind,
+        dynamics_columns=ACCOUNTING_COLUMNS,
     )
     yield t
     retire(t)
@@ -100,8 +101,8 @@ def test_external_number_auto_links_in_a_transfer(stack: LocalStack, tenant: Ten
     """A number both systems carry (e-conomic publicEntryNumber, HubSpot crmsync_external_number) links."""
     if not tenant.crm.supports(CUSTOMER, "external_number"):
         pytest.skip(
-            "Dynamics has no external-number column (DataverseMapping: external_number unsupported, "
-            "no custom columns); its accountnumber is the customer number, linked in the other tests"
+            "this CRM holds no external number (Dynamics: only through a custom column, which this "
+            "module's tenant maps; its accountnumber is the customer number)"
         )
     third = tenant.economic.customer_numbers()[2]
     tenant.economic.update_customer(third, publicEntryNumber="ERP-42")
