@@ -168,7 +168,9 @@ class DynamicsSide:
         return CrmRow(source.external_id, source.fields, source.parent_external_id)
 
     def rows(self, object_type: ObjectType) -> list[CrmRow]:
-        return [self._row(object_type, row) for row in self.fake.rows(self._table(object_type))]
+        """The live rows (a merged-away row stays in Dataverse, deactivated: not a record any more)."""
+        rows = self.fake.rows(self._table(object_type))
+        return [self._row(object_type, row) for row in rows if not row.get("merged")]
 
     def get(self, object_type: ObjectType, row_id: str) -> CrmRow | None:
         row = self.fake.row(self._table(object_type), row_id)
@@ -185,6 +187,11 @@ class DynamicsSide:
 
     def delete(self, object_type: ObjectType, row_id: str) -> None:
         self.fake.person_delete(self._table(object_type), row_id)
+
+    def merge(self, object_type: ObjectType, keep_id: str, merged_id: str) -> str:
+        """A person merges ``merged_id`` into ``keep_id`` in the UI; the survivor keeps its id."""
+        self.fake.person_merge(self._table(object_type), keep_id, merged_id)
+        return keep_id
 
     def set_parent(self, contact_id: str, customer_id: str) -> None:
         self.fake.person_edit(

@@ -2,8 +2,9 @@
 
 The module shares one local stack (``tests/e2e/conftest.py``); every test gets its own vendor account
 and tenant, seeded the same way, so no test sees another's data. Every test runs once per CRM (HubSpot,
-Dynamics 365: ``crm_kind``), acting on the CRM in canonical field names (``local.crm_side``). Merging two
-companies is HubSpot's only: crmsync has no Dynamics merge (``DataverseConnector``: merge unsupported).
+Dynamics 365: ``crm_kind``), acting on the CRM in canonical field names (``local.crm_side``). A merge
+differs by CRM only in the survivor's id: HubSpot gives the merged company a new id, Dynamics keeps the
+target's (the subordinate stays, deactivated, with ``masterid``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from crmsync.models import ObjectType, SyncMode
-from local.crm_side import CrmRow
+from local.crm_side import CrmRow, DynamicsSide
 from local.stack import LocalStack
 from local.vendors import ECONOMIC_CONNECTION, HUBSPOT_CONNECTION, CrmKind, VendorAccount
 from tests.e2e.conftest import Tenant, add_seeded_tenant, retire
@@ -33,15 +34,6 @@ def tenant(stack: LocalStack, crm_kind: CrmKind) -> Iterator[Tenant]:
     t = add_seeded_tenant(stack, "delco", mode=SyncMode.AUTOMATIC, seed_vendors=seed, crm=crm_kind)
     yield t
     retire(t)
-
-
-def hubspot_only(tenant: Tenant) -> None:
-    """Skip a merge scenario on Dynamics."""
-    if tenant.crm.kind != "hubspot":
-        pytest.skip(
-            "merging companies is HubSpot's merge API and its merged-id redirects; crmsync has no "
-            "Dynamics merge counterpart yet (DataverseConnector: merge is not supported)"
-        )
 
 
 def api(tenant: Tenant, method: str, path: str, json: dict | None = None) -> Any:
@@ -157,9 +149,12 @@ def test_automatic_deletes_stop_at_the_mass_delete_guard(stack: LocalStack, tena
 
 
 def merge(tenant: Tenant, primary: str, secondary: str) -> str:
-    """A person merges two companies in HubSpot (the merge API the UI uses); the merged company's id."""
+    """A person merges two companies (HubSpot: the merge API its UI uses; Dynamics: the UI's merge, which
+    moves the subordinate's contacts and deactivates it); the survivor's id."""
     from crmsync import runtime
 
+    if isinstance(tenant.crm, DynamicsSide):
+        return tenant.crm.merge(CUSTOMER, primary, secondary)
     ctx = runtime.context()
     connector = ctx.connectors.get(ctx.config(tenant.id), HUBSPOT_CONNECTION)
     return connector.merge(ObjectType.CUSTOMER, primary, secondary)
@@ -168,37 +163,46 @@ def merge(tenant: Tenant, primary: str, secondary: str) -> str:
 def test_merge_into_a_linked_company_keeps_both_customers_and_re_creates_nothing(
     stack: LocalStack, tenant: Tenant
 ):
-    hubspot_only(tenant)
+    crm = tenant.crm.connection_id
     _, company_id, record_id = linked(tenant, 0)
     customers = len(tenant.economic.customer_numbers())
-    duplicate = tenant.hubspot.create("companies", {"name": "Dublet ApS"})
+    duplicate = tenant.crm.create(CUSTOMER, {"name": "Dublet ApS"})
     stack.run_until_idle()  # automatic mode: the duplicate became a customer too
-    dup_rid = stack.store.find_link(tenant.id, HUBSPOT_CONNECTION, ObjectType.CUSTOMER, duplicate)
+    dup_rid = stack.store.find_link(tenant.id, crm, ObjectType.CUSTOMER, duplicate)
     assert dup_rid is not None and len(tenant.economic.customer_numbers()) == customers + 1
     new_id = merge(tenant, company_id, duplicate)
-    assert new_id not in (company_id, duplicate), "HubSpot answers a merge with a new id"
+    if tenant.crm.kind == "hubspot":
+        assert new_id not in (company_id, duplicate), "HubSpot answers a merge with a new id"
+    else:
+        assert new_id == company_id, "Dynamics keeps the target's id"
     stack.run_until_idle()
     assert len(tenant.economic.customer_numbers()) == customers + 1, "nothing created or deleted"
-    assert stack.store.find_link(tenant.id, HUBSPOT_CONNECTION, ObjectType.CUSTOMER, duplicate) is None
-    assert stack.store.find_link(tenant.id, HUBSPOT_CONNECTION, ObjectType.CUSTOMER, company_id) is None
-    assert stack.store.find_link(tenant.id, HUBSPOT_CONNECTION, ObjectType.CUSTOMER, new_id) == record_id
+    assert stack.store.find_link(tenant.id, crm, ObjectType.CUSTOMER, duplicate) is None
+    if new_id != company_id:
+        assert stack.store.find_link(tenant.id, crm, ObjectType.CUSTOMER, company_id) is None
+    assert stack.store.find_link(tenant.id, crm, ObjectType.CUSTOMER, new_id) == record_id
     dup = stack.store.get_record(tenant.id, dup_rid)
-    assert dup is not None and HUBSPOT_CONNECTION in dup.blocked, "the merged-away record is not re-created"
+    assert dup is not None and crm in dup.blocked, "the merged-away record is not re-created"
     assert len(live_companies(tenant)) == 4
 
 
 def test_merge_into_a_crm_only_company_moves_the_link_to_the_survivor(stack: LocalStack, tenant: Tenant):
-    hubspot_only(tenant)
+    crm = tenant.crm.connection_id
     stack.set_mode(tenant.id, SyncMode.MANUAL)
     number, company_id, record_id = linked(tenant, 1)
-    survivor = tenant.hubspot.create("companies", {"name": "Overlevende ApS"})
+    survivor = tenant.crm.create(CUSTOMER, {"name": "Overlevende ApS"})
     stack.run_until_idle()  # manual mode: a CRM-only record
     customers = len(tenant.economic.customer_numbers())
     new_id = merge(tenant, survivor, company_id)
     stack.run_until_idle()
-    assert stack.store.find_link(tenant.id, HUBSPOT_CONNECTION, ObjectType.CUSTOMER, new_id) == record_id
-    assert stack.store.find_link(tenant.id, HUBSPOT_CONNECTION, ObjectType.CUSTOMER, survivor) is None
-    assert stack.store.find_link(tenant.id, HUBSPOT_CONNECTION, ObjectType.CUSTOMER, company_id) is None
+    assert stack.store.find_link(tenant.id, crm, ObjectType.CUSTOMER, company_id) is None
+    if new_id == survivor:  # Dynamics: the CRM-only record and the customer's record are linked
+        joined_rid = stack.store.find_link(tenant.id, crm, ObjectType.CUSTOMER, survivor)
+        joined = stack.store.get_record(tenant.id, joined_rid) if joined_rid else None
+        assert joined is not None and joined.links.get(ECONOMIC_CONNECTION) == str(number)
+    else:
+        assert stack.store.find_link(tenant.id, crm, ObjectType.CUSTOMER, new_id) == record_id
+        assert stack.store.find_link(tenant.id, crm, ObjectType.CUSTOMER, survivor) is None
     assert len(tenant.economic.customer_numbers()) == customers
     survivor_row = live_companies(tenant)[new_id]
     assert survivor_row.fields["customer_number"] == str(number), (

@@ -14,6 +14,9 @@ queue gets up to 10 batches, the bulk queue 2), while B's webhooks go to the liv
 stated here: B's edits settle within ``FACTOR`` x the idle time + ``SLACK_S`` seconds (one wave of
 A's bulk work and the pushes it caused, for each of the two hops an edit makes), and before A's
 backfill is done (they did not wait for it). The measured figures are printed (``-s``).
+
+HubSpot tenants only: the lanes are the queues', not the CRM's (a Dynamics tenant's work takes the same
+queues and worker mapping), and ``make chaos CRM=dynamics`` runs many tenants' bulk and live work together.
 """
 
 from __future__ import annotations

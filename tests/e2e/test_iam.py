@@ -4,6 +4,10 @@ moto grants everything; ``LocalStack`` (``local.iam``) checks each AWS call a fu
 poller makes against the role CloudFormation would give it. These tests show that a full sync needs
 nothing its roles lack, that the push's retry path (a HubSpot 5xx re-queued to the signals queue) works
 under those roles, and that taking one right away breaks the flow the way it would break on AWS.
+
+They run on a HubSpot tenant only: the roles do not depend on the CRM (a connector's calls go to the
+vendor, not AWS; its token cache is the same sync table), and every e2e stack, including all the
+Dynamics 365 tests, ends with the same IAM check of every AWS call it made (``tests/e2e/conftest.py``).
 """
 
 from __future__ import annotations

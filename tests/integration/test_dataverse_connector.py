@@ -373,3 +373,25 @@ def test_a_failed_read_after_a_412_fails_that_item_only(h: Harness) -> None:
     )
     result = h.dv.write(CUSTOMER, [item])[0]
     assert not result.ok and result.retryable and result.error_code == "check_failed"
+
+
+def test_a_merged_away_account_reads_as_its_survivor(h: Harness) -> None:
+    keep = create(h, CUSTOMER, "cus_keep")
+    dup = create(h, CUSTOMER, "cus_dup")
+    contact = create(h, CONTACT, "con_1", parent=dup)
+    _, _, link = h.dv.changes(CUSTOMER)
+    assert h.dv.merge(CUSTOMER, keep, dup) == keep
+    survivor = h.dv.get(CUSTOMER, dup)
+    assert survivor is not None and survivor.external_id == keep, (
+        "the merged-away id answers with its survivor"
+    )
+    assert h.dv.get_many(CUSTOMER, [keep, dup]).keys() == {keep}, "a batch read leaves the merged id out"
+    assert [r.external_id for r in h.dv.list_all(CUSTOMER)] == [keep]
+    assert [c.external_id for c in h.dv.contacts_of(keep)] == [contact], "its contacts moved"
+    records, deleted, _ = h.dv.changes(CUSTOMER, link)
+    gone = {r.external_id: r.deleted for r in records}
+    assert gone == {dup: True} and deleted == [], "a change read reports it gone (not a $deletedEntity)"
+    third = create(h, CUSTOMER, "cus_third")
+    h.dv.merge(CUSTOMER, third, keep)
+    chained = h.dv.get(CUSTOMER, dup)
+    assert chained is not None and chained.external_id == third, "a chain of merges is followed"

@@ -737,3 +737,54 @@ def test_faults_stats_and_control_endpoints(dataverse_fake):
     assert api.post("/_fake/reset").status_code == 204 and fake.rows("contact") == []
     meta = api.get(f"{API}/$metadata")
     assert meta.status_code == 401  # reset forgot the token
+
+
+# ---------------------------------------------------------------------------------- merge
+
+
+def test_merge_deactivates_the_subordinate_moves_its_contacts_and_names_the_master(dataverse_fake):
+    fake, api = dataverse_fake
+    target = create(api, "accounts", {"name": "Keep A/S"})
+    sub = create(api, "accounts", {"name": "Dup A/S", "telephone1": "555"})
+    contact = create(
+        api, "contacts", {"lastname": "Lee", "parentcustomerid_account@odata.bind": f"/accounts({sub})"}
+    )
+    assert fake.row("account", target)["merged"] is False, "DefaultValue False"
+    account = "Microsoft.Dynamics.CRM.account"
+    body = {
+        "Target": {"@odata.type": account, "accountid": target},
+        "Subordinate": {"@odata.type": account, "accountid": sub},
+        "UpdateContent": {"@odata.type": account, "telephone1": "555"},
+        "PerformParentingChecks": False,
+    }
+    r = api.post(f"{API}/Merge", json=body)
+    assert r.status_code == 204, r.text
+    merged = fake.row("account", sub)
+    assert (merged["statecode"], merged["statuscode"], merged["merged"]) == (1, 2, True)
+    assert merged["_masterid_value"] == target
+    assert fake.row("account", target)["telephone1"] == "555", "UpdateContent is set on the target"
+    assert fake.row("contact", contact)["_parentcustomerid_value"] == target, "the contacts move"
+    got = api.get(f"{API}/accounts({sub})?$select=merged,_masterid_value").json()
+    assert got["merged"] is True and got["_masterid_value"] == target
+    again = api.post(f"{API}/Merge", json=body)
+    assert again.status_code == 400, "an inactive (merged) record cannot be merged again"
+    missing = {k: v for k, v in body.items() if k != "PerformParentingChecks"}
+    assert api.post(f"{API}/Merge", json=missing).status_code == 400
+    lead = {"@odata.type": "Microsoft.Dynamics.CRM.systemuser", "systemuserid": target}
+    assert api.post(f"{API}/Merge", json={**body, "Target": lead}).status_code == 400
+
+
+def test_merge_with_parenting_checks_refuses_different_parents(dataverse_fake):
+    fake, api = dataverse_fake
+    parent = create(api, "accounts", {"name": "Group"})
+    target = create(api, "accounts", {"name": "A", "parentaccountid@odata.bind": f"/accounts({parent})"})
+    sub = create(api, "accounts", {"name": "B"})
+    account = "Microsoft.Dynamics.CRM.account"
+    body = {
+        "Target": {"@odata.type": account, "accountid": target},
+        "Subordinate": {"@odata.type": account, "accountid": sub},
+        "PerformParentingChecks": True,
+    }
+    assert api.post(f"{API}/Merge", json=body).status_code == 400
+    assert fake.row("account", sub)["statecode"] == 0, "nothing merged"
+    assert api.post(f"{API}/Merge", json={**body, "PerformParentingChecks": False}).status_code == 204

@@ -1,4 +1,13 @@
-"""Actions and functions: ``QualifyLead`` (bound to lead), ``WhoAmI``, and a tiny ``$metadata``.
+"""Actions and functions: ``QualifyLead`` (bound to lead), ``Merge`` (unbound), ``WhoAmI``, a tiny ``$metadata``.
+
+Merge follows Learn's "Merge entity using the Web API" and the Merge action reference (see PROVENANCE.md):
+Target, Subordinate and PerformParentingChecks are required, both rows of the same type (account or
+contact) and active; UpdateContent's columns are set on the target; the subordinate's child contacts
+move to the target (``parentcustomerid``); the subordinate is deactivated (statecode 1, statuscode 2) with
+``merged`` true and ``masterid`` the target. Each of those writes is an Update by the caller, so
+registered Update steps see them (the fake records no separate "Merge" message for steps: crmsync
+registers Create/Update/Delete/Assign). Columns are not copied from the subordinate implicitly: the
+caller (the UI's merge dialog) sends what it chose as UpdateContent.
 
 QualifyLead side effects follow XrmMockup's QualifyLeadRequestHandler (see PROVENANCE.md): the lead must be
 open, ``Status`` must be a lead status; the new account gets companyname->name plus same-named columns
@@ -74,6 +83,79 @@ class ActionsMixin:
         self._update(leads, lead["leadid"], {"statuscode": status}, req.user_id)
         context = f"{self._api_url()}/$metadata#Collection(mscrm.crmbaseentity)"
         return Resp(200, {"@odata.context": context, "value": created}, {"Content-Type": "application/json"})
+
+    def _h_merge(self, req: Req) -> Resp:
+        params = req.json()
+        if not isinstance(params, dict):
+            raise ApiError(400, E_INVALID_ARG, "The request body must be a JSON object.")
+        for name in ("Target", "Subordinate", "PerformParentingChecks"):
+            if name not in params:
+                raise ApiError(400, E_INVALID_ARG, f"Required parameter '{name}' is missing for Merge.")
+        target, subordinate = params["Target"], params["Subordinate"]
+        table = self._merge_table(target)
+        if self._merge_table(subordinate) is not table:
+            raise ApiError(400, E_INVALID_ARG, "Target and Subordinate must be of the same entity type.")
+        update = params.get("UpdateContent") or {}
+        changes = self._convert(table, {k: v for k, v in update.items() if k != table.pk}, creating=False)
+        self.merge_rows(
+            table.name,
+            str(target.get(table.pk) or ""),
+            str(subordinate.get(table.pk) or ""),
+            changes,
+            parenting_checks=bool(params["PerformParentingChecks"]),
+            user=req.user_id,
+        )
+        return Resp(204)
+
+    def _merge_table(self, entity: Any) -> Any:
+        kind = str(entity.get("@odata.type") or "") if isinstance(entity, dict) else ""
+        name = kind.rsplit(".", 1)[-1]
+        if name not in ("account", "contact"):
+            raise ApiError(
+                400, E_INVALID_ARG, f"Merge is not supported for the entity type '{name or kind}'."
+            )
+        return self.tables[name]
+
+    def merge_rows(
+        self,
+        table_name: str,
+        target_id: str,
+        subordinate_id: str,
+        changes: dict[str, Any],
+        *,
+        parenting_checks: bool,
+        user: str,
+    ) -> None:
+        """The Merge action's effects (the caller holds the lock; see the module doc)."""
+        table = self.tables[table_name]
+        rows = self._rows[table.name]
+        target, sub = rows.get(target_id.lower()), rows.get(subordinate_id.lower())
+        if target is None:
+            raise not_found(table, target_id)
+        if sub is None:
+            raise not_found(table, subordinate_id)
+        if target is sub:
+            raise ApiError(400, E_INVALID_ARG, "The target and the subordinate are the same record.")
+        if target.get("statecode") != 0 or sub.get("statecode") != 0:
+            raise ApiError(400, E_INVALID_ARG, "Only active records can be merged.")
+        parent = "_parentaccountid_value" if table.name == "account" else "_parentcustomerid_value"
+        if parenting_checks and target.get(parent) != sub.get(parent):
+            # The documented meaning of PerformParentingChecks; the exact error text is the fake's.
+            raise ApiError(
+                400, E_INVALID_ARG, "The parent of the subordinate differs from the target's parent."
+            )
+        tid, sid = target[table.pk], sub[table.pk]
+        if changes:
+            self._update(table, tid, dict(changes), user)
+        if table.name == "account":
+            children = [c for c in self._rows["contact"].values() if c.get("_parentcustomerid_value") == sid]
+            for child in children:
+                self._update(
+                    self.tables["contact"], child["contactid"], {"_parentcustomerid_value": tid}, user
+                )
+        self._update(
+            table, sid, {"merged": True, "_masterid_value": tid, "statecode": 1, "statuscode": 2}, user
+        )
 
     def _h_whoami(self, req: Req) -> Resp:
         body = {

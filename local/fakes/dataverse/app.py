@@ -121,6 +121,8 @@ class AppMixin:
             return self._h_metadata(req)
         if path in ("WhoAmI", "WhoAmI()") and method == "GET":
             return self._h_whoami(req)
+        if path == "Merge" and method == "POST":
+            return self._h_merge(req)
         match = _PATH.match(path)
         if match is None:
             raise ApiError(404, E_ODATA, f"Resource not found for the segment '{path}'.")

@@ -206,6 +206,15 @@ class DataverseFake(
             self._delete(self.tables[table], row_id.lower(), self.person_user_id)
         self._dispatch_events()
 
+    def person_merge(self, table: str, target_id: str, subordinate_id: str) -> None:
+        """A person merges two rows in the Dynamics UI (no columns chosen from the subordinate)."""
+        self._known_table(table)
+        with self._lock:
+            self.merge_rows(
+                table, target_id, subordinate_id, {}, parenting_checks=False, user=self.person_user_id
+            )
+        self._dispatch_events()
+
     @property
     def stats(self) -> dict[str, Any]:
         with self._lock:

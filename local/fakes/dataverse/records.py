@@ -204,6 +204,8 @@ class RecordsMixin:
             row["_ownerid_value"] = user
         if table.states:
             row["statecode"], row["statuscode"] = 0, table.default_status(0)
+        if "merged" in table.columns:
+            row["merged"] = False  # DefaultValue False (account.md / contact.md)
         state_changes = {k: changes.pop(k) for k in ("statecode", "statuscode") if k in changes}
         row.update(changes)
         self._apply_state(table, row, state_changes)

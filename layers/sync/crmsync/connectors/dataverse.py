@@ -44,7 +44,11 @@ Decisions (and why):
   user's access before any sync work, and learns the application user id (our own writes fire the
   tenant's webhooks; their ``InitiatingUserId`` tells echoes apart). A configured id that differs is an
   ``AuthError`` (the secret belongs to another app). Nothing is created on the vendor.
-- ``merge`` is not supported; ``delete`` is ``DELETE``, a missing row counts as done.
+- **Merges** (``merge``: the ``Merge`` action; or a person in the UI): the subordinate stays,
+  deactivated, with ``merged`` and ``masterid``; its contacts move to the target. Reads answer a
+  merged-away id with its survivor (``get``), leave it out of batch reads and lists, and report it
+  as gone in change reads (``deleted``), so the sync layer re-points the link as for HubSpot merges.
+- ``delete`` is ``DELETE``, a missing row counts as done.
 
 Layout: this module holds ``DataverseConnector`` (delete, setup); the rest comes from one mixin per
 concern: ``dataverse_client`` (HTTP, URLs, paging), ``dataverse_errors``, ``dataverse_mapping``,
@@ -63,6 +67,7 @@ from crmsync.connectors.dataverse_mapping import (
     ACCOUNT_COLUMNS,
     CONTACT_COLUMNS,
     ENTITY_SET,
+    PRIMARY_KEY,
     RECORD_NAMESPACE,
     is_guid,
     record_guid,
@@ -119,6 +124,19 @@ class DataverseConnector(DataverseLeads, DataverseWrites):
             )
         self.application_user_id = self.application_user_id or user_id or None
         self._setup_done = True
+
+    def merge(self, object_type: ObjectType, primary_id: str, merged_id: str) -> str:
+        """Merge ``merged_id`` into ``primary_id`` (the ``Merge`` action; nothing is copied beyond what
+        Dataverse moves itself); the survivor keeps its id, which is returned."""
+        kind = f"Microsoft.Dynamics.CRM.{ENTITY_SET[object_type][:-1]}"
+        key = PRIMARY_KEY[object_type]
+        body = {
+            "Target": {"@odata.type": kind, key: primary_id},
+            "Subordinate": {"@odata.type": kind, key: merged_id},
+            "PerformParentingChecks": False,
+        }
+        self._call("POST", self.url("Merge"), body=body)
+        return primary_id
 
     def delete(self, object_type: ObjectType, external_id: str) -> None:
         """Delete one row; a missing row (404, or an id that cannot exist) counts as done."""

@@ -14,6 +14,10 @@ canonical ``notes`` is not mapped (contact ``description`` would hold it; not in
 The parent account travels as ``parent_external_id`` (``_parentcustomerid_value`` when that lookup
 points to an account).
 
+A merged-away row (Dataverse keeps it, deactivated, with ``merged`` and ``masterid``: the survivor) is
+gone under its own id: ``to_source`` marks it ``deleted`` and ``merged_into`` names the survivor, which
+the reads follow (``DataverseReads.get``), as HubSpot answers a merged-away id with its survivor.
+
 An account's parent account (``_parentaccountid_value``, the hierarchy) travels as its
 ``parent_external_id`` too; the sync layer turns it into the canonical ``parent_account`` (the parent's
 crmsync record id). It is read, never written: the CRM owns the hierarchy (``to_columns`` ignores it).
@@ -54,6 +58,7 @@ OWNER = "_ownerid_value"
 PARENT_ACCOUNT = "_parentaccountid_value"
 PARENT_CUSTOMER = "_parentcustomerid_value"
 LOOKUP_TYPE = "@Microsoft.Dynamics.CRM.lookuplogicalname"
+MERGED, MASTER = "merged", "_masterid_value"
 
 DATAVERSE_STANDARD_FIELDS = frozenset(
     {*ACCOUNT_COLUMNS, "address", "account_manager", "parent_account", "lifecycle_stage"}
@@ -76,6 +81,8 @@ SELECT: dict[ObjectType, tuple[str, ...]] = {
         *ADDRESS_LINES,
         OWNER,
         PARENT_ACCOUNT,
+        MERGED,
+        MASTER,
         "modifiedon",
     ),
     ObjectType.CONTACT: (
@@ -84,6 +91,8 @@ SELECT: dict[ObjectType, tuple[str, ...]] = {
         "lastname",
         *CONTACT_COLUMNS.values(),
         PARENT_CUSTOMER,
+        MERGED,
+        MASTER,
         "modifiedon",
     ),
 }
@@ -111,6 +120,12 @@ def parent_account_of(row: dict[str, Any]) -> str | None:
     """The parent account of an account row (the hierarchy), when it has one."""
     value = row.get(PARENT_ACCOUNT)
     return str(value) if value else None
+
+
+def merged_into(row: dict[str, Any]) -> str | None:
+    """The row this one was merged into (its ``masterid``), when it was merged away."""
+    master = row.get(MASTER)
+    return str(master) if row.get(MERGED) and master else None
 
 
 def _text(value: FieldValue) -> str | None:
@@ -203,4 +218,5 @@ class DataverseMapping:
             parent_external_id=parent,
             modified_at=parse_time(row.get("modifiedon")),
             version=str(row["@odata.etag"]) if row.get("@odata.etag") else None,
+            deleted=merged_into(row) is not None,
         )

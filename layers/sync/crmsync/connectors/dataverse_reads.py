@@ -21,11 +21,14 @@ from crmsync.connectors.dataverse_mapping import (
     PRIMARY_KEY,
     DataverseMapping,
     is_guid,
+    merged_into,
     odata_time,
     parent_account_of,
 )
 from crmsync.models import ObjectType
 
+MERGE_HOPS = 5
+"""Merged-away rows followed to their survivor at most (a survivor merged again is one more hop)."""
 IDS_PER_FILTER = 50
 """Ids per ``$filter=id eq a or id eq b ...`` read (keeps the URL far below its limits)."""
 USER_SELECT = "systemuserid,fullname,internalemailaddress,employeeid"
@@ -59,8 +62,15 @@ class DataverseReads(DataverseClient, DataverseMapping):
             return None
 
     def get(self, object_type: ObjectType, external_id: str) -> SourceRecord | None:
+        """One row; a merged-away row answers with its survivor (another ``external_id``: the sync layer
+        re-points the link), a chain of merges is followed up to ``MERGE_HOPS``."""
         row = self._row(ENTITY_SET[object_type], external_id, self.select(object_type))
-        return self.to_source(object_type, row) if row else None
+        for _ in range(MERGE_HOPS):
+            master = merged_into(row) if row else None
+            if master is None:
+                break
+            row = self._row(ENTITY_SET[object_type], master, self.select(object_type))
+        return self.to_source(object_type, row) if row and not merged_into(row) else None
 
     def get_parent_account(self, external_id: str) -> str | None:
         """The parent account of an account (the hierarchy has no canonical field yet)."""
@@ -75,6 +85,8 @@ class DataverseReads(DataverseClient, DataverseMapping):
             chunk = ids[start : start + IDS_PER_FILTER]
             where = " or ".join(f"{key} eq {i}" for i in chunk)
             for row in self._rows(self._collection(object_type, **{"$filter": where})):
+                if merged_into(row):
+                    continue  # left out: the caller reads it alone (``get`` follows it to its survivor)
                 record = self.to_source(object_type, row)
                 found[record.external_id.lower()] = record
         return {i: found[i.lower()] for i in external_ids if i.lower() in found}
@@ -84,11 +96,13 @@ class DataverseReads(DataverseClient, DataverseMapping):
             return []
         where = f"{PARENT_CUSTOMER} eq {customer_external_id.lower()}"
         rows = self._rows(self._collection(ObjectType.CONTACT, **{"$filter": where}))
-        return [self.to_source(ObjectType.CONTACT, row) for row in rows]
+        return [self.to_source(ObjectType.CONTACT, row) for row in rows if not merged_into(row)]
 
     def list_all(self, object_type: ObjectType) -> Iterator[SourceRecord]:
+        """Every live row (merged-away rows are not records any more)."""
         for row in self._rows(self._collection(object_type)):
-            yield self.to_source(object_type, row)
+            if not merged_into(row):
+                yield self.to_source(object_type, row)
 
     def changed_since(self, object_type: ObjectType, since: datetime) -> Iterator[SourceRecord]:
         """Rows with ``modifiedon`` at or after ``since``, oldest first (ties by id), all pages.
