@@ -483,7 +483,16 @@ def test_get_returns_none_for_missing_and_archived_records(h):
     cid = company(h, "acme", barred=True, vat_number="DK1234")
     got = h.hs.get(CUSTOMER, cid)
     assert got is not None and got.fields["barred"] is True and got.fields["vat_number"] == "DK1234"
-    assert got.fields["email"] is None and set(got.fields) == h.hs.supported_fields(CUSTOMER)
+    # the hierarchy travels as the parent company's id (the sync layer makes it ``parent_account``)
+    assert got.fields["email"] is None and set(got.fields) == h.hs.supported_fields(CUSTOMER) - {
+        "parent_account"
+    }
+    assert got.parent_external_id is None
+    parent = company(h, "group")
+    h.fake.set_parent_company(cid, parent)
+    child = h.hs.get(CUSTOMER, cid)
+    assert child is not None and child.parent_external_id == parent, "hs_parent_company_id, no extra call"
+    assert h.hs.get_many(CUSTOMER, [cid])[cid].parent_external_id == parent
     assert h.hs.get(CUSTOMER, "424242") is None
     h.fake.delete("companies", cid)
     assert h.hs.get(CUSTOMER, cid) is None

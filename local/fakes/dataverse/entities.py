@@ -51,12 +51,13 @@ class Column:
         A Customer lookup needs the target-specific nav (``parentcustomerid_account``); Lookup/Owner use the
         column name (``ownerid`` binds ``/systemusers(..)`` or ``/teams(..)``).
         """
-        if self.type == "Customer":
-            return {f"{self.name}_{t}": t for t in self.targets}
+        if self.type == "Customer" or (self.type == "Lookup" and len(self.targets) > 1):
+            return {f"{self.name}_{t}": t for t in self.targets}  # polymorphic: annotation.objectid_account
         return {self.name: None}
 
     def nav_for(self, target: str) -> str:
-        return f"{self.name}_{target}" if self.type == "Customer" else self.name
+        polymorphic = self.type == "Customer" or (self.type == "Lookup" and len(self.targets) > 1)
+        return f"{self.name}_{target}" if polymorphic else self.name
 
 
 @dataclass
@@ -132,11 +133,16 @@ CUSTOM_COLUMN = re.compile(r"^[a-z][a-z0-9]{1,7}_[a-z0-9_]{1,40}$")
 """A custom column's logical name: the solution publisher's prefix, an underscore, the name (``new_x``)."""
 
 
+CUSTOM_TYPES = frozenset({"Money", "Decimal", "Integer", "DateOnly"})
+"""Typed custom columns besides text: Currency (Money), Decimal, Whole number (Integer), Date only."""
+
+
 def with_custom_columns(
-    tables: dict[str, Table], custom: Mapping[str, Mapping[str, int]]
+    tables: dict[str, Table], custom: Mapping[str, Mapping[str, int | str]]
 ) -> dict[str, Table]:
-    """The tables with an organisation's own text columns added (``{"account": {"new_group": 100}}``:
-    logical name -> MaxLength), as a customizer adds them; the fact sheet's tables stay untouched."""
+    """The tables with an organisation's own columns added, as a customizer adds them: logical name ->
+    MaxLength (a text column, ``{"account": {"new_group": 100}}``) or a type from ``CUSTOM_TYPES``
+    (``{"account": {"new_openbalance": "Money"}}``); the fact sheet's tables stay untouched."""
     out = dict(tables)
     for table_name, columns in custom.items():
         base = tables[table_name]
@@ -144,6 +150,13 @@ def with_custom_columns(
         for name, max_length in columns.items():
             if not CUSTOM_COLUMN.fullmatch(name) or name in base.columns:
                 raise ValueError(f"{name!r} is not a custom column name (publisher prefix + '_' + name)")
-            extra[name] = Column(name=name, type="String", max_length=int(max_length))
+            if isinstance(max_length, str):
+                if max_length not in CUSTOM_TYPES:
+                    raise ValueError(
+                        f"{name!r}: unknown column type {max_length!r}; known: {sorted(CUSTOM_TYPES)}"
+                    )
+                extra[name] = Column(name=name, type=max_length)
+            else:
+                extra[name] = Column(name=name, type="String", max_length=int(max_length))
         out[table_name] = replace(base, columns={**base.columns, **extra}, by_read_name={}, navs={})
     return out

@@ -66,7 +66,7 @@ class DataverseFake(
         execution_ms_per_request: int = 20,
         change_tracking_expiry_days: float = 7,
         alternate_keys: Mapping[str, Iterable[str] | Iterable[Iterable[str]]] | None = None,
-        custom_columns: Mapping[str, Mapping[str, int]] | None = None,
+        custom_columns: Mapping[str, Mapping[str, int | str]] | None = None,
         webhook_client: httpx.Client | None = None,
         faults: DataverseFaults | None = None,
         seed: int = 0,

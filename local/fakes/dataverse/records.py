@@ -25,7 +25,9 @@ from local.fakes.dataverse.errors import (
 from local.fakes.dataverse.odata import API, GUID, new_id, parse_key, table_by_set
 
 _BIND = re.compile(r"^(?:https?://[^/]+)?(?:" + re.escape(API) + r")?/?(?P<set>\w+)\((?P<key>.*)\)$")
-_EDM = {"String": "Edm.String", "Memo": "Edm.String", "Money": "Edm.Decimal", "Boolean": "Edm.Boolean"}
+_EDM = {"String": "Edm.String", "Memo": "Edm.String", "Money": "Edm.Decimal", "Boolean": "Edm.Boolean",
+        "Decimal": "Edm.Decimal", "Integer": "Edm.Int32", "DateOnly": "Edm.Date"}  # fmt: skip
+DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def iso(ts: float) -> str:
@@ -141,6 +143,9 @@ class RecordsMixin:
             "String": isinstance(value, str),
             "Memo": isinstance(value, str),
             "Money": isinstance(value, (int, float)) and not isinstance(value, bool),
+            "Decimal": isinstance(value, (int, float)) and not isinstance(value, bool),
+            "Integer": isinstance(value, int) and not isinstance(value, bool),
+            "DateOnly": isinstance(value, str) and bool(DATE_ONLY.fullmatch(value)),
             "Boolean": isinstance(value, bool),
             "State": isinstance(value, int) and not isinstance(value, bool),
             "Status": isinstance(value, int) and not isinstance(value, bool),

@@ -3,7 +3,9 @@
 One shared state is served through two API surfaces of one WSGI app, so a single base URL serves both:
 
 * legacy REST at ``/`` (like ``https://restapi.e-conomic.com``): ``/customers``,
-  ``/customers/{n}``, ``/customers/{n}/contacts[/{m}]``, ``/customers/{n}/invoices/booked``;
+  ``/customers/{n}``, ``/customers/{n}/contacts[/{m}]``, ``/customers/{n}/invoices/booked``, and
+  (``invoices_api``) ``/invoices/booked[/{n}]``, ``/invoices/paid|unpaid|overdue|not-due``,
+  ``/invoices/totals/booked/...`` and ``/employees[/{n}]``;
 * the Customers API at ``/customersapi/v3.1.0/`` (like ``https://apis.e-conomic.com/customersapi/v3.1.0/``):
   ``/Customers``, ``/Customers/{number}``, ``/Contacts``, ``/Contacts/{number}``;
 * a test-control surface at ``/_fake/`` (stats, reset, faults, webhook URL, seeding, bookkeeper edits).
@@ -37,8 +39,12 @@ API is undocumented the fake makes a choice, listed here so nobody mistakes it f
   with ``X-ResultFromCache: true``; failures are not cached, so a retry can still succeed.
 * Booked invoices exist only as test state (``book_invoice``; the fake does no invoicing). Booking one
   adds its gross amount to the customer's ``balance`` but does not touch ``lastUpdated`` or fire the
-  customer webhook; VAT defaults to 25 % in VAT zone 1 and 0 elsewhere, and amounts in base currency
-  equal the invoice amounts (no exchange rates). A renumbered customer keeps its booked invoices.
+  customer webhook; it fires the "Invoice booked" webhook (``[INVOICENO]``, ``set_invoice_webhook``)
+  instead. VAT defaults to 25 % in VAT zone 1 and 0 elsewhere, the due date to 14 days after the
+  invoice date; amounts in base currency are the invoice amounts times ``exchangeRate / 100`` (default
+  100). ``register_payment`` lowers ``remainder`` and ``balance`` without any webhook (e-conomic has no
+  payment event); paid/unpaid/overdue/not-due are derived from ``remainder`` and ``dueDate`` against
+  the clock's UTC day (details in ``invoices_api``). A renumbered customer keeps its booked invoices.
   A customer with booked invoices cannot be deleted (documented); the refusal is a 400 with a fake-chosen
   error code, through both APIs.
 * Error codes other than E04500, E04810 and E06000 are the fake's own choice.
@@ -50,7 +56,8 @@ Package layout (one module per resource/concern; ``EconomicFake`` combines the m
 * ``fake``: ``EconomicFake`` (state, configuration, serving); ``app``: WSGI dispatch, auth, faults,
   idempotency, error bodies and the ``/_fake`` surface; ``legacy``: legacy REST; ``customers_api``:
   Customers API v3.1.0; ``rendering``: both APIs' bodies; ``store``: shared mutations; ``bookkeeper``:
-  Python test control; ``webhooks``: outbox and delivery worker; ``ratelimit``: the token bucket;
+  Python test control; ``invoices_api``: booked invoices, totals, employees and their test control;
+  ``webhooks``: outbox and delivery worker; ``ratelimit``: the token bucket;
   ``filters``: the filter language; ``fields``: field tables; ``faults``, ``model``, ``helpers``;
   ``seed_data``: generated customers; ``cli``/``__main__``: ``python -m local.fakes.economic``.
 """

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Request, Response
 
 from local.fakes.economic.faults import EconomicFaults, ScheduledFault
 from local.fakes.economic.helpers import _NOT_FOUND_HINT, _PROBLEM_TITLES
+from local.fakes.economic.invoices_api import INVOICE_ROUTES
 from local.fakes.economic.model import CUSTOMERS_API_PREFIX, _Ctx
 
 # Routes: endpoint -> (display template, [(rule, methods)])
@@ -58,6 +59,7 @@ _ROUTES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         f"{CUSTOMERS_API_PREFIX}/contacts/<int:number>",
         ("GET", "DELETE"),
     ),
+    **INVOICE_ROUTES,
 }
 
 
@@ -319,6 +321,9 @@ class AppMixin:
             if path == "/_fake/customers" and method == "POST":
                 number = self.add_customer(payload)
                 return self._json(201, self.get_customer(number))
+            answer = self._invoice_control(path, method, payload)
+            if answer is not None:
+                return answer
         except (KeyError, ValueError, TypeError) as exc:
             return self._json(400, {"message": f"{type(exc).__name__}: {exc}"})
         return self._json(404, {"message": f"No test-control endpoint {method} {path}."})

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC
 from typing import Any
 
 from local.fakes.economic.fields import _API_CONTACT_FIELDS, _number
 from local.fakes.economic.helpers import _positive_int
-from local.fakes.economic.model import DOMESTIC_VAT_RATE, LEGACY_PUBLIC_BASE, _BookedInvoiceRow
+from local.fakes.economic.model import LEGACY_PUBLIC_BASE
 from local.fakes.economic.seed_data import generate_customers
 
 
@@ -171,48 +170,55 @@ class BookkeeperMixin:
         vat_amount: float | None = None,
         currency: str | None = None,
         date: str | None = None,
+        due_date: str | None = None,
+        sales_person: int | None = None,
+        exchange_rate: float | None = None,
+        fire_webhook: bool = True,
     ) -> int:
         """Book an invoice for a customer as a bookkeeper would (not an API call); returns its number.
 
         ``amount`` is the net amount (negative: a credit note). VAT defaults to 25 % in VAT zone 1
-        (domestic) and 0 elsewhere; ``currency`` defaults to the customer's, ``date`` to the clock's day.
+        (domestic) and 0 elsewhere; ``currency`` defaults to the customer's, ``date`` to the clock's day,
+        ``due_date`` to 14 days later, ``sales_person`` (employee number) to the customer's, and
+        ``exchange_rate`` (base-currency cost of 100 units) to 100. Fires the "Invoice booked" webhook
+        (``set_invoice_webhook``), never the customer's. ``register_payment`` pays it.
         """
         with self._lock:
-            d = self._require_customer(customer_number).data
-            currency = (currency or d.get("currency") or "DKK").upper()
-            if currency not in self.reference.currencies:
-                raise ValueError(f"currency {currency} does not exist")
-            if vat_amount is None:
-                vat_amount = amount * DOMESTIC_VAT_RATE if d.get("zone") == 1 else 0.0
-            net, vat = round(float(amount), 2), round(float(vat_amount), 2)
-            recipient = {
-                "name": d.get("name"),
-                "address": (d.get("address1") or "")[:250] or None,
-                "zip": (d.get("postCode") or "")[:50] or None,
-                "city": d.get("city"),
-                "country": d.get("country"),
-                "ean": d.get("eanLocationNumber"),
-                "cvr": d.get("cvrNo"),
-                "vatZone": d.get("zone"),
-            }
-            number = max(self._booked, default=0) + 1
-            self._booked[number] = _BookedInvoiceRow(
-                number,
+            row = self._create_booked_row(
                 customer_number,
-                {
-                    "date": date or self.clock.now().astimezone(UTC).date().isoformat(),
-                    "currency": currency,
-                    "netAmount": net,
-                    "grossAmount": round(net + vat, 2),
-                    "vatAmount": vat,
-                    "paymentTermsNumber": d.get("paymentTermId"),
-                    "layoutNumber": d.get("layoutGroup"),
-                    "salesPerson": d.get("ourRef"),
-                    "recipient": {k: v for k, v in recipient.items() if v is not None},
-                },
+                amount=amount,
+                vat_amount=vat_amount,
+                currency=currency,
+                invoice_date=date,
+                due_date=due_date,
+                sales_person=sales_person,
+                exchange_rate=exchange_rate,
             )
-            d["balance"] = round(float(d.get("balance", 0.0)) + net + vat, 2)
-            return number
+            if fire_webhook:
+                self._fire_invoice_booked(row.number)
+            return row.number
+
+    def register_payment(self, invoice_number: int, amount: float | None = None) -> float:
+        """Register a payment on a booked invoice (invoice currency; default: all that remains).
+
+        Lowers ``remainder`` and the customer's ``balance``; fires no webhook (e-conomic has no payment
+        event). A payment has the sign of the remainder (a refund of a credit note is negative) and never
+        exceeds it. Returns the new remainder."""
+        with self._lock:
+            row = self._booked.get(invoice_number)
+            if row is None:
+                raise KeyError(invoice_number)
+            left = float(row.data["remainder"])
+            paid = left if amount is None else round(float(amount), 2)
+            if paid * left < 0 or abs(paid) > abs(left) + 1e-9:
+                raise ValueError(
+                    f"payment {paid} does not fit the remainder {left} of invoice {invoice_number}"
+                )
+            row.data["remainder"] = round(left - paid, 2)
+            customer = self._customers.get(row.customer_number)
+            if customer is not None:
+                customer.data["balance"] = round(float(customer.data.get("balance", 0.0)) - paid, 2)
+            return float(row.data["remainder"])
 
     def seed(
         self,

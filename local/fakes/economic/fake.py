@@ -17,6 +17,7 @@ from local.fakes.economic.app import _ROUTES, AppMixin
 from local.fakes.economic.bookkeeper import BookkeeperMixin
 from local.fakes.economic.customers_api import CustomersApiMixin
 from local.fakes.economic.faults import EconomicFaults, FakeClock, ScheduledFault
+from local.fakes.economic.invoices_api import InvoicesApiMixin
 from local.fakes.economic.legacy import LegacyRestMixin
 from local.fakes.economic.model import (
     ReferenceData,
@@ -25,6 +26,7 @@ from local.fakes.economic.model import (
     _BookedInvoiceRow,
     _ContactRow,
     _CustomerRow,
+    _EmployeeRow,
 )
 from local.fakes.economic.ratelimit import _TokenBucket
 from local.fakes.economic.rendering import RenderingMixin
@@ -38,6 +40,7 @@ class EconomicFake(
     BookkeeperMixin,
     WebhookMixin,
     StoreMixin,
+    InvoicesApiMixin,
     RenderingMixin,
     LegacyRestMixin,
     CustomersApiMixin,
@@ -49,7 +52,9 @@ class EconomicFake(
     ``delete_customer``, ``renumber``, ``add_contact``, ``update_contact``, ``delete_contact``,
     ``book_invoice``, ``get_customer``, ``get_contact``, ``contacts_of``, ``customer_numbers``, ``stats``,
     ``reset_stats``, ``set_webhook``, ``flush_webhooks``, ``set_faults`` (or assign ``faults``), ``inject``,
-    ``on_request``, ``clock``.
+    ``on_request``, ``clock``; invoices and employees (``invoices_api``): ``register_payment``,
+    ``seed_booked_invoices``, ``get_booked_invoice``, ``add_employee``, ``seed_employees``,
+    ``set_invoice_webhook``.
 
     Test control (HTTP, free and unauthenticated): ``GET /_fake/stats``, ``POST /_fake/reset``,
     ``GET|PUT /_fake/webhook`` (``{"url", "body", "contentType"}``), ``POST /_fake/webhooks/flush``,
@@ -99,6 +104,9 @@ class EconomicFake(
         self.webhook_url = webhook_url
         self.webhook_body = webhook_body
         self.webhook_content_type = webhook_content_type
+        self.invoice_webhook_url: str | None = None  # "Invoice booked" (set_invoice_webhook)
+        self.invoice_webhook_body: str | None = None
+        self.invoice_webhook_content_type = webhook_content_type
         self.webhook_sink = webhook_sink
         self.webhook_max_attempts = webhook_max_attempts
         self.webhook_retry_delay = webhook_retry_delay
@@ -134,6 +142,7 @@ class EconomicFake(
             self._sort_keys: dict[int, int] = {}  # customer number -> highest contact sortKey used
             self._freed_numbers: set[int] = set()  # customer numbers a delete or renumber gave up
             self._booked: dict[int, _BookedInvoiceRow] = {}
+            self._employees: dict[int, _EmployeeRow] = {}
             self._next_contact = 1
             self._version_counter = 0
             self._idempotency: dict[str, tuple[float, int, dict[str, str], bytes]] = {}
@@ -141,6 +150,7 @@ class EconomicFake(
             self._scheduled: list[ScheduledFault] = []
             self.reset_stats()
             self.webhook_events: list[WebhookEvent] = []
+            self.invoice_webhook_events: list[WebhookEvent] = []  # "Invoice booked", apart from customers'
             self.webhook_log: list[WebhookDelivery] = []
             self._webhook_counts: Counter[str] = Counter()
             self._seed_rngs()
@@ -241,6 +251,8 @@ class EconomicFake(
                 "statuses": {str(k): v for k, v in sorted(self._statuses.items())},
                 "customers": len(self._customers),
                 "contacts": sum(1 for c in self._contacts.values() if not c.deleted),
+                "booked_invoices": len(self._booked),
+                "employees": len(self._employees),
                 "faults": self._fault_counts["faults"],
                 "timeouts": self._fault_counts["timeouts"],
                 "timeouts_after_commit": self._fault_counts["timeouts_after_commit"],
@@ -248,6 +260,7 @@ class EconomicFake(
                 "added_latency_s": round(self._fault_counts["added_latency_us"] / 1e6, 6),
                 "webhooks": {
                     "events": len(self.webhook_events),
+                    "invoice_events": len(self.invoice_webhook_events),
                     "delivered": sum(1 for d in self.webhook_log if d.status and d.status < 300),
                     "dropped": sum(1 for d in self.webhook_log if d.dropped),
                     "duplicated": sum(1 for d in self.webhook_log if d.duplicate),

@@ -25,6 +25,10 @@ E_DUPLICATE = "E06010"  # fake-chosen
 E_PAGE_SIZE = "E04810"  # verified live
 E_HAS_BOOKED_INVOICES = "E06020"  # fake-chosen
 DOMESTIC_VAT_RATE = 0.25
+DEFAULT_DAYS_OF_CREDIT = 14
+"""Due date of a booked invoice when the bookkeeper gives none (fake-chosen: payment terms are not modelled)."""
+INVOICE_BOOKED = "invoice booked"
+"""``WebhookEvent.action`` of the "Invoice booked" webhook (its numbers are the invoice's)."""
 
 
 @dataclass
@@ -87,6 +91,13 @@ class _BookedInvoiceRow:
     customer_number: int
     data: dict[str, Any]
     """What was invoiced, frozen at booking time (date, amounts, recipient, references)."""
+
+
+@dataclass
+class _EmployeeRow:
+    number: int
+    data: dict[str, Any]
+    """name, email, phone, barred, employeeGroup (number)."""
 
 
 @dataclass(frozen=True)

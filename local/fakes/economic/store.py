@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from local.fakes.economic.fields import (
@@ -14,7 +14,13 @@ from local.fakes.economic.fields import (
     _LEGACY_SCALARS,
 )
 from local.fakes.economic.helpers import _check_value
-from local.fakes.economic.model import _ContactRow, _CustomerRow
+from local.fakes.economic.model import (
+    DEFAULT_DAYS_OF_CREDIT,
+    DOMESTIC_VAT_RATE,
+    _BookedInvoiceRow,
+    _ContactRow,
+    _CustomerRow,
+)
 
 
 class StoreMixin:
@@ -116,3 +122,60 @@ class StoreMixin:
             else:
                 raise ValueError(f"unknown customer property {name}")
         return values
+
+    def _create_booked_row(
+        self,
+        customer_number: int,
+        *,
+        amount: float,
+        vat_amount: float | None,
+        currency: str | None,
+        invoice_date: str | None,
+        due_date: str | None,
+        sales_person: int | None,
+        exchange_rate: float | None,
+        remainder: float | None = None,
+    ) -> _BookedInvoiceRow:
+        """Store one booked invoice (lock held); the customer's ``balance`` grows by its gross amount."""
+        d = self._require_customer(customer_number).data
+        currency = (currency or d.get("currency") or "DKK").upper()
+        if currency not in self.reference.currencies:
+            raise ValueError(f"currency {currency} does not exist")
+        if vat_amount is None:
+            vat_amount = amount * DOMESTIC_VAT_RATE if d.get("zone") == 1 else 0.0
+        net, vat = round(float(amount), 2), round(float(vat_amount), 2)
+        gross = round(net + vat, 2)
+        day = invoice_date or self.clock.now().astimezone(UTC).date().isoformat()
+        due = due_date or (date.fromisoformat(day) + timedelta(days=DEFAULT_DAYS_OF_CREDIT)).isoformat()
+        recipient = {
+            "name": d.get("name"),
+            "address": (d.get("address1") or "")[:250] or None,
+            "zip": (d.get("postCode") or "")[:50] or None,
+            "city": d.get("city"),
+            "country": d.get("country"),
+            "ean": d.get("eanLocationNumber"),
+            "cvr": d.get("cvrNo"),
+            "vatZone": d.get("zone"),
+        }
+        number = max(self._booked, default=0) + 1
+        row = _BookedInvoiceRow(
+            number,
+            customer_number,
+            {
+                "date": day,
+                "dueDate": due,
+                "currency": currency,
+                "exchangeRate": float(exchange_rate) if exchange_rate is not None else 100.0,
+                "netAmount": net,
+                "grossAmount": gross,
+                "vatAmount": vat,
+                "remainder": gross if remainder is None else round(float(remainder), 2),
+                "paymentTermsNumber": d.get("paymentTermId"),
+                "layoutNumber": d.get("layoutGroup"),
+                "salesPerson": sales_person if sales_person is not None else d.get("ourRef"),
+                "recipient": {k: v for k, v in recipient.items() if v is not None},
+            },
+        )
+        self._booked[number] = row
+        d["balance"] = round(float(d.get("balance", 0.0)) + float(row.data["remainder"]), 2)
+        return row

@@ -1,4 +1,4 @@
-"""The "Customer updated" webhook: the outbox, the delivery worker and its retries."""
+"""The "Customer updated" and "Invoice booked" webhooks: the outbox, the delivery worker and its retries."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from local.fakes.economic.model import WebhookDelivery, WebhookEvent
+from local.fakes.economic.model import INVOICE_BOOKED, WebhookDelivery, WebhookEvent
 
 
 class WebhookMixin:
@@ -28,8 +28,17 @@ class WebhookMixin:
     def _fire(self, old: int, new: int, action: str) -> None:
         event = WebhookEvent(old, new, action, self.clock.now())
         self.webhook_events.append(event)
-        if not self.webhook_url:
-            return
+        if self.webhook_url:
+            self._enqueue(event)
+
+    def _fire_invoice_booked(self, number: int) -> None:
+        """The classic "Invoice booked" webhook (``[INVOICENO]``), configured by ``set_invoice_webhook``."""
+        event = WebhookEvent(number, number, INVOICE_BOOKED, self.clock.now())
+        self.invoice_webhook_events.append(event)
+        if self.invoice_webhook_url:
+            self._enqueue(event)
+
+    def _enqueue(self, event: WebhookEvent) -> None:
         with self._outbox_cv:
             self._outbox.append((time.monotonic(), event))
             self._pending += 1
@@ -77,23 +86,26 @@ class WebhookMixin:
 
     @staticmethod
     def _merge(template: str, event: WebhookEvent) -> str:
+        if event.action == INVOICE_BOOKED:
+            return re.sub(r"\[INVOICENO\]", str(event.new_number), template, flags=re.IGNORECASE)
         text = re.sub(r"\[OLDNUMBER\]", str(event.old_number), template, flags=re.IGNORECASE)
         return re.sub(r"\[NEWNUMBER\]", str(event.new_number), text, flags=re.IGNORECASE)
 
     def _deliver(self, event: WebhookEvent) -> None:
-        url_template = self.webhook_url
+        invoice = event.action == INVOICE_BOOKED
+        url_template = self.invoice_webhook_url if invoice else self.webhook_url
         if not url_template:
             return
+        body_template = self.invoice_webhook_body if invoice else self.webhook_body
+        content_type = self.invoice_webhook_content_type if invoice else self.webhook_content_type
         url = self._merge(url_template, event)
-        body = self._merge(self.webhook_body, event) if self.webhook_body else "{}"
+        body = self._merge(body_template, event) if body_template else "{}"
         if self._webhook_rng.random() < self._faults.webhook_drop_rate:
-            self.webhook_log.append(
-                WebhookDelivery(event, url, body, self.webhook_content_type, dropped=True)
-            )
+            self.webhook_log.append(WebhookDelivery(event, url, body, content_type, dropped=True))
             return
         copies = 2 if self._webhook_rng.random() < self._faults.webhook_duplicate_rate else 1
         for copy in range(copies):
-            delivery = WebhookDelivery(event, url, body, self.webhook_content_type, duplicate=copy > 0)
+            delivery = WebhookDelivery(event, url, body, content_type, duplicate=copy > 0)
             self._send(delivery)
             self.webhook_log.append(delivery)
 

@@ -14,7 +14,10 @@ port (``server, base_url = fake.serve()``). Paths are exactly those of ``https:/
   ``batch/read|create|update|upsert|archive``, ``search``, ``merge``.
 - ``/crm/v4/associations/{from}/{to}/batch/read|create|associate/default|archive``,
   ``/crm/v4/objects/{type}/{id}/associations/{toType}[/{toId}]`` and ``.../associations/default/...``.
-- ``/crm/v3/properties/{objectType}`` (list, create, get by name, groups list/create/get).
+- ``/crm/v3/properties/{objectType}`` (list, create, ``batch/create``, get by name, groups list/create/get).
+- ``/crm/v3/objects/notes`` (create, ``batch/create``, get by id; note -> company type 190) and the v4
+  association reads companies <-> notes (``notes``); ``/crm/v3/owners`` (``owners``, ``add_owner``);
+  company <-> company associations 13/14/450 (``hierarchy``, ``set_parent_company``).
 - ``/oauth/v1/token``: a public app's refresh-token grant; the access tokens it issues (30 minutes) are
   accepted next to the private-app token, an expired one is a 401 ``EXPIRED_AUTHENTICATION`` (``oauth``).
 - Test control (no auth, not counted): ``GET /_fake/stats``, ``POST /_fake/reset``,
@@ -58,7 +61,8 @@ Package layout (one module per resource/concern; ``HubSpotFake`` combines the mi
   auth, injected faults, dispatch and ``/_fake``; ``oauth``: the token endpoint and its access tokens;
   ``ratelimit``: the 10-second, daily and search limits;
   ``records``: validation, unique values, create/update/archive; ``objects``: serialization, CRUD and
-  batch endpoints; ``search``: search with indexing lag; ``merges``; ``associations``; ``properties``:
+  batch endpoints; ``search``: search with indexing lag; ``merges``; ``associations``; ``hierarchy`` (company <-> company
+and note association reads); ``notes``; ``owners``; ``properties``:
   definitions and their endpoints; ``webhooks``: subscriptions, events, signed delivery; ``spec``: OpenAPI
   validation; ``faults``, ``model``, ``constants``, ``helpers``; ``cli``/``__main__``: ``python -m
   local.fakes.hubspot``.

@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from local.fakes.hubspot.constants import TYPE_ALIASES
+from local.fakes.hubspot.constants import NOTE_TYPE_ALIASES, TYPE_ALIASES
 from local.fakes.hubspot.faults import Faults
 from local.fakes.hubspot.helpers import ApiError, error_body
 
@@ -28,6 +28,9 @@ _READ_ENDPOINTS = frozenset(
         "get_property",
         "list_groups",
         "get_group",
+        "note_get",
+        "owners_list",
+        "owner_get",
     }
 )
 _TYPE_ARGS = ("otype", "from_t", "to_t", "ptype")
@@ -38,6 +41,8 @@ _PLACEHOLDERS = {
     "to_id": "toObjectId",
     "property_name": "propertyName",
     "group_name": "groupName",
+    "note_id": "noteId",
+    "owner_id": "ownerId",
 }
 
 
@@ -67,6 +72,11 @@ class AppMixin:
             Rule(f"{o}/search", methods=["POST"], endpoint="search"),
             Rule(f"{o}/merge", methods=["POST"], endpoint="merge"),
             Rule(f"{o}/<object_id>", methods=["GET"], endpoint="get_object"),
+            Rule("/crm/v3/objects/notes", methods=["POST"], endpoint="note_create"),
+            Rule("/crm/v3/objects/notes/batch/create", methods=["POST"], endpoint="note_batch_create"),
+            Rule("/crm/v3/objects/notes/<note_id>", methods=["GET"], endpoint="note_get"),
+            Rule("/crm/v3/owners", methods=["GET"], endpoint="owners_list"),
+            Rule("/crm/v3/owners/<owner_id>", methods=["GET"], endpoint="owner_get"),
             Rule(f"{o}/<object_id>", methods=["PATCH"], endpoint="patch_object"),
             Rule(f"{o}/<object_id>", methods=["DELETE"], endpoint="delete_object"),
             Rule(f"{a}/read", methods=["POST"], endpoint="assoc_batch_read"),
@@ -79,6 +89,7 @@ class AppMixin:
             Rule(f"{v4}/<to_t>/<to_id>", methods=["DELETE"], endpoint="assoc_delete"),
             Rule(p, methods=["GET"], endpoint="list_properties"),
             Rule(p, methods=["POST"], endpoint="create_property"),
+            Rule(f"{p}/batch/create", methods=["POST"], endpoint="batch_create_properties"),
             Rule(f"{p}/groups", methods=["GET"], endpoint="list_groups"),
             Rule(f"{p}/groups", methods=["POST"], endpoint="create_group"),
             Rule(f"{p}/groups/<group_name>", methods=["GET"], endpoint="get_group"),
@@ -132,6 +143,8 @@ class AppMixin:
         for name in _TYPE_ARGS:
             if name in args:
                 normalized = TYPE_ALIASES.get(args[name])
+                if normalized is None and name in ("from_t", "to_t"):  # notes: association reads only
+                    normalized = NOTE_TYPE_ALIASES.get(args[name])
                 if normalized is None:
                     return self._json_response(
                         400, error_body("VALIDATION_ERROR", f"Unable to infer object type from: {args[name]}")

@@ -92,3 +92,18 @@ SEARCH_OPERATORS = (
     "NOT_CONTAINS_TOKEN",
 )
 KB_LINK = {"knowledge-base": "https://www.hubspot.com/products/service/knowledge-base"}
+# Notes, owners and the company hierarchy (hubspot-accounting-facts-and-journal.md sections 2 and 4).
+# 13/14: HubSpot changelog 2018-09-11 "Parent <-> Child Associations via API". 190 (note -> company),
+# 189 (company -> note) and 450 (unlabeled company <-> company): HubSpot's v4 default-type table as
+# copied by public client code (not in the OpenAPI specs; VERIFY with GET /crm/v4/associations/.../labels).
+NOTE_TO_COMPANY = 190
+COMPANY_TO_NOTE = 189
+PARENT_TO_CHILD = 13
+CHILD_TO_PARENT = 14
+COMPANY_TO_COMPANY = 450
+HIERARCHY_LABELS = {PARENT_TO_CHILD: "Child Company", CHILD_TO_PARENT: "Parent Company"}  # VERIFY
+NOTE_TYPE_ALIASES = {"notes": "notes", "note": "notes", "0-46": "notes"}
+NOTE_BODY_MAX = 65_536
+NOTE_PROPERTIES = ("hs_timestamp", "hs_note_body", "hubspot_owner_id", "hs_attachment_ids")
+NOTE_READ_ONLY = ("hs_object_id", "hs_createdate", "hs_lastmodifieddate")
+OWNERS_PAGE_MAX = 500

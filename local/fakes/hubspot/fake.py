@@ -20,6 +20,7 @@ from local.fakes.hubspot.associations import AssociationsMixin
 from local.fakes.hubspot.constants import LAST_MODIFIED, OBJECT_TYPES, TYPE_ALIASES
 from local.fakes.hubspot.faults import Faults
 from local.fakes.hubspot.helpers import ApiError, _as_ms, _ok
+from local.fakes.hubspot.hierarchy import HierarchyMixin
 from local.fakes.hubspot.merges import MergeMixin
 from local.fakes.hubspot.model import (
     DEFAULT_SUBSCRIPTIONS,
@@ -28,8 +29,10 @@ from local.fakes.hubspot.model import (
     Subscription,
     _Associations,
 )
+from local.fakes.hubspot.notes import NotesMixin
 from local.fakes.hubspot.oauth import DEFAULT_SCOPES, OAuthMixin, OAuthSpecValidator
 from local.fakes.hubspot.objects import ObjectsMixin
+from local.fakes.hubspot.owners import OwnersMixin
 from local.fakes.hubspot.properties import PropertiesMixin, default_groups, default_properties
 from local.fakes.hubspot.ratelimit import RateLimitMixin
 from local.fakes.hubspot.records import RecordsMixin
@@ -42,6 +45,9 @@ class HubSpotFake(
     AppMixin,
     OAuthMixin,
     RateLimitMixin,
+    NotesMixin,
+    OwnersMixin,
+    HierarchyMixin,
     RecordsMixin,
     SearchMixin,
     ObjectsMixin,
@@ -192,6 +198,9 @@ class HubSpotFake(
                     Subscription(s.event_type, s.property_name, s.active, s.id or 500_000 + i)
                 )
             self._reset_oauth()
+            self._reset_notes()
+            self._reset_owners()
+            self._reset_hierarchy()
             self.spec_violations.clear()
 
     def _seed_rngs(self) -> None:

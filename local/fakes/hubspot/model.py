@@ -66,6 +66,7 @@ DEFAULT_SUBSCRIPTIONS: tuple[tuple[str, str | None], ...] = (
     ("company.deletion", None),
     ("company.propertyChange", None),
     ("company.merge", None),
+    ("company.associationChange", None),
     ("contact.creation", None),
     ("contact.deletion", None),
     ("contact.propertyChange", None),

@@ -19,7 +19,10 @@ from local.fakes.hubspot.constants import (
     PROPERTY_TYPES,
     SINGULAR,
 )
-from local.fakes.hubspot.helpers import _bad, _err, iso_ms
+from local.fakes.hubspot.helpers import ApiError, _bad, _err, iso_ms
+
+PARENT_PROPERTY = "hs_parent_company_id"
+"""A company's parent company id: read-only, kept by HubSpot from the parent/child association (``hierarchy``)."""
 
 
 def _property(
@@ -97,6 +100,9 @@ def default_properties(object_type: str) -> dict[str, dict[str, Any]]:
                 "number",
                 read_only=True,
                 calculated=True,
+            ),
+            _property(
+                PARENT_PROPERTY, "Parent Company", g, "number", "number", read_only=True, calculated=True
             ),
         ]
     else:
@@ -223,6 +229,22 @@ class PropertiesMixin:
         if unique:
             self._unique[ptype].setdefault(name, {})
         return 201, copy.deepcopy(definition)
+
+    def _h_batch_create_properties(self, request: Request, payload: Any, ptype: str) -> tuple[int, Any]:
+        """``POST .../batch/create``: each input as a single create; refused ones become 207 errors.
+
+        *Assumption*: HubSpot documents no per-input behaviour; an input that clashes with an existing
+        property (or is invalid) is reported in ``errors`` with ``context.name`` and the rest are created."""
+        started = self._now_ms()
+        results, errors = [], []
+        for item in self._batch_inputs(payload):
+            try:
+                _, created = self._h_create_property(request, item, ptype)
+            except ApiError as exc:
+                errors.append(self._standard_error(exc, None, {"name": [str(item.get("name", ""))]}))
+                continue
+            results.append(created)
+        return self._batch_response(results, errors, 201, started)
 
     def _h_list_groups(self, request: Request, payload: Any, ptype: str) -> tuple[int, Any]:
         return 200, {"results": [dict(g) for g in self._groups[ptype].values()]}

@@ -39,6 +39,8 @@ class SpecValidator:
         "associations": "crm-associations-v4.json",
         "properties": "crm-properties-v3.json",
         "webhooks": "webhooks-v3.json",
+        "notes": "crm-notes-v3.json",
+        "owners": "crm-owners-v3.json",
     }
 
     def __init__(self, spec_dir: Path | None = None) -> None:

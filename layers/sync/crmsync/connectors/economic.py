@@ -74,6 +74,7 @@ from crmsync.connectors.economic_client import CONFLICT_RETRIES, EconomicDefault
 from crmsync.connectors.economic_contacts import EconomicContactWrites
 from crmsync.connectors.economic_customers import EconomicCustomerWrites
 from crmsync.connectors.economic_errors import map_economic_error
+from crmsync.connectors.economic_facts import EconomicFacts
 from crmsync.connectors.economic_mapping import (
     CONTACT_SUPPORTED,
     CUSTOMER_SUPPORTED,
@@ -105,7 +106,7 @@ __all__ = [
 ]
 
 
-class EconomicConnector(EconomicCustomerWrites, EconomicContactWrites):
+class EconomicConnector(EconomicCustomerWrites, EconomicContactWrites, EconomicFacts):
     """One e-conomic agreement (one connection) seen through canonical customer/contact fields."""
 
     side: Side = Side.ACCOUNTING

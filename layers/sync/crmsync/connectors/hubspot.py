@@ -91,6 +91,8 @@ from crmsync.connectors.hubspot_errors import (
     hubspot_error,
     rate_limit_wait,
 )
+from crmsync.connectors.hubspot_facts import HubSpotFacts
+from crmsync.connectors.hubspot_journal import HubSpotJournal
 from crmsync.connectors.hubspot_mapping import (
     BOOL_FIELDS,
     COMPANY_PROPERTIES,
@@ -139,7 +141,7 @@ __all__ = [
 ]
 
 
-class HubSpotConnector(HubSpotSearch, HubSpotWrites, HubSpotSetup):
+class HubSpotConnector(HubSpotSearch, HubSpotWrites, HubSpotFacts, HubSpotSetup, HubSpotJournal):
     """``Connector`` for one HubSpot portal (private-app or OAuth access token)."""
 
     side = Side.CRM

@@ -15,6 +15,10 @@ from crmsync.models import CONTACT_FIELDS, CUSTOMER_FIELDS, Fields, ObjectType
 from crmsync.text_rules import clean
 
 RECORD_ID_PROPERTY = "crmsync_record_id"
+PARENT_COMPANY_PROPERTY = "hs_parent_company_id"
+"""A company's parent company (read-only; HubSpot keeps it from the parent/child association, type 14):
+read with the company at no extra call, it travels as the company's ``parent_external_id`` and the sync
+layer makes it the canonical ``parent_account``. Never written: the CRM owns the hierarchy."""
 
 
 HS_TYPE = {ObjectType.CUSTOMER: "companies", ObjectType.CONTACT: "contacts"}
@@ -85,14 +89,14 @@ class HubSpotMapping:
     @staticmethod
     def _properties(object_type: ObjectType) -> list[str]:
         if object_type is ObjectType.CUSTOMER:
-            names = list(COMPANY_PROPERTIES.values())
+            names = [*COMPANY_PROPERTIES.values(), PARENT_COMPANY_PROPERTY]
         else:
             names = ["firstname", "lastname", *CONTACT_PROPERTIES.values()]
         return [*names, RECORD_ID_PROPERTY, LAST_MODIFIED[object_type]]
 
     def supported_fields(self, object_type: ObjectType) -> frozenset[str]:
         if object_type is ObjectType.CUSTOMER:
-            return frozenset(f for f in CUSTOMER_FIELDS if f in COMPANY_PROPERTIES)
+            return frozenset(f for f in CUSTOMER_FIELDS if f in COMPANY_PROPERTIES or f == "parent_account")
         return frozenset(f for f in CONTACT_FIELDS if f == "name" or f in CONTACT_PROPERTIES)
 
     def to_properties(self, object_type: ObjectType, fields: Fields) -> dict[str, str]:
@@ -134,6 +138,8 @@ class HubSpotMapping:
                 if name in BOOL_FIELDS
                 else clean(object_type, name, props.get(prop))
             )
+        if object_type is ObjectType.CUSTOMER and parent is None and PARENT_COMPANY_PROPERTY in props:
+            parent = str(props[PARENT_COMPANY_PROPERTY] or "") or None
         modified = parse_time(props.get(LAST_MODIFIED[object_type])) or parse_time(obj.get("updatedAt"))
         return SourceRecord(
             object_type=object_type,
