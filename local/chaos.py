@@ -17,6 +17,12 @@ printed:
 
 ``python -m local.chaos --customers 10000`` is the full size; the test suite runs a few hundred.
 
+Accounting facts and the CRM journal are switched on (``--no-facts`` to leave them off): bookkeepers
+also book invoices (the "Invoice booked" webhook refreshes that customer's facts) and register payments
+(no webhook: the scheduled refresh carries them). At the end every linked company's open balance must
+equal e-conomic's unpaid remainders (``facts_diverged`` otherwise, counted as lost), and no journal
+note may exist twice (``note_duplicates``, counted as duplicates).
+
 ``--crm dynamics``: the CRM is a Dynamics 365 organisation (the Dataverse fake) instead of HubSpot, read
 and edited through ``local.crm_side``. Its faults: ``DataverseFaults`` re-armed at random rounds (the
 next calls answer 5xx; writes that commit and then answer 5xx / 504; a latency spell past the client's
@@ -39,26 +45,23 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 
-from crmsync.items import ParkedMessage
-from crmsync.models import ConflictStatus, ObjectType, SyncMode
+from crmsync import runtime
+from crmsync.facts import FactsSettings
+from crmsync.journal_settings import JournalSettings
+from crmsync.messages import FactsRefresh
+from crmsync.models import SyncMode
 from crmsync.policy import Direction, FieldRule
-from crmsync.text_rules import clean
+from local.chaos_verdict import CUSTOMER, TENANT, ChaosResult, _dataverse, compare
 from local.crm_side import CrmSide
 from local.fakes.dataverse import DataverseFake, DataverseFaults
 from local.fakes.dataverse import ratelimit as dataverse_ratelimit
 from local.fakes.economic import EconomicFaults
 from local.fakes.hubspot import Faults
 from local.stack import LocalStack
-from local.vendors import DEFAULT_ACCOUNT, ECONOMIC_CONNECTION, CrmKind
-
-TENANT = "chaos"
-CUSTOMER, CONTACT = ObjectType.CUSTOMER, ObjectType.CONTACT
-ACCOUNTING_FIELD = {"hubspot": "payment_terms", "dynamics": "email"}
-"""The accounting-owned customer field bookkeepers edit in e-conomic (it must reach the CRM)."""
+from local.vendors import DEFAULT_ACCOUNT, CrmKind
 
 
 @dataclass
@@ -92,24 +95,8 @@ class ChaosConfig:
     """Per round: the chance of arming each of the next-calls 5xx and the after-commit failure."""
     dataverse_slow_rate: float = 0.05
     """Per round: the chance of a latency spell past ``http_timeout`` (about a second long)."""
-
-
-@dataclass
-class ChaosResult:
-    converged: bool
-    lost: int
-    duplicates: int
-    silent_failures: int
-    conflicts: int
-    parked: int
-    seconds: float = 0.0
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def line(self) -> str:
-        return (
-            f"converged={str(self.converged).lower()} lost={self.lost} duplicates={self.duplicates} "
-            f"silent_failures={self.silent_failures} conflicts={self.conflicts} parked={self.parked}"
-        )
+    facts_and_journal: bool = True
+    """Accounting facts and the CRM journal on; bookkeepers book invoices and register payments."""
 
 
 def _faults_on(stack: LocalStack, cfg: ChaosConfig) -> None:
@@ -154,12 +141,6 @@ def _faults_off(stack: LocalStack) -> None:
     if fake is not None:
         fake.faults = DataverseFaults()
         fake.requests_per_300s = None
-
-
-def _dataverse(stack: LocalStack) -> DataverseFake:
-    fake = stack.accounts[DEFAULT_ACCOUNT].dynamics
-    assert fake is not None, "a Dynamics tenant first"
-    return fake
 
 
 @dataclass
@@ -223,6 +204,21 @@ class Editor:
         self.expected: dict[tuple[int, str], str] = {}
         self.companies: dict[str, str] = {}
         self.made = 0
+        self.invoices: list[int] = []
+        self.bookings = False
+
+    def book(self) -> None:
+        """A bookkeeper books an invoice (webhook) or registers a payment on one (no webhook)."""
+        if self.invoices and self.rng.random() < 0.4:
+            invoice = self.rng.choice(self.invoices)
+            booked = self.stack.economic.get_booked_invoice(invoice) or {}
+            if float(booked.get("remainder") or 0) > 0:
+                self.stack.economic.register_payment(invoice)
+            return
+        number = self.rng.choice(self.numbers)
+        self.invoices.append(
+            self.stack.economic.book_invoice(number, amount=float(self.rng.randint(100, 9000)))
+        )
 
     def refresh(self) -> None:
         self.companies = {
@@ -230,6 +226,10 @@ class Editor:
         }
 
     def edit(self) -> None:
+        if self.bookings and self.rng.random() < 0.15:
+            self.book()
+            self.made += 1
+            return
         number = self.rng.choice(self.numbers)
         company = self.companies.get(str(number))
         roll = self.rng.random()
@@ -275,10 +275,19 @@ def run(cfg: ChaosConfig, *, progress: bool = False) -> ChaosResult:
             dataverse = DataverseChaos(_dataverse(stack), cfg, random.Random(cfg.seed + 2))
             # One keep-alive client for the fake's webhook deliveries (it builds one per delivery).
             dataverse.fake.webhook_client = cleanup.enter_context(httpx.Client(timeout=60.0))
+        if cfg.facts_and_journal:
+            config = stack.store.get_config(TENANT)
+            assert config is not None
+            stack.store.put_config(
+                config.model_copy(
+                    update={"facts": FactsSettings(enabled=True), "journal": JournalSettings(enabled=True)}
+                )
+            )
         _faults_on(stack, cfg)
         if cfg.crash:
             stack.crash_next_batch_after = 1  # the first batch of two or more messages dies after one
         editor = Editor(stack, crm, numbers, rng)
+        editor.bookings = cfg.facts_and_journal
         failed_pulls = _scheduled_pull(stack)
         rounds = 0
         edits_per_round = max(1, cfg.edits // 40)
@@ -314,6 +323,11 @@ def run(cfg: ChaosConfig, *, progress: bool = False) -> ChaosResult:
             stack.run_until_idle(timeout=3600)
             stack.run_pull()
         stack.run_until_idle(timeout=3600)
+        if cfg.facts_and_journal:
+            # The schedule's facts refresh after its period (payments have no webhook).
+            assert runtime.context().queue is not None
+            runtime.context().queue.send([FactsRefresh(tenant_id=TENANT, bulk=True)])
+            stack.run_until_idle(timeout=3600)
         result = compare(stack, crm, numbers, editor, token)
         result.details["failed_pulls"] = failed_pulls
         if dataverse is not None:
@@ -337,112 +351,6 @@ def _scheduled_pull(stack: LocalStack) -> int:
     return 0
 
 
-def compare(stack: LocalStack, crm: CrmSide, numbers: list[int], editor: Editor, token: str) -> ChaosResult:
-    """Both vendors against what people typed, and against each other."""
-    store = stack.store
-    parked = store.parked(TENANT)
-    explained = {p.record_id for p in parked} | {
-        p.message.get("external_id") for p in parked if isinstance(p, ParkedMessage)
-    }
-    conflicts = [c for c in store.conflicts(TENANT) if c.status is not ConflictStatus.OVERRIDDEN]
-    explained |= {c.record_id for c in conflicts}
-    assert stack.resources is not None
-    dlq = stack.queue_depth("SignalsDLQ") if "SignalsDLQ" in stack.resources.queue_urls else 0
-
-    companies = crm.rows(CUSTOMER)
-    contacts = crm.rows(CONTACT)
-    by_number: dict[str, list[Any]] = {}
-    for company in companies:
-        by_number.setdefault(str(company.fields.get("customer_number") or ""), []).append(company)
-    duplicates = sum(len(v) - 1 for k, v in by_number.items() if k) + len(by_number.get("", []))
-    eco_numbers = stack.economic.customer_numbers()
-    duplicates += max(0, len(eco_numbers) - len(numbers))
-    emails = Counter(str(c.fields.get("email") or "").lower() for c in contacts)
-    duplicates += sum(n - 1 for e, n in emails.items() if e and n > 1)
-    contact_by_email = {str(c.fields.get("email") or "").lower(): c for c in contacts}
-    eco_contacts: dict[int, list[dict[str, Any]]] = {}
-    for contact in stack.economic.all_contacts():
-        eco_contacts.setdefault(int(contact["customerNumber"]), []).append(contact)
-    accounting_field = ACCOUNTING_FIELD[crm.kind]
-
-    lost = 0
-    silent = 0
-    diverged = 0
-
-    def record_id_of(number: int) -> str | None:
-        return store.find_link(TENANT, ECONOMIC_CONNECTION, ObjectType.CUSTOMER, str(number))
-
-    for number in numbers:
-        customer = stack.economic.get_customer(number) or {}
-        group = by_number.get(str(number), [])
-        if not group:
-            lost += 1
-            if record_id_of(number) not in explained:
-                silent += 1
-            continue
-        fields = group[0].fields
-        pairs = {
-            "phone": (customer.get("telephoneAndFaxNumber"), fields.get("phone")),
-            "city": (customer.get("city"), fields.get("city")),
-            "name": (customer.get("name"), fields.get("name")),
-        }
-        if accounting_field == "payment_terms":
-            terms = (customer.get("paymentTerms") or {}).get("paymentTermsNumber")
-            pairs["payment_terms"] = (terms, fields.get("payment_terms"))
-        else:
-            pairs["email"] = (customer.get("email"), fields.get("email"))
-        bad = False
-        for name, (eco, there) in pairs.items():
-            eco, there = _clean(name, eco), _clean(name, there)
-            want = editor.expected.get((number, name))
-            want = None if want is None else _clean(name, want)
-            if (want is not None and (eco != want or there != want)) or (want is None and eco != there):
-                bad = True
-        for contact in eco_contacts.get(number, []):
-            crm_contact = contact_by_email.get((contact.get("email") or "").lower())
-            if crm_contact is None or crm_contact.parent_id != group[0].id:
-                bad = True
-        if bad:
-            diverged += 1
-            lost += 1
-            if record_id_of(number) not in explained:
-                silent += 1
-    if dlq and silent:
-        silent = max(0, silent - dlq)  # a DLQ message is visible and replayable
-    converged = lost == 0 and duplicates == 0
-    return ChaosResult(
-        converged=converged,
-        lost=lost,
-        duplicates=duplicates,
-        silent_failures=silent,
-        conflicts=len(conflicts),
-        parked=len(parked),
-        details={
-            "diverged": diverged,
-            "dlq": dlq,
-            "signals": stack.stats.signals,
-            "crashes": stack.stats.crashes,
-            "edits": editor.made,
-            crm.kind: _crm_stats(stack, crm),
-            "economic": stack.economic.stats(),
-        },
-    )
-
-
-def _clean(name: str, value: Any) -> str | None:
-    """A value as the connectors clean what they read (so ``4`` and ``"4"`` are one value)."""
-    cleaned = clean(CUSTOMER, name, None if value is None else str(value))
-    return None if cleaned in (None, "") else str(cleaned)
-
-
-def _crm_stats(stack: LocalStack, crm: CrmSide) -> dict[str, Any]:
-    if crm.kind == "hubspot":
-        return dict(stack.hubspot.stats())
-    stats = dict(_dataverse(stack).stats)
-    stats["faults"] = sum(n for status, n in stats["statuses"].items() if status.startswith("5"))
-    return stats
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=10_000)
@@ -450,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--edits", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--crm", choices=("hubspot", "dynamics"), default="hubspot")
+    parser.add_argument("--no-facts", action="store_true", help="accounting facts and the journal off")
     args = parser.parse_args(argv)
     cfg = ChaosConfig(
         customers=args.customers,
@@ -457,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         edits=args.edits,
         seed=args.seed,
         crm=args.crm,
+        facts_and_journal=not args.no_facts,
     )
     result = run(cfg, progress=True)
     crm = "" if cfg.crm == "hubspot" else f" (CRM: {cfg.crm})"

@@ -10,6 +10,7 @@ counted), while ``write_calls`` counts what crmsync wrote through the API.
 
 from __future__ import annotations
 
+import html
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 
 from crmsync.connectors.dataverse_mapping import PRIMARY_KEY, DataverseMapping
 from crmsync.connectors.hubspot_mapping import HubSpotMapping
+from crmsync.facts import FACT_NAMES, GROUP_NAMES
 from crmsync.models import Fields, ObjectType
 from local.fakes.dataverse import DataverseFake
 from local.fakes.hubspot import HubSpotFake
@@ -52,6 +54,10 @@ class CrmSide(Protocol):
         """A person makes ``customer_id`` the contact's (primary) company."""
         ...
 
+    def set_parent_account(self, child_id: str, parent_id: str | None) -> None:
+        """A person puts a company under a parent company (the hierarchy), or takes it out (None)."""
+        ...
+
     def supports(self, object_type: ObjectType, field: str) -> bool:
         """Does the CRM hold the canonical field (the connector's mapping has a property/column for it)?"""
         ...
@@ -68,6 +74,14 @@ class CrmSide(Protocol):
 
     def change_events(self) -> int:
         """Change notifications the CRM has produced so far (webhook events, people's and crmsync's)."""
+        ...
+
+    def facts(self, customer_id: str) -> dict[str, Any]:
+        """The accounting facts crmsync wrote on a company/account, by fact name (unset: None)."""
+        ...
+
+    def notes(self, customer_id: str) -> list[str]:
+        """The notes on a company/account's timeline, oldest first, as plain text."""
         ...
 
 
@@ -130,6 +144,9 @@ class HubSpotSide:
         """The primary label moves to ``customer_id`` (the former primary company stays associated)."""
         self.fake.associate(contact_id, customer_id, primary=True)
 
+    def set_parent_account(self, child_id: str, parent_id: str | None) -> None:
+        self.fake.set_parent_company(child_id, parent_id)
+
     def supports(self, object_type: ObjectType, field: str) -> bool:
         return field in self._mapping.supported_fields(object_type)
 
@@ -144,6 +161,19 @@ class HubSpotSide:
 
     def change_events(self) -> int:
         return int(self.fake.stats()["webhooks"]["events"])
+
+    def notes(self, customer_id: str) -> list[str]:
+        bodies = [
+            str((n.get("properties") or {}).get("hs_note_body") or "")
+            for n in self.fake.company_notes(customer_id)
+        ]
+        return [html.unescape(b.replace("<br>", "\n")) for b in bodies]
+
+    def facts(self, customer_id: str) -> dict[str, Any]:
+        """HubSpot keeps them in crmsync's company properties ``crmsync_<fact>`` (as text)."""
+        item = self.fake.record("companies", customer_id) or {}
+        properties = item.get("properties") or {}
+        return {name: properties.get(f"crmsync_{name}") or None for name in (*FACT_NAMES, *GROUP_NAMES)}
 
 
 class DynamicsSide:
@@ -188,6 +218,10 @@ class DynamicsSide:
     def delete(self, object_type: ObjectType, row_id: str) -> None:
         self.fake.person_delete(self._table(object_type), row_id)
 
+    def set_parent_account(self, child_id: str, parent_id: str | None) -> None:
+        bind = f"/accounts({parent_id})" if parent_id else None
+        self.fake.person_edit("account", child_id, {"parentaccountid@odata.bind": bind})
+
     def merge(self, object_type: ObjectType, keep_id: str, merged_id: str) -> str:
         """A person merges ``merged_id`` into ``keep_id`` in the UI; the survivor keeps its id."""
         self.fake.person_merge(self._table(object_type), keep_id, merged_id)
@@ -218,6 +252,17 @@ class DynamicsSide:
         returns how many. A client whose secret still works gets a new one, one whose secret was revoked not.
         """
         return self.fake.revoke_tokens()
+
+    def notes(self, customer_id: str) -> list[str]:
+        rows = [r for r in self.fake.rows("annotation") if r.get("_objectid_value") == customer_id.lower()]
+        return [str(r.get("notetext") or "") for r in sorted(rows, key=lambda r: r.get("versionnumber") or 0)]
+
+    def facts(self, customer_id: str) -> dict[str, Any]:
+        """The local organisation's fact columns (``local.vendors.DYNAMICS_FACT_COLUMNS``), as stored."""
+        from local.vendors import DYNAMICS_FACT_COLUMNS
+
+        row = self.fake.row("account", customer_id) or {}
+        return {name: row.get(column) for name, column in DYNAMICS_FACT_COLUMNS.items()}
 
     def change_events(self) -> int:
         """Service-endpoint notifications sent or held for delivery (Dataverse's asynchronous system jobs)."""

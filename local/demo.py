@@ -13,7 +13,9 @@ a Dynamics 365 organisation; ``local.crm_side`` reads and edits both in canonica
 7. converts a lead that is really an existing customer (no duplicate; in Dynamics a lead is a row of
    its own, qualified onto the existing account);
 8. a conflict: both sides edit the city (rule manual), the compare view, the resolution;
-9. prints records, vendor calls and echoes suppressed.
+9. accounting facts switched on: the bookkeeper books an invoice, and e-conomic's "Invoice booked"
+   webhook puts the customer's new open balance on its company / account (one webhook, one write);
+10. prints records, vendor calls and echoes suppressed.
 """
 
 from __future__ import annotations
@@ -187,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         # 8. a real conflict: the city may change on both sides, and a person decides (rule: manual)
         show_conflict(stack, crm, console, token, numbers[1], by_number[str(numbers[1])].id)
 
+        # 9. accounting facts: a booked invoice shows as the open balance on the company
+        show_booked_invoice(stack, crm, console, token, numbers[2], by_number[str(numbers[2])].id)
+
         records = sum(1 for _ in stack.store.records(TENANT, CUSTOMER)) + sum(
             1 for _ in stack.store.records(TENANT, CONTACT)
         )
@@ -215,6 +220,35 @@ def main(argv: list[str] | None = None) -> int:
             f"echoes_suppressed={echoes} signals={stack.stats.signals}"
         )
     return 0
+
+
+def show_booked_invoice(
+    stack: LocalStack, crm: CrmSide, console: Console, token: str, number: int, company_id: str
+) -> None:
+    """Facts on (API), an invoice booked in e-conomic, its open balance on the CRM company at once."""
+    headers = {"Authorization": f"Bearer {token}"}
+    config = stack.http.get(f"/tenants/{TENANT}/config", headers=headers).json()
+    config["facts"] = {"enabled": True}
+    check(
+        stack.http.put(f"/tenants/{TENANT}/config", json=config, headers=headers).status_code == 200,
+        "facts on",
+    )
+    invoice = stack.economic.book_invoice(number, amount=8000.0)
+    stack.run_until_idle()
+    facts = crm.facts(company_id)
+    balance = float(facts.get("open_balance") or 0)
+    booked = stack.economic.get_booked_invoice(invoice) or {}
+    owed = float(booked.get("remainderInBaseCurrency") or booked.get("remainder") or 0)
+    check(
+        owed > 0 and balance == round(owed, 2),
+        f"the booked invoice's open balance did not reach the CRM: {facts}",
+    )
+    written = stack.store.facts_hashes(TENANT)
+    check(len(written) == 1, f"one webhook refreshes one company, not {len(written)}")
+    console.print(
+        f"[green]e-conomic -> CRM[/] invoice {invoice} booked for customer {number}: open balance "
+        f"{balance:,.2f} (gross) and last invoice {facts.get('last_invoice_number')} on the company at once"
+    )
 
 
 def _by_number(rows: list[CrmRow]) -> dict[str, CrmRow]:

@@ -44,6 +44,21 @@ DYNAMICS_CONNECTION = "dyn"
 DYNAMICS_CLIENT_ID = "local-dynamics-app"
 DYNAMICS_CLIENT_SECRET = "local-dynamics-client-secret"
 CrmKind = Literal["hubspot", "dynamics"]
+DYNAMICS_FACT_COLUMNS: dict[str, str] = {
+    "open_balance": "crmsync_openbalance",
+    "overdue_amount": "crmsync_overdueamount",
+    "unpaid_invoices": "crmsync_unpaidinvoices",
+    "overdue_invoices": "crmsync_overdueinvoices",
+    "last_invoice_date": "crmsync_lastinvoicedate",
+    "last_invoice_number": "crmsync_lastinvoicenumber",
+    "revenue": "crmsync_revenue",
+    "group_open_balance": "crmsync_groupopenbalance",
+    "group_overdue_amount": "crmsync_groupoverdueamount",
+    "group_revenue": "crmsync_grouprevenue",
+}
+"""The account columns a local organisation has for the accounting facts (docs/dynamics.md's types)."""
+_FACT_COLUMN_TYPES = {"unpaid_invoices": "Integer", "overdue_invoices": "Integer", "last_invoice_number": "Integer",
+                      "last_invoice_date": "DateOnly"}  # fmt: skip
 
 
 def provision_tenant(
@@ -67,6 +82,7 @@ def provision_tenant(
                 org_url=account.dynamics.org_url,
                 application_user_id=account.dynamics.application_user_id,
                 columns=account.dynamics_columns,
+                fact_columns=DYNAMICS_FACT_COLUMNS,
             ),
         )
         crm_secret = {
@@ -104,11 +120,11 @@ def provision_tenant(
 
 def point_webhooks(account: VendorAccount, base_url: str, tenant_id: str, key: str, crm: CrmKind) -> None:
     """Point the account's webhooks at the tenant's endpoints under ``base_url`` (the gateway's
-    ``/webhooks``), as an operator registers them: e-conomic's URL with the key and the renumbering
-    placeholders, HubSpot's app target URL, Dynamics' service endpoint with "HttpHeader" auth."""
-    account.economic.set_webhook(
-        f"{base_url}/economic/{tenant_id}/{ECONOMIC_CONNECTION}?key={key}&old=[OLDNUMBER]&new=[NEWNUMBER]"
-    )
+    ``/webhooks``), as an operator registers them: e-conomic's "Customer updated" URL with the key and
+    the renumbering placeholders and its "Invoice booked" URL with ``[INVOICENO]``, HubSpot's app target URL, Dynamics' service endpoint with "HttpHeader" auth."""
+    economic = f"{base_url}/economic/{tenant_id}/{ECONOMIC_CONNECTION}?key={key}"
+    account.economic.set_webhook(f"{economic}&old=[OLDNUMBER]&new=[NEWNUMBER]")
+    account.economic.set_invoice_webhook(f"{economic}&invoice=[INVOICENO]")
     account.hubspot.target_url = f"{base_url}/hubspot/{tenant_id}/{HUBSPOT_CONNECTION}"
     if account.dynamics is not None and crm == "dynamics":
         url = f"{base_url}/dynamics/{tenant_id}/{DYNAMICS_CONNECTION}"
@@ -182,7 +198,12 @@ class VendorAccounts:
                 client_secret=DYNAMICS_CLIENT_SECRET,
                 tenant=f"entra-{name}",
                 application_user_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"crmsync-app-user/{name}")),
-                custom_columns={"account": {column: 100 for column in account.dynamics_columns.values()}},
+                custom_columns={
+                    "account": {
+                        **{column: 100 for column in account.dynamics_columns.values()},
+                        **{c: _FACT_COLUMN_TYPES.get(f, "Money") for f, c in DYNAMICS_FACT_COLUMNS.items()},
+                    }
+                },
             )
             # Delivered when the stack pumps (Dataverse delivers asynchronously, as a system job).
             account.dynamics.hold_webhooks = True

@@ -114,16 +114,22 @@ def _crm(args: argparse.Namespace) -> tuple[ConnectionConfig, dict[str, Any]]:
         return conn, _secret(args.hubspot_secret, keys)
     if not args.dynamics_org_url:
         raise SystemExit("--dynamics-org-url is required with --dynamics-secret")
-    pairs = [p.split("=", 1) for p in (args.dynamics_columns or "").split(",") if p.strip()]
     dynamics = DynamicsSettings(
         org_url=args.dynamics_org_url,
         application_user_id=args.dynamics_user_id,
-        columns={field.strip(): column.strip() for field, column in pairs},
+        columns=_pairs(args.dynamics_columns),
+        fact_columns=_pairs(args.dynamics_fact_columns),
     )
     conn = ConnectionConfig(
         connection_id=args.dynamics_connection, kind=ConnectionKind.DYNAMICS, dynamics=dynamics
     )
     return conn, _secret(args.dynamics_secret, DYNAMICS_KEYS)
+
+
+def _pairs(text: str | None) -> dict[str, str]:
+    """``a=x,b=y`` -> ``{"a": "x", "b": "y"}``."""
+    pairs = [p.split("=", 1) for p in (text or "").split(",") if p.strip()]
+    return {name.strip(): value.strip() for name, value in pairs}
 
 
 def create_tenant(args: argparse.Namespace, session: Any) -> str:
@@ -190,6 +196,10 @@ def main(argv: list[str] | None = None, session: Any = None) -> int:
     create.add_argument(
         "--dynamics-columns",
         help="custom account columns, e.g. customer_group=new_customergroup,payment_terms=...",
+    )
+    create.add_argument(
+        "--dynamics-fact-columns",
+        help="account columns for accounting facts, e.g. open_balance=new_openbalance,revenue=new_revenue",
     )
     create.add_argument("--economic-connection", default="eco")
     create.add_argument("--hubspot-connection", default="hs")

@@ -17,6 +17,8 @@ def test_scaled_down_chaos_run_converges_with_nothing_lost_duplicated_or_silent(
     faults = result.details["hubspot"]["faults"] + result.details["economic"]["faults"]
     webhooks = result.details["hubspot"]["webhooks"]
     assert faults > 0 and webhooks["dropped"] > 0 and webhooks["duplicated"] > 0, "the faults really happened"
+    assert result.details["invoices"] > 0 and result.details["notes"] > 0, "facts and journal were on"
+    assert result.details["facts_diverged"] == result.details["note_duplicates"] == 0, result.details
     assert (result.lost, result.duplicates, result.silent_failures) == (0, 0, 0), result.line()
     assert result.converged, result.details
 
@@ -41,5 +43,6 @@ def test_scaled_down_chaos_run_on_dynamics_converges_under_dataverse_faults_and_
     assert injected["after_commit_armed"] > 0, injected
     assert injected["webhooks_dropped"] > 0 and injected["webhooks_duplicated"] > 0, injected
     assert result.details["economic"]["faults"] > 0
+    assert result.details["invoices"] > 0 and result.details["notes"] > 0, "facts and journal were on"
     assert (result.lost, result.duplicates, result.silent_failures) == (0, 0, 0), result.line()
     assert result.converged, result.details

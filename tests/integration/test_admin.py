@@ -86,7 +86,12 @@ def test_create_tenant_with_dynamics_stores_the_org_and_the_entra_secret(env: En
     }
     dyn.write_text(json.dumps({**keys, "unrelated": "dropped"}))
     org = "https://contoso.crm4.dynamics.com/XRMServices/2011/OrganizationData.svc"
-    columns = ["--dynamics-columns", "customer_group=new_customergroup, payment_terms=new_paymentterms"]
+    columns = [
+        "--dynamics-columns",
+        "customer_group=new_customergroup, payment_terms=new_paymentterms",
+        "--dynamics-fact-columns",
+        "open_balance=new_openbalance,revenue=new_revenue",
+    ]
     assert _create(env, tmp_path, ["--dynamics-secret", str(dyn), "--dynamics-org-url", org, *columns]) == 0
     config = env.store.get_config("acme")
     assert config is not None
@@ -96,6 +101,7 @@ def test_create_tenant_with_dynamics_stores_the_org_and_the_entra_secret(env: En
         "customer_group": "new_customergroup",
         "payment_terms": "new_paymentterms",
     }
+    assert crm.dynamics.fact_columns == {"open_balance": "new_openbalance", "revenue": "new_revenue"}
     secret = json.loads(env.secrets.get_secret_value(SecretId="crmsync/acme/dyn/test")["SecretString"])
     assert secret == keys, "exactly the keys crmsync uses"
     assert capsys.readouterr().out.strip(), "an API token is printed once"

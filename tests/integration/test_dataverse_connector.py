@@ -13,6 +13,7 @@ from crmsync.connectors.base import (
     AuthError,
     Connector,
     RateLimitedError,
+    VendorRefusedError,
     WriteItem,
 )
 from crmsync.connectors.dataverse import DataverseConnector, DeltaExpired, record_guid
@@ -395,3 +396,36 @@ def test_a_merged_away_account_reads_as_its_survivor(h: Harness) -> None:
     h.dv.merge(CUSTOMER, third, keep)
     chained = h.dv.get(CUSTOMER, dup)
     assert chained is not None and chained.external_id == third, "a chain of merges is followed"
+
+
+def test_facts_go_to_the_mapped_typed_columns_and_a_missing_account_is_reported() -> None:
+    h = Harness(
+        custom_columns={
+            "account": {"new_openbalance": "Money", "new_unpaid": "Integer", "new_lastinvoice": "DateOnly"}
+        }
+    )
+    h.dv.fact_columns = {
+        "open_balance": "new_openbalance",
+        "unpaid_invoices": "new_unpaid",
+        "last_invoice_date": "new_lastinvoice",
+    }
+    h.dv.ensure_facts_setup()
+    one, two = create(h, CUSTOMER, "cus_1"), create(h, CUSTOMER, "cus_2")
+    gone = create(h, CUSTOMER, "cus_3")
+    h.fake.person_delete("account", gone)
+    values = {
+        "open_balance": "1250.00",
+        "unpaid_invoices": "2",
+        "last_invoice_date": "2026-12-01",
+        "revenue": "9",
+    }
+    batches = h.calls("POST $batch")
+    answers = h.dv.write_facts({one: values, two: {**values, "last_invoice_date": None}, gone: values})
+    assert answers[one] is None and answers[two] is None and answers[gone], "the deleted account is reported"
+    assert h.calls("POST $batch") == batches + 1, "one $batch for the three"
+    row = h.fake.row("account", one)
+    assert (row["new_openbalance"], row["new_unpaid"], row["new_lastinvoice"]) == (1250.0, 2, "2026-12-01")
+    assert h.fake.row("account", two)["new_lastinvoice"] is None
+    h.dv.fact_columns = {}
+    with pytest.raises(VendorRefusedError):
+        h.dv.ensure_facts_setup()

@@ -358,8 +358,12 @@ def test_event_source_pollers_and_destinations_are_granted_on_their_own_resource
         {"Fn::Sub": "${SyncTable.Arn}/stream/*"}
     ]
     assert sorted(r["Fn::GetAtt"][0] for r in _grants("PushOnChangeFunction", "sqs:SendMessage")) == [
+        "BulkQueue",  # the CRM journal's notes (bulk work)
         "PushFailuresQueue",  # the stream mapping's on-failure destination
         "SignalsQueue",  # service.push_later re-queues retryable push failures
+    ]
+    assert [r["Fn::GetAtt"][0] for r in _grants("LeadConversionFunction", "sqs:SendMessage")] == [
+        "BulkQueue"  # a converted lead's journal note, nothing else
     ]
     pollers = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
     for fid in FUNCTIONS:

@@ -9,10 +9,12 @@ import pytest
 from crmsync.models import ObjectType
 from crmsync.webhooks import (
     WebhookRejected,
+    economic_booked_invoice,
     economic_signals,
     hubspot_events,
     hubspot_signature_v3,
     request_uri,
+    verify_economic_key,
     verify_hubspot,
 )
 
@@ -170,3 +172,16 @@ def test_events_for_crmsyncs_own_writes_are_dropped_and_everyone_elses_kept():
     assert sorted({e.object_id for e in events}) == ["12", "13", "14", "15", "16"], (
         "only the echo of crmsync's own property write is dropped; a merge is always followed"
     )
+
+
+def test_an_invoice_booked_webhook_names_its_invoice_and_is_checked_like_the_others():
+    with pytest.raises(WebhookRejected) as wrong:
+        verify_economic_key({"key": "nope", "invoice": "7"}, "k")
+    assert wrong.value.status == 401
+    verify_economic_key({"key": "k", "invoice": "7"}, "k")
+    assert economic_booked_invoice({"key": "k", "invoice": "7"}) == 7
+    assert economic_booked_invoice({"key": "k", "old": "1", "new": "1"}) is None, "a customer webhook"
+    for bad in ("[INVOICENO]", "", "x7", "0", "1" * 30):
+        with pytest.raises(WebhookRejected) as refused:
+            economic_booked_invoice({"key": "k", "invoice": bad})
+        assert refused.value.status == 400 and "invoice" in str(refused.value)

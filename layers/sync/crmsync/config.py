@@ -15,8 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from crmsync import text_rules
 from crmsync.budget import BudgetLimits, default_limits
+from crmsync.connectors.dataverse_facts import FACT_COLUMN_NAMES
 from crmsync.connectors.dataverse_mapping import CUSTOM_COLUMN, DATAVERSE_STANDARD_FIELDS
 from crmsync.errors import UnknownConnection
+from crmsync.facts import FactsSettings
+from crmsync.journal_settings import JournalSettings
 from crmsync.models import (
     CUSTOMER_FIELDS,
     ConnectionKind,
@@ -86,6 +89,33 @@ class DynamicsSettings(BaseModel):
         '{"customer_group": "new_customergroup"}): the accounting fields Dataverse has no standard '
         "column for (customer group, payment terms, currency, VAT zone, barred, ...)",
     )
+
+    fact_columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="accounting fact -> a column the organisation added to accounts for it (e.g. "
+        '{"open_balance": "new_openbalance"}; types in docs/dynamics.md): where facts are shown',
+    )
+
+    @field_validator("fact_columns")
+    @classmethod
+    def _fact_columns(cls, columns: dict[str, str]) -> dict[str, str]:
+        for fact, column in columns.items():
+            if fact not in FACT_COLUMN_NAMES:
+                raise ValueError(f"{fact!r} is not an accounting fact: {sorted(FACT_COLUMN_NAMES)}")
+            if not CUSTOM_COLUMN.fullmatch(column):
+                raise ValueError(
+                    f"{column!r} is not a custom column's logical name (prefix_name, lower case)"
+                )
+        if len(set(columns.values())) != len(columns):
+            raise ValueError("one column per fact")
+        return columns
+
+    @model_validator(mode="after")
+    def _columns_apart(self) -> DynamicsSettings:
+        shared = sorted(set(self.columns.values()) & set(self.fact_columns.values()))
+        if shared:
+            raise ValueError(f"a column holds either a customer field or a fact, not both: {shared}")
+        return self
 
     @field_validator("columns")
     @classmethod
@@ -180,6 +210,14 @@ class TenantConfig(BaseModel):
         default_factory=dict,
         description="picklist field -> CRM value to accounting value (an unmapped value holds that field)",
     )
+    facts: FactsSettings = Field(
+        default_factory=FactsSettings,
+        description="accounting facts (open balance, overdue, revenue, last invoice) on the CRM's companies",
+    )
+    journal: JournalSettings = Field(
+        default_factory=JournalSettings,
+        description="a note on the CRM company for each event a person should see (docs/accounting-facts.md)",
+    )
     version: int = 0
 
     @field_validator("value_maps", mode="after")
@@ -211,6 +249,11 @@ class TenantConfig(BaseModel):
             if (conn.kind is ConnectionKind.DYNAMICS) != (conn.dynamics is not None):
                 raise ValueError(
                     f"connection {conn.connection_id}: `dynamics` is set on a dynamics connection only, and required there"
+                )
+            if self.facts.enabled and conn.dynamics is not None and not conn.dynamics.fact_columns:
+                raise ValueError(
+                    f"connection {conn.connection_id}: facts on Dynamics need account columns "
+                    "(dynamics.fact_columns, see docs/dynamics.md)"
                 )
         return self
 

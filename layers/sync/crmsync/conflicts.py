@@ -27,6 +27,8 @@ from crmsync.config import TenantConfig
 from crmsync.context import MAX_LOCK_RETRIES, SyncContext, UnknownTenant
 from crmsync.errors import NotFound
 from crmsync.inbound import sync_now
+from crmsync.items import FactsEntry, TimelineEntry
+from crmsync.journal_notes import note
 from crmsync.models import (
     FIELDS_BY_TYPE,
     Conflict,
@@ -138,6 +140,9 @@ class CompareView(BaseModel):
     in_sync: bool
     parked: dict[str, str] = Field(default_factory=dict)
     fields: list[FieldComparison]
+    facts: FactsEntry | None = Field(
+        default=None, description="the accounting facts last written to the CRM (when facts are on)"
+    )
 
 
 def _side_connections(config: TenantConfig, record: Record, side: Side) -> list[str]:
@@ -213,7 +218,10 @@ def compare_record(ctx: SyncContext, tenant_id: str, record_id: str, *, refresh:
     record = ctx.store.get_record(tenant_id, record_id)
     if record is None:
         raise NotFound(record_id)
-    return compare(config, record, ctx.store.conflicts(tenant_id, record_id, ConflictStatus.OPEN))
+    view = compare(config, record, ctx.store.conflicts(tenant_id, record_id, ConflictStatus.OPEN))
+    if config.facts.enabled and record.object_type is ObjectType.CUSTOMER:
+        view.facts = ctx.store.facts_of(tenant_id, record_id)
+    return view
 
 
 def _chosen_value(config: TenantConfig, record: Record, name: str, choice: FieldChoice) -> FieldValue:
@@ -258,16 +266,14 @@ def resolve(ctx: SyncContext, tenant_id: str, record_id: str, request: ResolveRe
         except VersionConflict:
             continue
         _settle_conflicts(ctx, record, request, chosen)
-        ctx.store.journal(
-            tenant_id,
-            record_id,
-            {
-                "at": ctx.clock(),
-                "kind": "resolution",
-                "decision": "resolved",
-                "changes": {n: {"before": record.fields.get(n), "after": v} for n, v in chosen.items()},
-            },
-        )
+        resolved: TimelineEntry = {
+            "at": ctx.clock(),
+            "kind": "resolution",
+            "decision": "resolved",
+            "changes": {n: {"before": record.fields.get(n), "after": v} for n, v in chosen.items()},
+        }
+        ctx.store.journal(tenant_id, record_id, resolved)
+        note(ctx, tenant_id, record_id, resolved)
         return {"record_id": record_id, "fields": chosen, "writes": updated.forced}
     raise VersionConflict(record_id)
 

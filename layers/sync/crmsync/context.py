@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from crmsync.account_managers import FIELD as AM_FIELD
+from crmsync.account_managers import merged_pairs
 from crmsync.budget import Priority
 from crmsync.config import TenantConfig
 from crmsync.connectors.base import (
@@ -21,6 +23,7 @@ from crmsync.connectors.base import (
 )
 from crmsync.connectors.registry import ConnectorProvider
 from crmsync.items import ConnectionState, TimelineEntry
+from crmsync.messages import JournalNote
 from crmsync.models import (
     ObjectType,
     Record,
@@ -31,6 +34,7 @@ from crmsync.signal_queue import SignalQueue
 from crmsync.store import (
     SyncStore,
 )
+from crmsync.value_maps import ValueMap
 
 MAX_LOCK_RETRIES = 6
 """Attempts of a read-decide-write before an optimistic-lock conflict is given up."""
@@ -40,6 +44,21 @@ INGEST_CONFIG_MAX_AGE = 30.0
 
 class UnknownTenant(Exception):
     pass
+
+
+def with_manager_pairs(config: TenantConfig, automatic: dict[str, str]) -> TenantConfig:
+    """``config`` with the tenant's automatic account-manager pairs in its ``account_manager`` value map
+    (explicit pairs win both ways; ``crmsync.account_managers``), so every translation sees them.
+
+    Merged once per config load of an invocation (``config``): the pairs are an attribute of the
+    config item (``store.account_managers``), read in the same GetItem. Webhook ingestion
+    (``ingest_config``) translates nothing and does not merge them."""
+    if not automatic:
+        return config
+    explicit = config.value_maps.get(AM_FIELD)
+    pairs = merged_pairs(explicit.pairs if explicit else {}, automatic)
+    maps = {**config.value_maps, AM_FIELD: ValueMap(pairs=pairs)}
+    return config.model_copy(update={"value_maps": maps})
 
 
 @dataclass
@@ -61,9 +80,24 @@ class SyncContext:
     _journal_buffer: list[tuple[str, str, TimelineEntry, datetime]] | None = None
     _ingest_configs: dict[str, tuple[TenantConfig, float]] = field(default_factory=dict)
     _conn_states: dict[str, dict[str, ConnectionState]] = field(default_factory=dict)
+    notes: list[tuple[str, JournalNote]] = field(default_factory=list)
+    """Notes for the CRM journal collected in this invocation (``crmsync.journal_notes``)."""
+    notes_sink: Callable[[SyncContext], None] | None = None
+    """Sends ``notes`` at the end of a ``journal_batch`` (set by ``journal_notes.note``: the journal
+    builds on this module, so this module does not import it)."""
+
+    @property
+    def collecting_notes(self) -> bool:
+        """Inside ``journal_batch``: notes are sent with the batch's timeline entries."""
+        return self._journal_buffer is not None
 
     def config(self, tenant_id: str) -> TenantConfig:
-        config = self._configs.get(tenant_id) or self._read_config(tenant_id)
+        config = self._configs.get(tenant_id)
+        if config is None:
+            stored, pairs = self.store.get_config_with_pairs(tenant_id)
+            if stored is None:
+                raise UnknownTenant(tenant_id)
+            config = with_manager_pairs(stored, pairs)
         self._configs[tenant_id] = config
         return config
 
@@ -142,6 +176,8 @@ class SyncContext:
             entries, self._journal_buffer = self._journal_buffer, None
             if entries:
                 self.store.journal_many(entries)
+            if self.notes and self.notes_sink is not None:
+                self.notes_sink(self)
 
     def first_in_invocation(self, signal: Signal) -> bool:
         """Is this the first signal for its record in this invocation?

@@ -41,6 +41,7 @@ from crmsync.engine import (
 from crmsync.errors import NotFound, UnknownConnection
 from crmsync.identity import exact_counterpart, follow_merge, links_to, release_reused_id, renumber_confirmed
 from crmsync.items import TimelineEntry
+from crmsync.journal_notes import note
 from crmsync.models import (
     Base,
     ConflictStatus,
@@ -355,6 +356,8 @@ def _reconcile_once(
         )
     elif entry:
         ctx.journal(tenant, record.record_id, entry)  # nothing to save (an echo, say): its own item
+    if entry and outcome.conflicts:
+        note(ctx, tenant, record.record_id, entry)  # the CRM journal: a conflict a person should see
     for conflict in outcome.conflicts:
         store.put_conflict(conflict)
     logger.debug("reconciled", extra={"record_id": record.record_id, "decision": outcome.decision.value})

@@ -22,14 +22,17 @@ from crmsync.config import ConnectionConfig
 from crmsync.context import SyncContext, UnknownTenant
 from crmsync.dataverse_webhooks import UNAUTHORISED, dataverse_delivery, parse_context, verify_dataverse_key
 from crmsync.errors import UnknownConnection
+from crmsync.messages import FactsRefresh
 from crmsync.models import ConnectionKind, Signal
 from crmsync.webhooks import (
     WebhookRejected,
+    economic_booked_invoice,
     economic_signals,
     hubspot_events,
     raw_body,
     refuse_oversized_body,
     request_uri,
+    verify_economic_key,
     verify_hubspot,
 )
 
@@ -59,14 +62,24 @@ def economic_webhook(
     body: str | bytes | None = None,
     is_base64: bool = False,
 ) -> dict[str, Any]:
-    """Verify and enqueue an e-conomic delivery: its data is in the query; the body is never read."""
+    """Verify and enqueue an e-conomic delivery: its data is in the query; the body is never read.
+
+    "Customer updated" (``old=[OLDNUMBER]&new=[NEWNUMBER]``) is a signal; "Invoice booked"
+    (``invoice=[INVOICENO]``) refreshes that customer's accounting facts (``crmsync.facts_refresh``)."""
     refuse_oversized_body(body, is_base64)
     _, secret = _connection_secret(ctx, tenant_id, connection_id, ConnectionKind.ECONOMIC)
+    expected = str(secret.get("webhook_secret", ""))
+    verify_economic_key(query, expected)
+    invoice = economic_booked_invoice(query)
+    if invoice is not None:
+        assert ctx.queue is not None
+        ctx.queue.send([FactsRefresh(tenant_id=tenant_id, invoice=invoice)])
+        return {"accepted": 1}
     signals = economic_signals(
         tenant_id=tenant_id,
         connection_id=connection_id,
         query=query,
-        expected_key=str(secret.get("webhook_secret", "")),
+        expected_key=expected,
     )
     assert ctx.queue is not None
     ctx.queue.send(signals)

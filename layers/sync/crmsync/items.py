@@ -244,3 +244,13 @@ class DeltaCheckpoint(BaseModel):
     last_success: datetime
     last_seen: int = Field(0, description="rows and deletions the last read returned")
     last_full_compare: FullCompare | None = None
+
+
+class FactsEntry(BaseModel):
+    """The accounting facts last written to one record's CRM company (``store.facts``; values as text)."""
+
+    record_id: str
+    customer_number: str
+    hash: str
+    values: dict[str, str | None]
+    updated_at: datetime

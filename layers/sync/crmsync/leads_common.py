@@ -15,6 +15,8 @@ from pydantic import BaseModel, Field
 from crmsync import linking
 from crmsync.context import SyncContext
 from crmsync.inbound import handle_signal
+from crmsync.items import TimelineEntry
+from crmsync.journal_notes import note
 from crmsync.models import ConnectionKind, ObjectType, Record, Signal
 from crmsync.outbound import push_records
 
@@ -131,11 +133,14 @@ def attach_contacts(ctx: SyncContext, tenant_id: str, customer: Record, contacts
 
 
 def journal(ctx: SyncContext, tenant_id: str, record_id: str, outcome: str, lead_id: str | None) -> None:
-    ctx.store.journal(
-        tenant_id,
-        record_id,
-        {"at": ctx.clock(), "decision": "lead_converted", "outcome": outcome, "lead": lead_id},
-    )
+    entry: TimelineEntry = {
+        "at": ctx.clock(),
+        "decision": "lead_converted",
+        "outcome": outcome,
+        "lead": lead_id,
+    }
+    ctx.store.journal(tenant_id, record_id, entry)
+    note(ctx, tenant_id, record_id, entry)
 
 
 def converted(

@@ -1,14 +1,16 @@
 """The worker's queue messages: one discriminated union, parsed once at the boundary.
 
-Four kinds travel on the signals and bulk queues (``signal_queue``): a ``SignalBundle`` (``kind:
+Six kinds travel on the signals and bulk queues (``signal_queue``): a ``SignalBundle`` (``kind:
 "signals"``, up to 100 signals), a bare ``Signal`` (older messages and hand-sent ones: no ``kind``), a
-``PushRequest`` (``"push"``) and a ``TransferPage`` (``"transfer_page"``). ``WorkMessage`` tells them
+``PushRequest`` (``"push"``), a ``TransferPage`` (``"transfer_page"``), a ``FactsRefresh``
+(``"facts"``) and ``JournalNotes`` (``"notes"``). ``WorkMessage`` tells them
 apart by ``kind`` and ``WorkRecord`` is the SQS record whose body is one of them, for Powertools'
 ``BatchProcessor(model=...)``: a body that is none of them fails its record before any code runs.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
@@ -55,6 +57,40 @@ class TransferPage(BaseModel):
         return len(self.links) + sum(len(v) for v in self.creates.values())
 
 
+class FactsRefresh(BaseModel):
+    """Refresh a tenant's accounting facts in the CRM (``crmsync.facts_refresh``): all linked customers
+    (the scheduled run, ``bulk``), or the customer of one booked invoice (e-conomic's webhook)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["facts"] = "facts"
+    tenant_id: str
+    invoice: int | None = Field(default=None, ge=1, description="the booked invoice's number")
+    bulk: bool = Field(default=False, exclude_if=lambda v: not v)
+
+
+class JournalNote(BaseModel):
+    """One note for the CRM journal (``crmsync.journal_notes``): the record it is about and its text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    record_id: str
+    text: str = Field(max_length=10_000)
+    at: datetime
+    key: str = Field(description="stable per timeline entry: CRMs that take client ids never duplicate it")
+
+
+class JournalNotes(BaseModel):
+    """Notes to create in a tenant's CRM (bulk lane: a note never delays a sync)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["notes"] = "notes"
+    tenant_id: str
+    notes: list[JournalNote] = Field(min_length=1, max_length=100)
+    bulk: bool = True
+
+
 def _kind(value: Any) -> str:
     if isinstance(value, dict):
         return str(value.get("kind", "signal"))
@@ -65,7 +101,9 @@ WorkMessage = Annotated[
     Annotated[SignalBundle, Tag("signals")]
     | Annotated[Signal, Tag("signal")]
     | Annotated[PushRequest, Tag("push")]
-    | Annotated[TransferPage, Tag("transfer_page")],
+    | Annotated[TransferPage, Tag("transfer_page")]
+    | Annotated[FactsRefresh, Tag("facts")]
+    | Annotated[JournalNotes, Tag("notes")],
     Discriminator(_kind),
 ]
 

@@ -16,7 +16,8 @@ from pydantic import BaseModel
 from crmsync.budget import Priority
 from crmsync.config import TenantConfig
 from crmsync.context import MAX_LOCK_RETRIES, SyncContext
-from crmsync.items import ParkedMessage, ParkedWrite
+from crmsync.items import ParkedMessage, ParkedWrite, TimelineEntry
+from crmsync.journal_notes import note
 from crmsync.messages import PushRequest, TransferPage
 from crmsync.models import (
     Fields,
@@ -61,19 +62,18 @@ def park_write(
         fields=sorted(fields),
     )
     ctx.store.park(tenant, entry, key=parked_key(rec.record_id, conn))
-    ctx.store.journal(
-        tenant,
-        rec.record_id,
-        {
-            "at": ctx.clock(),
-            "kind": "write",
-            "decision": "parked",
-            "connection": conn,
-            "action": action,
-            "reason": reason,
-            "request_id": request_id,
-        },
-    )
+    parked: TimelineEntry = {
+        "at": ctx.clock(),
+        "kind": "write",
+        "decision": "parked",
+        "connection": conn,
+        "action": action,
+        "reason": reason,
+        "request_id": request_id,
+    }
+    ctx.store.journal(tenant, rec.record_id, parked)
+    if rec.parked.get(conn) != reason:
+        note(ctx, tenant, rec.record_id, parked)  # the CRM journal: once per refusal, not per retry
     current: Record | None = rec
     for _ in range(MAX_LOCK_RETRIES):
         if current is None or current.parked.get(conn) == reason:

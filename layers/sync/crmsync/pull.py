@@ -40,6 +40,7 @@ from crmsync.connectors.base import (
     VendorRefusedError,
 )
 from crmsync.context import SyncContext, UnknownTenant
+from crmsync.facts_refresh import due_refreshes
 from crmsync.items import DeltaCheckpoint, FullCompare
 from crmsync.models import (
     Fields,
@@ -77,6 +78,8 @@ class PullReport:
     """``tenant/connection/object`` -> rows read, for the change-tracking reads that had to start over."""
     resumable: dict[str, int] = field(default_factory=dict)
     """``tenant/connection/object`` -> rows read, for the change-tracking reads the next run goes on with."""
+    facts_refreshes: int = 0
+    """Accounting-facts refreshes queued (``crmsync.facts_refresh``: one per tenant and period)."""
 
 
 def pull(ctx: SyncContext, tenants: list[str] | None = None) -> PullReport:
@@ -121,9 +124,23 @@ def pull(ctx: SyncContext, tenants: list[str] | None = None) -> PullReport:
                 errors.append(exc)
             else:
                 connection_succeeded(ctx, config, conn.connection_id)
+        _queue_facts_refresh(ctx, config, report, errors)
     if errors:
         raise errors[0]
     return report
+
+
+def _queue_facts_refresh(
+    ctx: SyncContext, config: TenantConfig, report: PullReport, errors: list[Exception]
+) -> None:
+    """Queue the tenant's accounting-facts refresh when its period has come (bulk lane)."""
+    assert ctx.queue is not None
+    try:
+        report.facts_refreshes += ctx.queue.send(due_refreshes(ctx, config, ctx.clock()))
+    except Exception as exc:  # the pull of every other tenant goes on; the schedule's retry sees it
+        logger.exception("queueing the facts refresh failed", extra={"tenant": config.tenant_id})
+        report.failed[f"{config.tenant_id}/facts"] = type(exc).__name__
+        errors.append(exc)
 
 
 def _pull_connection(ctx: SyncContext, config: TenantConfig, conn: str, report: PullReport) -> None:

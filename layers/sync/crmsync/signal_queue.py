@@ -73,9 +73,9 @@ def is_bulk_body(body: object) -> bool:
     if body.get("kind") == "signals":
         signals = body.get("signals") or []
         return bool(signals) and all(isinstance(s, dict) and is_bulk_body(s) for s in signals)
-    if body.get("kind") == "transfer_page":
+    if body.get("kind") in ("transfer_page", "notes"):
         return True
-    if body.get("kind") == "push":
+    if body.get("kind") in ("push", "facts"):
         return body.get("bulk") is True
     return body.get("source") in BULK_SOURCES
 

@@ -53,16 +53,35 @@ class WebhookRejected(Exception):
         self.message = message
 
 
-def _parse_number(raw: str | None) -> int | None:
+def _parse_number(raw: str | None, what: str = "customer number") -> int | None:
     if raw is None or raw.strip() == "" or raw.strip().startswith("["):
         return None  # empty or an unexpanded merge field
     digits = raw.strip()
     # ASCII digits only: int() also reads "1_000", "+7" and other scripts' digits (Arabic-Indic "12").
     if not _DIGITS.fullmatch(digits):
-        raise WebhookRejected(400, f"customer number {raw!r} is not a whole number")
+        raise WebhookRejected(400, f"{what} {raw!r} is not a whole number")
     number = int(digits) if len(digits.lstrip("0")) <= 12 else 0  # int() refuses over 4300 digits
     if not 1 <= number <= 999_999_999:
-        raise WebhookRejected(400, f"customer number {digits[:20]} is out of range")
+        raise WebhookRejected(400, f"{what} {digits[:20]} is out of range")
+    return number
+
+
+def verify_economic_key(query: dict[str, str], expected_key: str) -> None:
+    """e-conomic's classic webhooks carry the secret in their URL (``?key=``): compared in constant time."""
+    key = query.get("key", "")
+    if not expected_key or not hmac.compare_digest(key.encode(), expected_key.encode()):
+        raise WebhookRejected(401, "missing or wrong webhook key")
+
+
+def economic_booked_invoice(query: dict[str, str]) -> int | None:
+    """The invoice of an "Invoice booked" webhook (``?invoice=[INVOICENO]``); None for a customer webhook.
+
+    Call after ``verify_economic_key``. A booking webhook without its number is refused (400)."""
+    if "invoice" not in query and "invoiceno" not in query:
+        return None
+    number = _parse_number(query.get("invoice") or query.get("invoiceno"), "invoice number")
+    if number is None:
+        raise WebhookRejected(400, "no invoice number in the webhook (expected invoice=[INVOICENO])")
     return number
 
 
@@ -74,9 +93,7 @@ def economic_signals(
     expected_key: str,
 ) -> list[Signal]:
     """Verify an e-conomic customer webhook and return its signal."""
-    key = query.get("key", "")
-    if not expected_key or not hmac.compare_digest(key.encode(), expected_key.encode()):
-        raise WebhookRejected(401, "missing or wrong webhook key")
+    verify_economic_key(query, expected_key)
     old = _parse_number(query.get("old") or query.get("oldnumber"))
     new = _parse_number(query.get("new") or query.get("newnumber"))
     number = new or old

@@ -1,7 +1,7 @@
 """What the sync worker does with each message of its queues; the handler only wires Powertools to it.
 
 A message is one ``WorkMessage`` (``crmsync.messages``): a signal bundle or signal is reconciled, a push
-request is pushed, a transfer page applied. Each sets whose turn it is on the tenant connection's rate
+request is pushed, a transfer page applied, a facts refresh run, the CRM journal's notes created. Each sets whose turn it is on the tenant connection's rate
 budget: bulk work (pulled signals, transfer pages, a backfill's push retries) only its share.
 
 A message that fails is handed back to SQS with its own retry delay (``signal_queue.retry_delay``:
@@ -17,8 +17,10 @@ from crmsync import linking
 from crmsync.budget import Priority
 from crmsync.connection_state import transfer_page_contained
 from crmsync.context import SyncContext
+from crmsync.facts_refresh import handle_refresh
 from crmsync.inbound import handle_bundle, handle_signal_contained, parse_signals, prefetch
-from crmsync.messages import PushRequest, TransferPage, WorkMessage, WorkRecord
+from crmsync.journal_notes import write_notes
+from crmsync.messages import FactsRefresh, JournalNotes, PushRequest, TransferPage, WorkMessage, WorkRecord
 from crmsync.models import Signal, SignalBundle
 from crmsync.outbound import push_requested
 from crmsync.parking import park_message
@@ -40,6 +42,12 @@ def handle(ctx: SyncContext, message: WorkMessage) -> list[str]:
         ctx.priority = Priority.BULK if message.bulk else Priority.LIVE
         push_requested(ctx, message)
         return ["push"]
+    if isinstance(message, FactsRefresh):
+        report = handle_refresh(ctx, message)  # sets the priority by the message's lane
+        return ["facts_skipped" if report.skipped else "facts"]
+    if isinstance(message, JournalNotes):
+        write_notes(ctx, message)  # bulk priority
+        return ["notes"]
     if isinstance(message, TransferPage):
         ctx.priority = Priority.BULK  # bulk work gets only its share of the rate budget
         page = message

@@ -20,6 +20,7 @@ from crmsync.engine import (
     after_write,
 )
 from crmsync.items import TimelineEntry
+from crmsync.journal_notes import note
 from crmsync.models import (
     Fields,
     ObjectType,
@@ -130,6 +131,7 @@ def _store_write(
         except VersionConflict:
             current = ctx.store.get_record(config.tenant_id, rec.record_id)
             continue
+        note(ctx, config.tenant_id, rec.record_id, entry)
         if conn in current.parked:
             ctx.store.unpark(config.tenant_id, parked_key(rec.record_id, conn))
         return

@@ -52,7 +52,8 @@ Decisions (and why):
 
 Layout: this module holds ``DataverseConnector`` (delete, setup); the rest comes from one mixin per
 concern: ``dataverse_client`` (HTTP, URLs, paging), ``dataverse_errors``, ``dataverse_mapping``,
-``dataverse_reads``, ``dataverse_writes``, ``dataverse_leads`` (lead qualification),
+``dataverse_reads``, ``dataverse_writes``, ``dataverse_leads`` (lead qualification), ``dataverse_facts``
+(accounting facts on account columns), ``dataverse_notes`` (the CRM journal),
 ``dataverse_batch`` (multipart), ``dataverse_urls``.
 """
 
@@ -62,6 +63,7 @@ from crmsync.connectors.base import AuthError, NotFoundError
 from crmsync.connectors.dataverse_batch import BatchPart, decode_batch, encode_batch
 from crmsync.connectors.dataverse_client import MAX_PAGES, PAGE_SIZE
 from crmsync.connectors.dataverse_errors import THROTTLE_CODES, DeltaExpired, dataverse_error
+from crmsync.connectors.dataverse_facts import DataverseFacts
 from crmsync.connectors.dataverse_leads import DataverseLeads, LeadClosed, LeadDetails, QualifiedLead
 from crmsync.connectors.dataverse_mapping import (
     ACCOUNT_COLUMNS,
@@ -73,9 +75,10 @@ from crmsync.connectors.dataverse_mapping import (
     record_guid,
     split_name,
 )
+from crmsync.connectors.dataverse_notes import DataverseNotes
 from crmsync.connectors.dataverse_reads import DataverseUser
 from crmsync.connectors.dataverse_urls import DEFAULT_ALLOWED_HOSTS, OrgUrlError, org_root
-from crmsync.connectors.dataverse_writes import BATCH_SIZE, DataverseWrites
+from crmsync.connectors.dataverse_writes import BATCH_SIZE
 from crmsync.models import ObjectType, Side
 
 __all__ = [
@@ -105,7 +108,7 @@ __all__ = [
 ]
 
 
-class DataverseConnector(DataverseLeads, DataverseWrites):
+class DataverseConnector(DataverseLeads, DataverseFacts, DataverseNotes):
     """``Connector`` for one Dataverse environment (application user, client credentials)."""
 
     side = Side.CRM

@@ -31,7 +31,7 @@ MERGE_HOPS = 5
 """Merged-away rows followed to their survivor at most (a survivor merged again is one more hop)."""
 IDS_PER_FILTER = 50
 """Ids per ``$filter=id eq a or id eq b ...`` read (keeps the URL far below its limits)."""
-USER_SELECT = "systemuserid,fullname,internalemailaddress,employeeid"
+USER_SELECT = "systemuserid,fullname,firstname,lastname,internalemailaddress,employeeid"
 
 
 class DataverseUser(BaseModel):
@@ -41,6 +41,8 @@ class DataverseUser(BaseModel):
     fullname: str | None = None
     email: str | None = None
     employee_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
 
 
 class DataverseReads(DataverseClient, DataverseMapping):
@@ -169,7 +171,7 @@ class DataverseReads(DataverseClient, DataverseMapping):
         return records, deleted, link
 
     def users(self) -> list[DataverseUser]:
-        """Every system user (application users included): id, name, e-mail, employee id."""
+        """Every system user (application users included): id, names, e-mail, employee id."""
         rows = self._rows(self.url("systemusers", {"$select": USER_SELECT}))
         return [
             DataverseUser(
@@ -177,6 +179,8 @@ class DataverseReads(DataverseClient, DataverseMapping):
                 fullname=row.get("fullname"),
                 email=row.get("internalemailaddress"),
                 employee_id=row.get("employeeid"),
+                first_name=row.get("firstname"),
+                last_name=row.get("lastname"),
             )
             for row in rows
         ]

@@ -208,7 +208,7 @@ class ConnectorProvider:
             )
         except (OrgUrlError, ValueError) as exc:
             raise ConnectionUnavailable(config.tenant_id, conn.connection_id, str(exc)) from exc
-        return DataverseConnector(
+        connector = DataverseConnector(
             conn.connection_id,
             root,
             auth,
@@ -218,3 +218,5 @@ class ConnectorProvider:
             custom_columns=conn.dynamics.columns,
             allow_http=insecure,
         )
+        connector.fact_columns = dict(conn.dynamics.fact_columns)
+        return connector

@@ -53,7 +53,7 @@ class Timeline(BaseModel):
     record_id: str
     entries: list[dict[str, Any]] = Field(
         description="oldest first; every entry has `at` and `decision`, the rest depends on its `kind` "
-        "(`signal`, `write`, `resolution`; see `crmsync.store.timeline.TimelineEntry`)"
+        "(`signal`, `write`, `resolution`, `note`: the CRM journal; see `crmsync.items.TimelineEntry`)"
     )
 
 

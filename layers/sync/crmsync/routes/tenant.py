@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from crmsync import config_checks
 from crmsync.api_errors import StateConflict
 from crmsync.config import TenantConfig
+from crmsync.errors import NotFound
 from crmsync.items import FullCompare
 from crmsync.models import SyncMode
 from crmsync.routes.common import TenantId, domain_router, tenant_config, tenant_context
@@ -60,7 +61,12 @@ class Health(BaseModel):
     tags=TAGS,
 )
 def get_config(tenant_id: TenantId) -> TenantConfig:
-    return tenant_config(tenant_context(router, tenant_id), tenant_id)
+    """The config as stored: without the automatic account-manager pairs the sync merges in
+    (``crmsync.manager_mapping``), so a client that sends it back does not make them explicit."""
+    config = tenant_context(router, tenant_id).store.get_config(tenant_id)
+    if config is None:
+        raise NotFound(tenant_id)
+    return config
 
 
 @router.put(

@@ -25,6 +25,8 @@ Item layout (every partition key starts with the tenant, so no query can cross t
 | delta link  | TENANT#t      | CKPT#<connection>#<object>#DELTA (``data``) | checkpoints       |
 | conn state  | TENANT#t      | CONNSTATE#<connection>                    | connection_states   |
 | oauth token | TENANT#t      | OAUTH#<connection>#<environment> (TTL)    | tokens_cache        |
+| facts       | TENANT#t      | FACTS#<record id>, FACTSRUN               | facts               |
+| manager map | TENANT#t      | AMMAP (``data``, ``pairs``)               | account_managers    |
 
 A record item also carries its newest timeline entries (``log``, see ``LOG_IN_RECORD``).
 Records carry an integer ``version`` written with a condition (optimistic locking); links are

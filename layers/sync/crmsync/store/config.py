@@ -16,6 +16,7 @@ only way to revoke: by id, within the tenant's partition. See ``crmsync/tokens.p
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,12 +35,19 @@ class ConfigRepo(Table):
     """Tenant configs (versioned) and the list of tenants."""
 
     def get_config(self, tenant_id: str) -> TenantConfig | None:
+        """The config as stored (what the API shows and takes back)."""
+        return self.get_config_with_pairs(tenant_id)[0]
+
+    def get_config_with_pairs(self, tenant_id: str) -> tuple[TenantConfig | None, dict[str, str]]:
+        """The config and, from the same item (one read), the automatic account-manager pairs the last
+        refresh stored beside it (``manager_pairs``, kept by ``put_config``; ``store.account_managers``)."""
         item = self._get(tenant_pk(tenant_id), "CONFIG")
         if item is None:
-            return None
+            return None, {}
         config = TenantConfig.model_validate_json(item["data"]["S"])
         config.version = int(item["version"]["N"])
-        return config
+        pairs = json.loads(item["manager_pairs"]["S"]) if "manager_pairs" in item else {}
+        return config, {str(k): str(v) for k, v in pairs.items()}
 
     def put_config(self, config: TenantConfig) -> TenantConfig:
         """Conditional on the version read (0 = new tenant)."""
@@ -51,16 +59,19 @@ class ConfigRepo(Table):
             self._transact(
                 [
                     {
-                        "Put": {
+                        # An update, not a put: the item's other attributes (the automatic
+                        # account-manager pairs) stay as they are.
+                        "Update": {
                             "TableName": self.table,
-                            "Item": {
-                                "PK": _s(tenant_pk(config.tenant_id)),
-                                "SK": _s("CONFIG"),
-                                "data": _s(stored.model_dump_json()),
-                                "version": _n(new_version),
+                            "Key": {"PK": _s(tenant_pk(config.tenant_id)), "SK": _s("CONFIG")},
+                            "UpdateExpression": "SET #data = :data, #version = :nv",
+                            "ExpressionAttributeNames": {"#data": "data", "#version": "version"},
+                            "ConditionExpression": condition.replace("version", "#version"),
+                            "ExpressionAttributeValues": {
+                                ":data": _s(stored.model_dump_json()),
+                                ":nv": _n(new_version),
+                                **values,
                             },
-                            "ConditionExpression": condition,
-                            **({"ExpressionAttributeValues": values} if values else {}),
                         }
                     },
                     {

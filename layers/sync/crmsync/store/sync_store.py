@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from crmsync.store.account_managers import AccountManagersRepo
 from crmsync.store.budget import BudgetRepo
 from crmsync.store.checkpoints import CheckpointsRepo
 from crmsync.store.config import ConfigRepo, TokensRepo
 from crmsync.store.conflicts import ConflictsRepo
 from crmsync.store.connection_states import ConnectionStatesRepo
 from crmsync.store.deletes import DeletesRepo
+from crmsync.store.facts import FactsRepo
 from crmsync.store.jobs import JobsRepo
 from crmsync.store.parking import ParkingRepo
 from crmsync.store.records import RecordsRepo
@@ -28,6 +30,8 @@ class SyncStore(
     CheckpointsRepo,
     ConnectionStatesRepo,
     TokenCacheRepo,
+    FactsRepo,
+    AccountManagersRepo,
 ):
     """The data-access layer over the sync table. ``client`` is a boto3 DynamoDB client.
 
