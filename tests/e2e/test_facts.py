@@ -133,3 +133,21 @@ def test_a_parent_shows_the_totals_of_its_children(tenant: Tenant):
     assert amount(on_parent["group_open_balance"]) == 1500.0, "itself and its two children"
     assert amount(on_parent["group_revenue"]) == 1200.0
     assert tenant.crm.facts(company_of(tenant, first))["group_open_balance"] is None, "a leaf has no group"
+
+
+def test_a_refresh_cut_by_its_time_budget_goes_on_in_a_new_message(tenant: Tenant, monkeypatch):
+    from crmsync import facts_refresh
+
+    monkeypatch.setattr(facts_refresh, "WRITE_BATCH", 1)
+    monkeypatch.setattr(facts_refresh, "TIME_BUDGET_S", 0.0)  # one batch per message
+    numbers = tenant.economic.customer_numbers()[:3]
+    owed = []
+    for number in numbers:
+        invoice = tenant.economic.book_invoice(number, amount=100.0, fire_webhook=False)
+        owed.append(amount((tenant.economic.get_booked_invoice(invoice) or {})["remainderInBaseCurrency"]))
+    before = tenant.stack.stats.signals
+    scheduled_refresh(tenant)
+    shown = [amount(tenant.crm.facts(company_of(tenant, n))["open_balance"]) for n in numbers]
+    assert shown == owed and all(owed), (shown, owed)
+    assert len(tenant.stack.store.facts_hashes(tenant.id)) == 3, "each company written once"
+    assert tenant.stack.stats.signals - before == 3, "the refresh and two continuations, one batch each"

@@ -20,6 +20,7 @@ customer at once and its parent's totals on the next run.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -45,6 +46,10 @@ from crmsync.models import ObjectType, Record, Side, SyncMode
 logger = Logger(child=True)
 WRITE_BATCH = 100
 """Companies per CRM write (HubSpot's batch update and crmsync's Dataverse ``$batch`` both take 100)."""
+TIME_BUDGET_S = 120.0
+"""A refresh writes for at most this long per invocation (the worker's timeout is 180 s): Dynamics'
+service protection lets 10,000 first-time writes take minutes. What is left goes on in a new message
+(``continued``), where the stored fingerprints make it skip what was written."""
 
 
 @dataclass
@@ -57,6 +62,8 @@ class FactsReport:
     """CRM external id -> the CRM's reason, for the companies it refused."""
     skipped: str | None = None
     """Why nothing ran (facts off, no CRM or accounting connection that supports facts)."""
+    continued: bool = False
+    """The time budget ran out before every change was written: a new message goes on with the rest."""
 
 
 def due_refreshes(ctx: SyncContext, config: TenantConfig, now: datetime) -> list[FactsRefresh]:
@@ -79,7 +86,10 @@ def handle_refresh(ctx: SyncContext, message: FactsRefresh) -> FactsReport:
     today = ctx.clock().date()
     if message.invoice is not None:
         return refresh_after_booking(ctx, config, message.invoice, today=today)
-    return refresh(ctx, config, today=today)
+    report = refresh(ctx, config, today=today, deadline=time.monotonic() + TIME_BUDGET_S)
+    if report.continued and ctx.queue is not None:
+        ctx.queue.send([FactsRefresh(tenant_id=config.tenant_id, bulk=True)])
+    return report
 
 
 def _sides(ctx: SyncContext, config: TenantConfig) -> tuple[str, FactsReader, str, FactsWriter] | str:
@@ -99,7 +109,9 @@ def _sides(ctx: SyncContext, config: TenantConfig) -> tuple[str, FactsReader, st
     return acc.connection_id, reader, crm.connection_id, writer
 
 
-def refresh(ctx: SyncContext, config: TenantConfig, *, today: date) -> FactsReport:
+def refresh(
+    ctx: SyncContext, config: TenantConfig, *, today: date, deadline: float | None = None
+) -> FactsReport:
     """Every linked customer's facts, computed from bulk reads; the changed ones written."""
     sides = _sides(ctx, config)
     if isinstance(sides, str):
@@ -120,7 +132,9 @@ def refresh(ctx: SyncContext, config: TenantConfig, *, today: date) -> FactsRepo
     by_record = {by_number[n].record_id: f for n, f in facts.items() if n in by_number}
     parents = {r.record_id: _parent(r) for r in records}
     groups = roll_up(by_record, parents) if settings.roll_up else {}
-    return _write(ctx, config, writer, crm_conn, acc_conn, records, by_record, groups, known=None)
+    return _write(
+        ctx, config, writer, crm_conn, acc_conn, records, by_record, groups, known=None, deadline=deadline
+    )
 
 
 def refresh_after_booking(
@@ -178,6 +192,7 @@ def _write(
     groups: dict[str, GroupTotals],
     *,
     known: FactsEntry | None,
+    deadline: float | None = None,
 ) -> FactsReport:
     """Write the changed facts in batches; remember each batch the CRM took."""
     tenant = config.tenant_id
@@ -203,6 +218,9 @@ def _write(
         writer.ensure_facts_setup()
     now = ctx.clock()
     for start in range(0, len(pending), WRITE_BATCH):
+        if deadline is not None and start and time.monotonic() > deadline:
+            report.continued = True  # the rest in a new message (``handle_refresh``)
+            break
         chunk = pending[start : start + WRITE_BATCH]
         answers = writer.write_facts({r.links[crm_conn]: values for r, values, _ in chunk})
         taken: list[FactsEntry] = []
