@@ -201,6 +201,11 @@ FACT_NAMES: tuple[str, ...] = (
     "revenue",
 )
 GROUP_NAMES: tuple[str, ...] = ("group_open_balance", "group_overdue_amount", "group_revenue")
+AMOUNT_FACTS = frozenset({"open_balance", "overdue_amount", "revenue", *GROUP_NAMES})
+"""Facts that are money (base currency, 2 decimals); the date fact is ``last_invoice_date``; the rest
+are whole numbers. How CRMs type their columns / properties (``connectors.*_facts``)."""
+DATE_FACTS = frozenset({"last_invoice_date"})
+WHOLE_NUMBER_FACTS = frozenset(FACT_NAMES) - AMOUNT_FACTS - DATE_FACTS
 
 
 def fact_values(facts: CustomerFacts, group: GroupTotals | None) -> dict[str, str | None]:

@@ -22,19 +22,9 @@ from crmsync.connectors.base import TransientError, VendorError, VendorRefusedEr
 from crmsync.connectors.dataverse_batch import BatchPart
 from crmsync.connectors.dataverse_mapping import is_guid
 from crmsync.connectors.dataverse_writes import DataverseWrites
+from crmsync.facts import AMOUNT_FACTS, DATE_FACTS, WHOLE_NUMBER_FACTS
 
-AMOUNTS = frozenset(
-    {
-        "open_balance",
-        "overdue_amount",
-        "revenue",
-        "group_open_balance",
-        "group_overdue_amount",
-        "group_revenue",
-    }
-)
-WHOLE_NUMBERS = frozenset({"unpaid_invoices", "overdue_invoices", "last_invoice_number"})
-DATES = frozenset({"last_invoice_date"})
+AMOUNTS, WHOLE_NUMBERS, DATES = AMOUNT_FACTS, WHOLE_NUMBER_FACTS, DATE_FACTS
 FACT_COLUMN_NAMES = AMOUNTS | WHOLE_NUMBERS | DATES
 """The facts an organisation can map to account columns (``crmsync.facts.fact_values``' names)."""
 

@@ -30,7 +30,8 @@ from pydantic import BaseModel, Field, model_validator
 from crmsync.connectors.base import AuthError, ConflictError, VendorError, VendorRefusedError
 from crmsync.connectors.hubspot_client import BATCH_SIZE, _slices
 from crmsync.connectors.hubspot_errors import _body
-from crmsync.connectors.hubspot_setup import GROUP_NAME, HubSpotSetup
+from crmsync.connectors.hubspot_setup import CustomProperty, HubSpotSetup
+from crmsync.facts import AMOUNT_FACTS, DATE_FACTS, WHOLE_NUMBER_FACTS
 
 logger = Logger(child=True)
 
@@ -53,44 +54,24 @@ class FactProperty(BaseModel):
         return self
 
     def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "name": self.name,
-            "label": self.label,
-            "type": self.type,
-            "fieldType": self.field_type,
-            "groupName": GROUP_NAME,
-            "description": f"{self.label}, from the accounting system. Maintained by crmsync: edits are overwritten.",
-            "formField": False,
-            "hasUniqueValue": False,
-        }
+        out = CustomProperty(self.name, self.label, self.type, self.field_type).body()
+        out["description"] = (
+            f"{self.label}, from the accounting system. Maintained by crmsync: edits are overwritten."
+        )
         if self.number_display_hint and self.type == "number":
             out["numberDisplayHint"] = self.number_display_hint
         return out
 
 
-_AMOUNTS = (
-    "open_balance",
-    "overdue_amount",
-    "revenue",
-    "group_open_balance",
-    "group_overdue_amount",
-    "group_revenue",
-)
-FACT_PROPERTIES: tuple[FactProperty, ...] = (
-    *(
-        FactProperty(
-            name=f"crmsync_{n}", label=n.replace("_", " ").capitalize(), type="number", field_type="number"
-        )
-        for n in _AMOUNTS
-    ),
-    FactProperty(name="crmsync_unpaid_invoices", label="Unpaid invoices", type="number", field_type="number"),
+_TYPES = {**dict.fromkeys(DATE_FACTS, "date"), **dict.fromkeys(AMOUNT_FACTS | WHOLE_NUMBER_FACTS, "number")}
+FACT_PROPERTIES: tuple[FactProperty, ...] = tuple(
     FactProperty(
-        name="crmsync_overdue_invoices", label="Overdue invoices", type="number", field_type="number"
-    ),
-    FactProperty(name="crmsync_last_invoice_date", label="Last invoice date", type="date", field_type="date"),
-    FactProperty(
-        name="crmsync_last_invoice_number", label="Last invoice number", type="number", field_type="number"
-    ),
+        name=f"crmsync_{name}",
+        label=name.replace("_", " ").capitalize(),
+        type=_TYPES[name],
+        field_type=_TYPES[name],
+    )
+    for name in sorted(AMOUNT_FACTS | WHOLE_NUMBER_FACTS | DATE_FACTS)
 )
 """The properties of ``crmsync.facts.fact_values``' facts (``crmsync_<fact>``)."""
 
