@@ -125,6 +125,8 @@ def test_a_parent_shows_the_totals_of_its_children(tenant: Tenant):
     parent_record = tenant.stack.store.find_link(tenant.id, tenant.crm.connection_id, CUSTOMER, parent)
     child = tenant.stack.store.get_record(tenant.id, child_record or "")
     assert child is not None and child.fields.get("parent_account") == parent_record, "the hierarchy is known"
+    again = tenant.stack.run_pull()
+    assert again["enqueued"] == 0, "a pull re-reading the children sees them as crmsync does (no signal)"
     tenant.economic.book_invoice(first, amount=1000.0, fire_webhook=False)
     tenant.economic.book_invoice(second, amount=200.0, fire_webhook=False)
     scheduled_refresh(tenant)

@@ -328,9 +328,11 @@ def _not_seen_yet(
             fresh.append(src)
             continue
         fields, unmapped = value_maps.to_canonical(side, src.object_type, src.fields, config.value_maps)
+        parent = (conn, ObjectType.CUSTOMER, src.parent_external_id) if src.parent_external_id else None
         if src.object_type is ObjectType.CONTACT:
-            parent = (conn, ObjectType.CUSTOMER, src.parent_external_id) if src.parent_external_id else None
             fields["customer"] = links.get(parent) if parent else None
+        elif "parent_account" in base.fields:  # a CRM with a hierarchy: the parent's record, as the worker
+            fields["parent_account"] = links.get(parent) if parent else None
         # The vendor's version is not compared: a new version with the same fields (a field crmsync does
         # not sync was edited; HubSpot bumps a record when crmsync writes its associations) has nothing
         # to sync. A stale e-conomic token only costs a 409, a re-read and a retry on the next write.
