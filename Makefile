@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PYTHONPATH := layers/sync:.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install build test demo chaos bench bench-facts bench-matching lint typecheck template-check unit integration e2e fmt clean
+.PHONY: install build test demo chaos bench bench-facts bench-drift bench-matching lint typecheck template-check unit integration e2e fmt clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -49,6 +49,10 @@ bench: install
 ## bench-facts: calls of three accounting-facts refreshes of 10,000 customers against their floor
 bench-facts: install
 	$(BIN)/python -m bench.facts --customers $(or $(CUSTOMERS),10000) --invoices $(or $(INVOICES),30000) --crm $(CRM)
+
+## bench-drift: calls of a drift report (full compare) of 10,000 customers against their floor
+bench-drift: install
+	$(BIN)/python -m bench.drift --customers $(or $(CUSTOMERS),10000) --crm $(CRM)
 
 ## bench-matching: duplicate-search quality on a generated labeled set (one line)
 bench-matching: install

@@ -42,7 +42,7 @@ REVENUE_DAYS = 365
 CRM_BATCH_MAX = {"hubspot": 100, "dynamics": 1000}
 
 
-def _link_customers(stack: LocalStack, crm_kind: CrmKind, numbers: list[int]) -> None:
+def link_customers(stack: LocalStack, crm_kind: CrmKind, numbers: list[int]) -> None:
     """Companies in the CRM and linked records in crmsync, as after a transfer (made directly: the
     transfer is not what this bench measures)."""
     crm = stack.accounts[DEFAULT_ACCOUNT].crm(crm_kind)
@@ -127,7 +127,7 @@ def run(customers: int, invoices: int, crm_kind: CrmKind = "hubspot") -> dict[st
     with LocalStack() as stack:
         numbers = stack.economic.seed(customers, contacts_per_customer=0, seed=5)
         stack.add_tenant(TENANT, mode=SyncMode.MANUAL, crm=crm_kind)
-        _link_customers(stack, crm_kind, numbers)
+        link_customers(stack, crm_kind, numbers)
         invoice_numbers = stack.economic.seed_booked_invoices(invoices, customers=numbers, days=730, seed=9)
         stack.run_pull()  # the tenant's first pull sees the linked records: settled before measuring
         stack.run_until_idle(timeout=3600)

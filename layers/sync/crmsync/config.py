@@ -214,6 +214,13 @@ class TenantConfig(BaseModel):
         default_factory=FactsSettings,
         description="accounting facts (open balance, overdue, revenue, last invoice) on the CRM's companies",
     )
+    drift_hours: int = Field(
+        default=24,
+        ge=0,
+        le=24 * 31,
+        description="the scheduled drift report (a full compare of both sides) every this many hours; 0: "
+        "on demand only",
+    )
     journal: JournalSettings = Field(
         default_factory=JournalSettings,
         description="a note on the CRM company for each event a person should see (docs/accounting-facts.md)",

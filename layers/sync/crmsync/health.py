@@ -9,7 +9,8 @@ reasons name the kind of failure, never a secret's value.
 
 ``last_full_compares``: a connection read by change tracking (Dynamics) whose token expired was read in
 full and compared (``crmsync.pull``): the last such run of each object type (when, why, how many rows),
-newest first; empty when it never happened.
+newest first; empty when it never happened. ``drift``: the counts of the last drift report
+(``crmsync.drift``), null before the first.
 """
 
 from __future__ import annotations
@@ -44,9 +45,23 @@ def connection_states(ctx: SyncContext, tenant_id: str) -> dict[str, Any]:
         if state.needs_attention:
             entry |= state.model_dump(include=set(_SHOWN))
         connections.append(entry)
+    from crmsync import drift as drift_report  # the drift report's counts
+
+    report = drift_report.stored(ctx, tenant_id)
+    drift = (
+        {
+            "finished_at": report.finished_at.isoformat() if report.finished_at else None,
+            "drifted_records": report.drifted_records,
+            "drifted_fields": report.drifted_fields,
+            "missing": len(report.missing),
+        }
+        if report
+        else None
+    )
     return {
         "tenant_id": tenant_id,
         "environment": config.environment.value,
+        "drift": drift,
         "state": NEEDS_ATTENTION if any(c["state"] == NEEDS_ATTENTION for c in connections) else "ok",
         "connections": connections,
     }

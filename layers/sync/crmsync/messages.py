@@ -1,9 +1,9 @@
 """The worker's queue messages: one discriminated union, parsed once at the boundary.
 
-Six kinds travel on the signals and bulk queues (``signal_queue``): a ``SignalBundle`` (``kind:
+Seven kinds travel on the signals and bulk queues (``signal_queue``): a ``SignalBundle`` (``kind:
 "signals"``, up to 100 signals), a bare ``Signal`` (older messages and hand-sent ones: no ``kind``), a
 ``PushRequest`` (``"push"``), a ``TransferPage`` (``"transfer_page"``), a ``FactsRefresh``
-(``"facts"``) and ``JournalNotes`` (``"notes"``). ``WorkMessage`` tells them
+(``"facts"``), ``JournalNotes`` (``"notes"``) and a ``DriftRun`` (``"drift"``). ``WorkMessage`` tells them
 apart by ``kind`` and ``WorkRecord`` is the SQS record whose body is one of them, for Powertools'
 ``BatchProcessor(model=...)``: a body that is none of them fails its record before any code runs.
 """
@@ -69,6 +69,16 @@ class FactsRefresh(BaseModel):
     bulk: bool = Field(default=False, exclude_if=lambda v: not v)
 
 
+class DriftRun(BaseModel):
+    """Compare every record of a tenant with both sides (``crmsync.drift``): bulk work."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["drift"] = "drift"
+    tenant_id: str
+    bulk: bool = True
+
+
 class JournalNote(BaseModel):
     """One note for the CRM journal (``crmsync.journal_notes``): the record it is about and its text."""
 
@@ -103,7 +113,8 @@ WorkMessage = Annotated[
     | Annotated[PushRequest, Tag("push")]
     | Annotated[TransferPage, Tag("transfer_page")]
     | Annotated[FactsRefresh, Tag("facts")]
-    | Annotated[JournalNotes, Tag("notes")],
+    | Annotated[JournalNotes, Tag("notes")]
+    | Annotated[DriftRun, Tag("drift")],
     Discriminator(_kind),
 ]
 

@@ -20,6 +20,7 @@ from itertools import chain, islice
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel
 
 from crmsync import value_maps
 from crmsync.budget import Priority
@@ -42,6 +43,7 @@ from crmsync.connectors.base import (
 from crmsync.context import SyncContext, UnknownTenant
 from crmsync.facts_refresh import due_refreshes
 from crmsync.items import DeltaCheckpoint, FullCompare
+from crmsync.messages import DriftRun
 from crmsync.models import (
     Fields,
     ObjectType,
@@ -79,7 +81,8 @@ class PullReport:
     resumable: dict[str, int] = field(default_factory=dict)
     """``tenant/connection/object`` -> rows read, for the change-tracking reads the next run goes on with."""
     facts_refreshes: int = 0
-    """Accounting-facts refreshes queued (``crmsync.facts_refresh``: one per tenant and period)."""
+    """Facts refreshes and drift reports queued (``crmsync.facts_refresh``, ``crmsync.drift``: one of each
+    per tenant and period)."""
 
 
 def pull(ctx: SyncContext, tenants: list[str] | None = None) -> PullReport:
@@ -133,10 +136,15 @@ def pull(ctx: SyncContext, tenants: list[str] | None = None) -> PullReport:
 def _queue_facts_refresh(
     ctx: SyncContext, config: TenantConfig, report: PullReport, errors: list[Exception]
 ) -> None:
-    """Queue the tenant's accounting-facts refresh when its period has come (bulk lane)."""
+    """Queue the tenant's accounting-facts refresh and drift report when their periods have come (bulk
+    lane; each claimed in the table, so queued once a period)."""
     assert ctx.queue is not None
     try:
-        report.facts_refreshes += ctx.queue.send(due_refreshes(ctx, config, ctx.clock()))
+        due: list[BaseModel] = [*due_refreshes(ctx, config, ctx.clock())]
+        now = ctx.clock().timestamp()
+        if config.drift_hours and ctx.store.claim_drift_run(config.tenant_id, now, config.drift_hours * 3600):
+            due.append(DriftRun(tenant_id=config.tenant_id))
+        report.facts_refreshes += ctx.queue.send(due)
     except Exception as exc:  # the pull of every other tenant goes on; the schedule's retry sees it
         logger.exception("queueing the facts refresh failed", extra={"tenant": config.tenant_id})
         report.failed[f"{config.tenant_id}/facts"] = type(exc).__name__

@@ -73,7 +73,7 @@ def is_bulk_body(body: object) -> bool:
     if body.get("kind") == "signals":
         signals = body.get("signals") or []
         return bool(signals) and all(isinstance(s, dict) and is_bulk_body(s) for s in signals)
-    if body.get("kind") in ("transfer_page", "notes"):
+    if body.get("kind") in ("transfer_page", "notes", "drift"):
         return True
     if body.get("kind") in ("push", "facts"):
         return body.get("bulk") is True

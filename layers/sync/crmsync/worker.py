@@ -1,7 +1,7 @@
 """What the sync worker does with each message of its queues; the handler only wires Powertools to it.
 
 A message is one ``WorkMessage`` (``crmsync.messages``): a signal bundle or signal is reconciled, a push
-request is pushed, a transfer page applied, a facts refresh run, the CRM journal's notes created. Each sets whose turn it is on the tenant connection's rate
+request is pushed, a transfer page applied, a facts refresh run, the CRM journal's notes created, a drift report run. Each sets whose turn it is on the tenant connection's rate
 budget: bulk work (pulled signals, transfer pages, a backfill's push retries) only its share.
 
 A message that fails is handed back to SQS with its own retry delay (``signal_queue.retry_delay``:
@@ -13,14 +13,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from crmsync import linking
+from crmsync import drift, linking
 from crmsync.budget import Priority
 from crmsync.connection_state import transfer_page_contained
 from crmsync.context import SyncContext
 from crmsync.facts_refresh import handle_refresh
 from crmsync.inbound import handle_bundle, handle_signal_contained, parse_signals, prefetch
 from crmsync.journal_notes import write_notes
-from crmsync.messages import FactsRefresh, JournalNotes, PushRequest, TransferPage, WorkMessage, WorkRecord
+from crmsync.messages import (
+    DriftRun,
+    FactsRefresh,
+    JournalNotes,
+    PushRequest,
+    TransferPage,
+    WorkMessage,
+    WorkRecord,
+)
 from crmsync.models import Signal, SignalBundle
 from crmsync.outbound import push_requested
 from crmsync.parking import park_message
@@ -45,6 +53,9 @@ def handle(ctx: SyncContext, message: WorkMessage) -> list[str]:
     if isinstance(message, FactsRefresh):
         report = handle_refresh(ctx, message)  # sets the priority by the message's lane
         return ["facts_skipped" if report.skipped else "facts"]
+    if isinstance(message, DriftRun):
+        drift.run(ctx, message.tenant_id)  # bulk priority
+        return ["drift"]
     if isinstance(message, JournalNotes):
         write_notes(ctx, message)  # bulk priority
         return ["notes"]

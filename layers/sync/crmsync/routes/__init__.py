@@ -9,16 +9,18 @@
 | transfers    | ``transfers`` (+ a job's progress) and ``mode``                              |
 | tenant       | ``config`` (read, replace) and ``health``                                    |
 | account_managers | ``account-managers`` (the automatic owner map) and ``.../refresh``       |
+| drift        | ``drift`` (the last full compare; run one), ``drift/{id}/fix``               |
 
 Every route reads the tenant's context through ``common.tenant_context`` (the token was checked by
 ``api.admit`` before routing), raises ``crmsync.api_errors`` for what went wrong and declares a
 response model, so ``/openapi.json`` documents what it returns.
 """
 
-from crmsync.routes import account_managers, conflicts, links, parked, records, tenant, transfers
+from crmsync.routes import account_managers, conflicts, drift, links, parked, records, tenant, transfers
 
 ROUTERS = (
     *(records.router, links.router, conflicts.router, parked.router, transfers.router, tenant.router),
     account_managers.router,
+    drift.router,
 )
 """In the order the resolver includes them (the order of the OpenAPI document's paths)."""

@@ -48,11 +48,21 @@ class ConnectionNeedsAttention(BaseModel):
     last_full_compares: list[FullCompare] = Field(default_factory=list, description=FULL_COMPARES_DOC)
 
 
+class DriftSummary(BaseModel):
+    """The last drift report's counts (``GET .../drift`` has its items)."""
+
+    finished_at: str | None
+    drifted_records: int
+    drifted_fields: int
+    missing: int = Field(description="linked records a connection no longer lists")
+
+
 class Health(BaseModel):
     tenant_id: str
     environment: str
     state: Literal["ok", "needs_attention"] = Field(description="needs_attention when any connection does")
     connections: list[Annotated[ConnectionOk | ConnectionNeedsAttention, Field(discriminator="state")]]
+    drift: DriftSummary | None = Field(default=None, description="the last drift report (null: none ran)")
 
 
 @router.get(

@@ -26,6 +26,7 @@ Item layout (every partition key starts with the tenant, so no query can cross t
 | conn state  | TENANT#t      | CONNSTATE#<connection>                    | connection_states   |
 | oauth token | TENANT#t      | OAUTH#<connection>#<environment> (TTL)    | tokens_cache        |
 | facts       | TENANT#t      | FACTS#<record id>, FACTSRUN               | facts               |
+| drift       | TENANT#t      | DRIFT, DRIFTRUN                           | drift               |
 | manager map | TENANT#t      | AMMAP (``data``, ``pairs``)               | account_managers    |
 
 A record item also carries its newest timeline entries (``log``, see ``LOG_IN_RECORD``).

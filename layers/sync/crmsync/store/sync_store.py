@@ -9,6 +9,7 @@ from crmsync.store.config import ConfigRepo, TokensRepo
 from crmsync.store.conflicts import ConflictsRepo
 from crmsync.store.connection_states import ConnectionStatesRepo
 from crmsync.store.deletes import DeletesRepo
+from crmsync.store.drift import DriftRepo
 from crmsync.store.facts import FactsRepo
 from crmsync.store.jobs import JobsRepo
 from crmsync.store.parking import ParkingRepo
@@ -31,6 +32,7 @@ class SyncStore(
     ConnectionStatesRepo,
     TokenCacheRepo,
     FactsRepo,
+    DriftRepo,
     AccountManagersRepo,
 ):
     """The data-access layer over the sync table. ``client`` is a boto3 DynamoDB client.
