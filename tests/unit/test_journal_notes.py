@@ -25,8 +25,11 @@ def written(action: str, **changes: tuple[object, object]) -> dict:
 
 
 def test_a_customer_created_in_accounting_names_its_number() -> None:
-    assert note_text(written("create", name=(None, "Acme")), "e-conomic", []) == (
+    assert note_text(written("create", name=(None, "Acme")), "e-conomic", [], accounting=True) == (
         "crmsync: created in e-conomic as customer 1042."
+    )
+    assert note_text(written("create", name=(None, "Acme")), "HubSpot", []) is None, (
+        "a transfer leaves no notes"
     )
 
 

@@ -5,7 +5,7 @@ some of its entries also become a note on the record's company (HubSpot notes, D
 
 | timeline entry | note |
 |---|---|
-| a write that created the customer in accounting | "Created in e-conomic as customer 1042." |
+| a write that created the customer in accounting | "Created in e-conomic as customer 1042." (a record crmsync created in the CRM gets none: it is there to see) |
 | a write that changed fields on a side | "Updated in e-conomic: phone: 1 → 2; ..." (sensitive fields: name only) |
 | a write parked | "Could not write to e-conomic: <reason>. Parked in crmsync (replayable)." |
 | a conflict held / resolved | "Conflict held on phone, email: a person decides in crmsync." / "Resolved: ..." |
@@ -51,12 +51,20 @@ def _value(value: Any) -> str:
     return "(empty)" if value is None or value == "" else str(value)
 
 
-def note_text(entry: TimelineEntry, vendor: str, sensitive: Iterable[str]) -> str | None:
+def note_text(
+    entry: TimelineEntry, vendor: str, sensitive: Iterable[str], *, accounting: bool = False
+) -> str | None:
     """The note for a timeline entry, or None when a person need not see it (see the module doc)."""
     kind, decision = entry.get("kind"), entry.get("decision")
     if kind == "write" and decision == "written":
-        if entry.get("action") == "create" and vendor == "e-conomic":
-            return f"crmsync: created in {vendor} as customer {entry.get('external_id')}."
+        if entry.get("action") == "create":
+            # The customer created in accounting is news to sales; a company or contact crmsync created in
+            # the CRM is there to see (a transfer would otherwise leave one note per record it made).
+            return (
+                f"crmsync: created in {vendor} as customer {entry.get('external_id')}."
+                if accounting
+                else None
+            )
         changes = entry.get("changes") or {}
         if not changes:
             return None
@@ -67,8 +75,7 @@ def note_text(entry: TimelineEntry, vendor: str, sensitive: Iterable[str]) -> st
             else f"{name}: {_value(c.get('before'))} → {_value(c.get('after'))}"
             for name, c in sorted(changes.items())
         ]
-        verb = "created in" if entry.get("action") == "create" else "updated in"
-        return f"crmsync: {verb} {vendor}: " + "; ".join(parts) + "."
+        return f"crmsync: updated in {vendor}: " + "; ".join(parts) + "."
     if kind == "write" and decision == "parked":
         return f"crmsync could not write to {vendor}: {entry.get('reason')}. Parked in crmsync (replayable)."
     if decision == "conflict" and entry.get("conflicts"):
@@ -93,7 +100,8 @@ def note(ctx: SyncContext, tenant_id: str, record_id: str, entry: TimelineEntry)
     conn = entry.get("connection")
     connection = config.find_connection(str(conn)) if conn else None
     vendor = VENDOR_NAMES.get(connection.kind, str(conn)) if connection else "crmsync"
-    text = note_text(entry, vendor, config.journal.sensitive_fields)
+    accounting = connection is not None and connection.side is Side.ACCOUNTING
+    text = note_text(entry, vendor, config.journal.sensitive_fields, accounting=accounting)
     if text is None:
         return
     at = entry.get("at")
