@@ -54,7 +54,7 @@ bench-facts: install
 bench-drift: install
 	$(BIN)/python -m bench.drift --customers $(or $(CUSTOMERS),10000) --crm $(CRM)
 
-## bench-matching: duplicate-search quality on a generated labeled set (one line)
+## bench-matching: duplicate-search quality on a generated labeled set (a line per score band + a summary)
 bench-matching: install
 	$(BIN)/python -m bench.matching
 

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from bench import matching as bench
 from crmsync.matching import (
+    BAND_CUTOFFS,
     DEFAULT_OFFER_THRESHOLD,
     EXACT_KEY_ORDER,
     Candidate,
@@ -330,6 +331,7 @@ def test_identity_keys_reads_canonical_fields() -> None:
         customer_number="1001",
         vat="DK" + CVR,
         name_norm="broendum byg",
+        legal="as",
         zip="8000",
         city_norm="aarhus",
         address_norm="industriv 12",
@@ -518,7 +520,9 @@ def test_different_valid_vat_is_a_veto() -> None:
     assert find_candidates(brondum(customer_number=None), [("9", other)]) == []
 
 
-@pytest.mark.parametrize("typo", ["Brondum Bgy", "Brøndm Byg", "Bröndum Bygg ApS", "BROENDUM BYG A.S."])
+@pytest.mark.parametrize(
+    "typo", ["Brondum Bgy", "Brøndm Byg", "Bröndum Bygg Aktieselskab", "BROENDUM BYG A.S."]
+)
 def test_typo_name_is_still_offered_in_top_five(typo: str) -> None:
     pool = [
         *_distractors(),
@@ -624,15 +628,16 @@ def test_small_benchmark_precision_and_recall() -> None:
     assert result["candidate_recall_at_5"] >= 0.95
 
 
-def test_benchmark_prints_exactly_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_benchmark_prints_a_line_per_band_and_the_summary_line(capsys: pytest.CaptureFixture[str]) -> None:
     bench.main(["120", "--seed", "11"])
-    out = capsys.readouterr().out
-    assert out.count("\n") == 1
-    assert (
-        out.startswith("auto_link_precision=")
-        and "candidate_recall_at_5=" in out
-        and out.rstrip().endswith("pairs=120")
-    )
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(BAND_CUTOFFS) + 1
+    for line, (band, cutoff) in zip(lines, BAND_CUTOFFS, strict=False):
+        assert line.startswith(f"band={band} cutoff={cutoff:.2f} recall_at_1=")
+        assert "top_precision=" in line and "partnerless_offered=" in line
+    last = lines[-1]
+    assert last.startswith("auto_link_precision=") and "candidate_recall_at_5=" in last
+    assert last.endswith("pairs=120")
 
 
 def test_tenant_default_candidate_threshold_is_the_benchmarked_one():

@@ -415,7 +415,7 @@ def candidates_for(
         record.fields, cache[wanted], limit=limit + 1, threshold=config.candidate_threshold
     )
     return [
-        {"record_id": c.record_id, "score": round(c.score, 3), "reasons": c.reasons}
+        {"record_id": c.record_id, "score": round(c.score, 3), "band": c.band.value, "reasons": c.reasons}
         for c in found
         if c.record_id != record.record_id
     ][:limit]

@@ -21,6 +21,16 @@ How a subject is matched against a pool of records from the other side:
    neutral. A different valid VAT id on both sides is a veto (-20: never offered). The sum is
    squashed to 0..1. The same name in another city with another domain or phone ends up below the
    offer threshold: many companies share a name, few share a name *and* a place *and* a phone.
+   Four lookalikes are told apart (issue 18): a shared trade word does not make names alike
+   ("Jensen Revision" / "Thygesen Revision" compare as "jensen" / "thygesen"; two different trades
+   cap the name at 0.7); surnames more than one typo apart are different names ("Larsen" /
+   "Olsen": at most 0.6); the same name with another legal form ("ApS" / "A/S") is another legal
+   entity (-3.5, and at most 0.2: ``weak``) unless a VAT id, domain, phone or free-mail
+   address agrees; and a shared domain under an unlike name (< 0.6) counts +1 instead of +3.5 (a
+   group's or a web agency's domain).
+3. **Bands** (``crmsync.match.bands``): every candidate carries ``band`` = ``sure`` (>= 0.80, the
+   best offer was right >= 99 % of the time on the benchmark), ``likely`` (>= 0.50), ``check``
+   (>= 0.30) or ``weak`` (offered only because it clears the tenant's offer threshold).
 
 **Scored candidates never auto-link by default.** ``MatchPolicy.auto_link_threshold`` is ``None``, so
 a scored candidate is only *offered* to a person. If a tenant sets it, a scored candidate may
@@ -33,20 +43,23 @@ word of the name (blocks above a size cap are skipped). Per subject the candidat
 those blocks and the 60 best distinct normalised names by ``rapidfuzz.process.extract`` with the
 plain Indel ``ratio`` and a cutoff of 50 (a C loop, ~0.4 ms over 10,000 names; ``WRatio`` there cost
 6 ms and found no more). Only that union, typically 100-200 records, is scored in full. Measured with
-``python -m bench.matching --timing``: an index of 10,000 records builds in ~0.9 s, a subject is
-decided in ~2 ms. The functions also accept a plain iterable of ``(record_id, fields)`` and build a
-throw-away index, which is fine for small pools; pass a ``MatchIndex`` when matching many subjects.
+``python -m bench.matching --timing``: an index of 10,000 records builds in ~1.2-1.5 s, a subject is
+decided in ~2.5 ms (~1.5 ms on the same machine before the lookalike rules of issue 18; ~0.9 s and
+~2 ms when first measured on another). The functions also accept a plain iterable of
+``(record_id, fields)`` and build a throw-away index, which is fine for small pools; pass a
+``MatchIndex`` when matching many subjects.
 
 Layout: this module holds the entry points (``exact_match``, ``find_candidates``, ``decide``) and
 re-exports the public names of its parts in ``crmsync.match``: ``text`` (folding), ``names``,
 ``countries``, ``vat``, ``domains``, ``phones``, ``places`` (the normalisers), ``keys`` (identity keys),
-``scoring``, ``index`` (blocking) and ``policy`` (results and the tenant's policy).
+``scoring``, ``bands``, ``index`` (blocking) and ``policy`` (results and the tenant's policy).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from crmsync.match.bands import BAND_CUTOFFS, Band, band_of
 from crmsync.match.countries import country_code
 from crmsync.match.domains import (
     FREE_MAIL_BRANDS,
@@ -58,7 +71,7 @@ from crmsync.match.domains import (
 )
 from crmsync.match.index import MatchIndex, Pool, _as_index
 from crmsync.match.keys import EXACT_KEY_ORDER, EXTERNAL_NUMBER_FIELD, IdentityKeys, MatchKey, identity_keys
-from crmsync.match.names import name_similarity, normalize_name
+from crmsync.match.names import legal_form, name_similarity, normalize_name
 from crmsync.match.phones import normalize_phone
 from crmsync.match.places import _same_city, normalize_address, normalize_city, normalize_zip
 from crmsync.match.policy import DEFAULT_OFFER_THRESHOLD, Candidate, ExactMatch, MatchDecision, MatchPolicy
@@ -68,12 +81,14 @@ from crmsync.match.vat import normalize_vat
 from crmsync.models import Fields
 
 __all__ = [
+    "BAND_CUTOFFS",
     "DEFAULT_OFFER_THRESHOLD",
     "EXACT_KEY_ORDER",
     "EXTERNAL_NUMBER_FIELD",
     "FREE_MAIL_BRANDS",
     "FREE_MAIL_DOMAINS",
     "SHARED_WEB_HOSTS",
+    "Band",
     "Candidate",
     "ExactMatch",
     "IdentityKeys",
@@ -83,6 +98,7 @@ __all__ = [
     "MatchPolicy",
     "Pool",
     "Score",
+    "band_of",
     "country_code",
     "decide",
     "email_domain",
@@ -91,6 +107,7 @@ __all__ = [
     "fold",
     "identity_keys",
     "is_free_mail",
+    "legal_form",
     "name_similarity",
     "normalize_address",
     "normalize_city",

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from crmsync.match.countries import _domain_country, country_code
 from crmsync.match.domains import _mailbox, email_domain, website_domain
-from crmsync.match.names import normalize_name
+from crmsync.match.names import legal_form, normalize_name
 from crmsync.match.phones import _phone_country, normalize_phone
 from crmsync.match.places import normalize_address, normalize_city, normalize_zip
 from crmsync.match.vat import normalize_vat
@@ -57,6 +57,7 @@ class IdentityKeys:
     external_number: str | None = None
     vat: str | None = None
     name_norm: str = ""
+    legal: str | None = None
     zip: str | None = None
     city_norm: str | None = None
     address_norm: str | None = None
@@ -98,6 +99,7 @@ class IdentityKeys:
             external_number=_number(fields.get(EXTERNAL_NUMBER_FIELD)),
             vat=vat,
             name_norm=normalize_name(_text(fields.get("name"))),
+            legal=legal_form(_text(fields.get("name"))),
             zip=normalize_zip(_text(fields.get("zip")), country),
             city_norm=normalize_city(_text(fields.get("city"))),
             address_norm=normalize_address(_text(fields.get("address"))),

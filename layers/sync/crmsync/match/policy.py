@@ -5,8 +5,9 @@ offered to a person."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
+from crmsync.match.bands import Band, band_of
 from crmsync.match.countries import country_code
 from crmsync.match.keys import MatchKey
 
@@ -30,6 +31,12 @@ class Candidate(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     veto: bool = False
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def band(self) -> Band:
+        """How far the score can be trusted (``crmsync.match.bands``); serialised with the candidate."""
+        return band_of(self.score)
+
 
 DEFAULT_OFFER_THRESHOLD = 0.10
 """Lowest score that is offered, chosen with ``python -m bench.matching --sweep``.
@@ -38,7 +45,8 @@ Offers are "precise" when no candidate the evidence proves to be another company
 veto, or another city plus another domain or phone with no identifier in common. The highest score
 the weights allow such a candidate is 0.076 (same name, other city, other phone), so 0.08 is the
 lowest precise threshold; 0.10 keeps a margin and had the same recall@5 (0.992 at 2,000 pairs) on
-the benchmark's default seed.
+the benchmark's default seed. Offers below the ``check`` band (0.30) carry ``Band.WEAK``: see
+``crmsync.match.bands`` for what each band means.
 """
 
 

@@ -31,10 +31,18 @@ _W_ZIP_CITY = 2.0
 _W_ZIP = 1.5
 _W_CITY = 1.0
 _W_PLACE_DIFFERS = -3.0
-_W_ZIP_DIFFERS = -1.0
+_W_ZIP_DIFFERS = -2.0
 _W_ADDRESS = 1.5
 _W_ADDRESS_DIFFERS = -0.5
 _W_DOMAIN = 3.5
+_W_DOMAIN_NAME_DIFFERS = 1.0
+"""A shared domain when the names are unlike (a group's domain, a web agency's): a hint, no more."""
+_NAME_UNLIKE = 0.6
+_W_LEGAL_DIFFERS = -3.5
+_LEGAL_DIFFERS_CAP = 0.2
+"""Another legal form ("ApS" / "A/S") with no identifier in common: another legal entity. It costs
+3.5 and the score stays at or below 0.2 (``weak``, under the ``check`` band) however much else
+agrees; a lead that only has the name still sees it, marked weak, with "legal form differs"."""
 _W_DOMAIN_DIFFERS = -1.5
 _W_PHONE = 3.0
 _W_PHONE_DIFFERS = -1.0
@@ -61,6 +69,7 @@ def _evidence(a: IdentityKeys, b: IdentityKeys) -> tuple[float, list[str], bool]
     total = 0.0
     reasons: list[str] = []
     veto = False
+    similarity: float | None = None
     if a.name_norm and b.name_norm:
         similarity = name_similarity(a.name_norm, b.name_norm)
         total += _name_weight(similarity)
@@ -94,7 +103,8 @@ def _evidence(a: IdentityKeys, b: IdentityKeys) -> tuple[float, list[str], bool]
             total += _W_ADDRESS_DIFFERS
     if a.domains and b.domains:
         if a.domains & b.domains:
-            total += _W_DOMAIN
+            unlike = similarity is not None and similarity < _NAME_UNLIKE
+            total += _W_DOMAIN_NAME_DIFFERS if unlike else _W_DOMAIN
             reasons.append("same domain")
         else:
             total += _W_DOMAIN_DIFFERS
@@ -117,13 +127,29 @@ def _evidence(a: IdentityKeys, b: IdentityKeys) -> tuple[float, list[str], bool]
             total += _W_VAT_DIFFERS
             veto = True
             reasons.append("vat differs")
+    other_entity = False
+    if a.legal and b.legal and a.legal != b.legal:
+        reasons.append("legal form differs")
+        other_entity = not _shared_identifier(a, b)
     if a.country and b.country and a.country != b.country:
         total += _W_COUNTRY_DIFFERS
         reasons.append("country differs")
     if a.customer_number and b.customer_number and a.customer_number != b.customer_number:
         total += _W_NUMBER_DIFFERS
         reasons.append("customer number differs")
+    if other_entity:
+        total = min(total + _W_LEGAL_DIFFERS, _BIAS + math.log(_LEGAL_DIFFERS_CAP / (1 - _LEGAL_DIFFERS_CAP)))
     return total, reasons, veto
+
+
+def _shared_identifier(a: IdentityKeys, b: IdentityKeys) -> bool:
+    """Another key agrees: VAT id, company domain, phone or the same free-mail address."""
+    return bool(
+        (a.vat and a.vat == b.vat)
+        or (a.domains & b.domains)
+        or (a.phone_e164 and a.phone_e164 == b.phone_e164)
+        or (a.mailbox and a.mailbox == b.mailbox)
+    )
 
 
 def _squash(total: float) -> float:
