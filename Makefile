@@ -30,7 +30,7 @@ build:
 
 ## test: lint, types, template checks, then unit + integration + e2e tests (what CI runs)
 test: install lint typecheck template-check build
-	$(BIN)/python -m pytest tests -q -p no:cacheprovider -n 2 --dist loadfile
+	$(BIN)/python -m pytest tests -q -p no:cacheprovider -n 2 --dist loadfile --durations=15
 
 ## demo: the local stack end to end (moto server, both vendor fakes, gateway, pollers), exits 0
 ## (CRM=hubspot|dynamics for demo, chaos and bench: the CRM side of the tenant; default hubspot)
