@@ -1,5 +1,5 @@
 """The facts bench, small: it must keep running and printing the calls of a refresh against their floor
-(issue 17 item 2), for HubSpot and Dynamics 365."""
+(issue 17 item 2)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("crm", ["hubspot", "dynamics"])
-def test_a_small_facts_bench_reads_in_pages_and_writes_only_what_changed(crm, capsys):
-    result = run(120, 360, crm)
+def test_a_small_facts_bench_reads_in_pages_and_writes_only_what_changed(capsys):
+    """HubSpot here (Dynamics' refreshes: tests/e2e/test_facts.py; both at full size: make bench-facts)."""
+    result = run(120, 360, "hubspot")
     first, payments, unchanged = result["first"], result["payments"], result["unchanged"]
     assert first["changed"] >= 90, "most customers have invoices in the window"
     assert first["economic_calls"] == first["economic_floor"] == 2, "two pages: never a call per customer"
