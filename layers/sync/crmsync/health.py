@@ -1,4 +1,5 @@
-"""Read-only view of a tenant's connections: ``ok`` or ``needs_attention`` (reason, since when).
+"""Read-only view of a tenant's connections: ``ok``, ``degraded`` or ``needs_attention`` (reason, since
+when), and the tenant's counts, backlog and last errors (``crmsync.health_counts`` defines them).
 
 A connection needs attention when its secret cannot be read (missing in the configured environment,
 not JSON, lacking a key) or the vendor refuses its credentials (401/403). Its work is parked with the
@@ -11,15 +12,32 @@ reasons name the kind of failure, never a secret's value.
 full and compared (``crmsync.pull``): the last such run of each object type (when, why, how many rows),
 newest first; empty when it never happened. ``drift``: the counts of the last drift report
 (``crmsync.drift``), null before the first.
+
+``degraded``: a connection that works but a write to it was parked in the last hour
+(``health_counts.degraded_reason``); ``needs_attention`` wins, and the tenant's ``state`` is the worst
+of its connections'. Per connection also ``last_pull_at`` (when a pull last stored a checkpoint, any
+object type: a change-time pull stores one only when it read a change, a change-tracking pull after
+every complete read) and ``rate_budget_used_today`` (the UTC day's count of its rate budget, with
+``rate_budget_per_day`` its ceiling). ``last_webhook_at`` is always null for now: nothing records a
+delivery's arrival, and the webhook function's role may only read the sync table (a per-connection
+"last seen" write would widen it in ``template.yaml``).
+
+Cost: a handful of requests whatever the size (batch reads of states, checkpoints and budgets; queries
+of parked items, pending deletes and conflicts) plus one paged query of the tenant's records for the
+counts (``store.health_reads``: 10,000 records are about 15 to 30 pages).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from crmsync import health_counts
 from crmsync.context import SyncContext
 from crmsync.errors import NotFound
 from crmsync.items import NEEDS_ATTENTION, ConnectionState
+from crmsync.models import ConflictStatus, utcnow
+
+DEGRADED = "degraded"
 
 _SHOWN = ("reason", "since", "error", "failures", "last_failure_at", "next_probe_at")
 
@@ -32,18 +50,29 @@ def connection_states(ctx: SyncContext, tenant_id: str) -> dict[str, Any]:
     ids = [c.connection_id for c in config.connections]
     stored = ctx.store.connection_states(tenant_id, ids)
     compares = ctx.store.last_full_compares(tenant_id, ids)
+    now = utcnow()  # parked and pull times are the store's wall clock too
+    pulls = ctx.store.last_pulls(tenant_id, ids)
+    used = ctx.store.rate_used_today(tenant_id, ids, now.strftime("%Y%m%d"))
+    parked = ctx.store.parked(tenant_id)
     connections: list[dict[str, Any]] = []
     for conn in config.connections:
         state = stored.get(conn.connection_id) or ConnectionState(state="ok")
+        last_pull = pulls.get(conn.connection_id)
         entry: dict[str, Any] = {
             "connection_id": conn.connection_id,
             "kind": conn.kind.value,
             "state": state.state,
             "since": state.since,
             "last_full_compares": compares.get(conn.connection_id, []),
+            "last_pull_at": last_pull.isoformat() if last_pull else None,
+            "last_webhook_at": None,
+            "rate_budget_used_today": used.get(conn.connection_id, 0),
+            "rate_budget_per_day": conn.limits().calls_per_day,
         }
         if state.needs_attention:
             entry |= state.model_dump(include=set(_SHOWN))
+        elif reason := health_counts.degraded_reason(conn.connection_id, parked, now):
+            entry |= {"state": DEGRADED, "reason": reason}
         connections.append(entry)
     from crmsync import drift as drift_report  # the drift report's counts
 
@@ -58,10 +87,18 @@ def connection_states(ctx: SyncContext, tenant_id: str) -> dict[str, Any]:
         if report
         else None
     )
+    open_conflicts = ctx.store.conflicts(tenant_id, status=ConflictStatus.OPEN)
+    pending = len(ctx.store.pending_deletes(tenant_id))
+    counts = health_counts.record_counts(config, ctx.store.health_records(tenant_id), open_conflicts, parked)
+    states = {c["state"] for c in connections}
     return {
         "tenant_id": tenant_id,
         "environment": config.environment.value,
         "drift": drift,
-        "state": NEEDS_ATTENTION if any(c["state"] == NEEDS_ATTENTION for c in connections) else "ok",
+        "state": next((s for s in (NEEDS_ATTENTION, DEGRADED) if s in states), "ok"),
         "connections": connections,
+        "rate_budget_used_today": used,
+        "backlog": health_counts.backlog(parked, pending, len(open_conflicts)),
+        "counts": counts,
+        "last_errors": health_counts.last_errors(tenant_id, parked),
     }

@@ -25,19 +25,40 @@ FULL_COMPARES_DOC = (
 )
 
 
-class ConnectionOk(BaseModel):
+class ConnectionActivity(BaseModel):
+    """What every connection shows, whatever its state."""
+
     connection_id: str
     kind: str
+    last_full_compares: list[FullCompare] = Field(default_factory=list, description=FULL_COMPARES_DOC)
+    last_pull_at: str | None = Field(
+        default=None, description="when its newest successful pull stored its checkpoint (null: never)"
+    )
+    last_webhook_at: str | None = Field(
+        default=None, description="when its last webhook arrived (null: not recorded yet, see docs)"
+    )
+    rate_budget_used_today: int = Field(
+        default=0, description="vendor calls its rate budget counted today (UTC)"
+    )
+    rate_budget_per_day: int | None = Field(default=None, description="the budget's daily ceiling")
+
+
+class ConnectionOk(ConnectionActivity):
     state: Literal["ok"]
     since: str | None = Field(description="when it last came back (null: never failed)")
-    last_full_compares: list[FullCompare] = Field(default_factory=list, description=FULL_COMPARES_DOC)
 
 
-class ConnectionNeedsAttention(BaseModel):
+class ConnectionDegraded(ConnectionActivity):
+    """A working connection with recent trouble: a write to it was parked in the last hour."""
+
+    state: Literal["degraded"]
+    since: str | None = Field(description="when it last came back from needs_attention (null: never)")
+    reason: str = Field(description="why it is degraded")
+
+
+class ConnectionNeedsAttention(ConnectionActivity):
     """A connection whose work is parked until a probe (or a vendor call) succeeds again."""
 
-    connection_id: str
-    kind: str
     state: Literal["needs_attention"]
     since: str | None
     reason: str | None = Field(description="what a person should do, e.g. renew the token")
@@ -45,7 +66,6 @@ class ConnectionNeedsAttention(BaseModel):
     failures: int | None = Field(description="failures in a row")
     last_failure_at: str | None
     next_probe_at: str | None
-    last_full_compares: list[FullCompare] = Field(default_factory=list, description=FULL_COMPARES_DOC)
 
 
 class DriftSummary(BaseModel):
@@ -57,12 +77,56 @@ class DriftSummary(BaseModel):
     missing: int = Field(description="linked records a connection no longer lists")
 
 
+class Backlog(BaseModel):
+    """What waits for a person in this tenant (the shared queues' depth is not per tenant)."""
+
+    parked: int
+    pending_deletes: int
+    open_conflicts: int
+    total: int
+
+
+class HealthCounts(BaseModel):
+    """Records of both object types (``crmsync.health_counts`` defines each)."""
+
+    records: int
+    in_sync: int = Field(description="linked on both sides, not in conflict, not failing")
+    excluded: int = Field(description="not linked on both sides: nothing goes to the other side")
+    failing: int = Field(description="a write refused, a message parked, or an unmapped picklist value")
+    in_conflict: int = Field(description="an open conflict or a held field")
+    parked: int = Field(description="parked entries (writes and messages), as GET .../parked lists them")
+
+
+class HealthError(BaseModel):
+    """A parked write or message, newest first."""
+
+    parked_id: str = Field(description="its parked id (POST .../parked/{id}/replay)")
+    kind: str
+    connection: str | None
+    record_id: str | None
+    link: str | None = Field(description="the record's path in this API (null: the entry names none)")
+    reason: str
+    error_code: str | None
+    attempts: int
+    parked_at: str | None
+
+
 class Health(BaseModel):
     tenant_id: str
     environment: str
-    state: Literal["ok", "needs_attention"] = Field(description="needs_attention when any connection does")
-    connections: list[Annotated[ConnectionOk | ConnectionNeedsAttention, Field(discriminator="state")]]
+    state: Literal["ok", "degraded", "needs_attention"] = Field(
+        description="the worst of its connections' states (needs_attention, then degraded)"
+    )
+    connections: list[
+        Annotated[ConnectionOk | ConnectionDegraded | ConnectionNeedsAttention, Field(discriminator="state")]
+    ]
     drift: DriftSummary | None = Field(default=None, description="the last drift report (null: none ran)")
+    rate_budget_used_today: dict[str, int] = Field(
+        default_factory=dict, description="connection -> vendor calls counted today (UTC)"
+    )
+    backlog: Backlog
+    counts: HealthCounts
+    last_errors: list[HealthError] = Field(description="the newest 20 parked entries")
 
 
 @router.get(
@@ -115,7 +179,7 @@ def put_config(tenant_id: TenantId, config: Annotated[TenantConfig, Body()]) -> 
 
 @router.get(
     "/tenants/<tenant_id>/health",
-    summary="Each connection's state: ok, or needs_attention with the reason and since when",
+    summary="Each connection's state (ok, degraded, needs_attention with the reason); counts, backlog, errors",
     tags=TAGS,
 )
 def connection_health(tenant_id: TenantId) -> Health:

@@ -11,6 +11,7 @@ from crmsync.store.connection_states import ConnectionStatesRepo
 from crmsync.store.deletes import DeletesRepo
 from crmsync.store.drift import DriftRepo
 from crmsync.store.facts import FactsRepo
+from crmsync.store.health_reads import HealthReadsRepo
 from crmsync.store.jobs import JobsRepo
 from crmsync.store.parking import ParkingRepo
 from crmsync.store.records import RecordsRepo
@@ -34,6 +35,7 @@ class SyncStore(
     FactsRepo,
     DriftRepo,
     AccountManagersRepo,
+    HealthReadsRepo,
 ):
     """The data-access layer over the sync table. ``client`` is a boto3 DynamoDB client.
 
