@@ -66,7 +66,7 @@ def test_counts_states_and_errors_follow_a_conflict_and_a_parked_write(tenant: T
     assert set(connections) == {ECONOMIC_CONNECTION, tenant.crm.connection_id}
     for conn in connections.values():
         assert conn["state"] == "ok", conn
-        assert conn["last_webhook_at"] is None  # not recorded yet (documented)
+        assert conn["last_webhook_at"] is None, "only crmsync's own writes came back (dropped at ingest)"
         assert conn["rate_budget_used_today"] > 0 and conn["rate_budget_per_day"] > 0, conn
     # e-conomic's pull read the transferred customers; a pull that reads nothing stores no checkpoint
     assert connections[ECONOMIC_CONNECTION]["last_pull_at"]
@@ -101,6 +101,7 @@ def test_counts_states_and_errors_follow_a_conflict_and_a_parked_write(tenant: T
     eco = connections[ECONOMIC_CONNECTION]
     assert eco["state"] == "degraded" and "longer than 50" in eco["reason"], eco
     assert connections[tenant.crm.connection_id]["state"] == "ok"
+    assert all(c["last_webhook_at"] for c in connections.values()), "both sides' edits came by webhook"
     assert shown["state"] == "degraded", "the worst of its connections"
     (error,) = shown["last_errors"]
     assert (error["kind"], error["connection"], error["record_id"]) == ("write", ECONOMIC_CONNECTION, refused)

@@ -22,6 +22,7 @@ from crmsync.connectors.base import (
 from crmsync.connectors.registry import ConnectionUnavailable
 from crmsync.context import SyncContext
 from crmsync.items import NEEDS_ATTENTION, ConnectionState
+from crmsync.models import Signal
 from crmsync.parking import park_message
 from crmsync.store import (
     StoreError,
@@ -152,3 +153,21 @@ def transfer_page_contained(ctx: SyncContext, page: BaseModel, apply: Callable[[
         reason = connection_reason(exc)
     park_message(ctx, page.model_dump(mode="json"), reason)
     return False
+
+
+WEBHOOK_SEEN_EVERY_S = 60.0
+"""A connection's ``last_webhook_at`` is written at most this often per container (one UpdateItem)."""
+
+
+def webhooks_handled(ctx: SyncContext, signals: list[Signal]) -> None:
+    """Record when each connection's webhooks were last handled (the health view's ``last_webhook_at``)."""
+    now = ctx.clock()
+    for tenant, conn in {(s.tenant_id, s.connection_id) for s in signals if s.source == "webhook"}:
+        last = ctx.webhooks_marked.get((tenant, conn))
+        if last is not None and (now - last).total_seconds() < WEBHOOK_SEEN_EVERY_S:
+            continue
+        try:
+            ctx.store.mark_webhook_seen(tenant, conn, now.isoformat())
+        except StoreError:
+            continue  # a health detail: never a reason to fail the signals
+        ctx.webhooks_marked[(tenant, conn)] = now

@@ -82,6 +82,8 @@ class SyncContext:
     _conn_states: dict[str, dict[str, ConnectionState]] = field(default_factory=dict)
     notes: list[tuple[str, JournalNote]] = field(default_factory=list)
     """Notes for the CRM journal collected in this invocation (``crmsync.journal_notes``)."""
+    webhooks_marked: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    """(tenant, connection) -> when this container last recorded a handled webhook (``connection_state``)."""
     notes_sink: Callable[[SyncContext], None] | None = None
     """Sends ``notes`` at the end of a ``journal_batch`` (set by ``journal_notes.note``: the journal
     builds on this module, so this module does not import it)."""

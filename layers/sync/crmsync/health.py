@@ -18,9 +18,8 @@ newest first; empty when it never happened. ``drift``: the counts of the last dr
 of its connections'. Per connection also ``last_pull_at`` (when a pull last stored a checkpoint, any
 object type: a change-time pull stores one only when it read a change, a change-tracking pull after
 every complete read) and ``rate_budget_used_today`` (the UTC day's count of its rate budget, with
-``rate_budget_per_day`` its ceiling). ``last_webhook_at`` is always null for now: nothing records a
-delivery's arrival, and the webhook function's role may only read the sync table (a per-connection
-"last seen" write would widen it in ``template.yaml``).
+``rate_budget_per_day`` its ceiling) and ``last_webhook_at`` (when the worker last handled one of its
+webhook signals; written at most once a minute per container, ``connection_state.webhooks_handled``).
 
 Cost: a handful of requests whatever the size (batch reads of states, checkpoints and budgets; queries
 of parked items, pending deletes and conflicts) plus one paged query of the tenant's records for the
@@ -54,6 +53,7 @@ def connection_states(ctx: SyncContext, tenant_id: str) -> dict[str, Any]:
     pulls = ctx.store.last_pulls(tenant_id, ids)
     used = ctx.store.rate_used_today(tenant_id, ids, now.strftime("%Y%m%d"))
     parked = ctx.store.parked(tenant_id)
+    seen = ctx.store.webhooks_seen(tenant_id, ids)
     connections: list[dict[str, Any]] = []
     for conn in config.connections:
         state = stored.get(conn.connection_id) or ConnectionState(state="ok")
@@ -65,7 +65,7 @@ def connection_states(ctx: SyncContext, tenant_id: str) -> dict[str, Any]:
             "since": state.since,
             "last_full_compares": compares.get(conn.connection_id, []),
             "last_pull_at": last_pull.isoformat() if last_pull else None,
-            "last_webhook_at": None,
+            "last_webhook_at": seen.get(conn.connection_id),
             "rate_budget_used_today": used.get(conn.connection_id, 0),
             "rate_budget_per_day": conn.limits().calls_per_day,
         }

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from crmsync import drift, linking
 from crmsync.budget import Priority
-from crmsync.connection_state import transfer_page_contained
+from crmsync.connection_state import transfer_page_contained, webhooks_handled
 from crmsync.context import SyncContext
 from crmsync.facts_refresh import handle_refresh
 from crmsync.inbound import handle_bundle, handle_signal_contained, parse_signals, prefetch
@@ -66,6 +66,7 @@ def handle(ctx: SyncContext, message: WorkMessage) -> list[str]:
         return ["transfer_page" if applied else "parked"]
     signals = message.signals if isinstance(message, SignalBundle) else [message]
     ctx.priority = Priority.BULK if all(s.source == "pull" for s in signals) else Priority.LIVE
+    webhooks_handled(ctx, signals)
     if isinstance(message, Signal):
         return [handle_signal_contained(ctx, message).decision]
     return [outcome.decision for outcome in handle_bundle(ctx, message)]

@@ -35,7 +35,8 @@ class ConnectionActivity(BaseModel):
         default=None, description="when its newest successful pull stored its checkpoint (null: never)"
     )
     last_webhook_at: str | None = Field(
-        default=None, description="when its last webhook arrived (null: not recorded yet, see docs)"
+        default=None,
+        description="when the worker last handled one of its webhooks (to the minute; null: none yet)",
     )
     rate_budget_used_today: int = Field(
         default=0, description="vendor calls its rate budget counted today (UTC)"

@@ -3,6 +3,7 @@
 | item       | PK        | SK                      | attributes                                    |
 |------------|-----------|-------------------------|-----------------------------------------------|
 | conn state | TENANT#t  | CONNSTATE#<connection>  | ``data``: state, since, and what failed (JSON) |
+| webhook seen | TENANT#t | SEEN#<connection>      | ``at``: when its last webhook was handled (ISO) |
 
 A connection without an item is ``ok``. Read with BatchGetItem and written with UpdateItem only: every
 function that syncs has both rights (no PutItem / GetItem needed in their IAM roles for this).
@@ -57,3 +58,20 @@ class ConnectionStatesRepo(Table):
             ExpressionAttributeNames={"#d": "data"},
             ExpressionAttributeValues={":d": _s(ConnectionState(state="ok", since=at).model_dump_json())},
         )
+
+    def mark_webhook_seen(self, tenant_id: str, connection_id: str, at: str) -> None:
+        """A webhook of the connection was handled (the worker writes it at most once a minute)."""
+        self._call(
+            "update_item",
+            Key={"PK": _s(tenant_pk(tenant_id)), "SK": _s(f"SEEN#{connection_id}")},
+            UpdateExpression="SET #at = :at",
+            ExpressionAttributeNames={"#at": "at"},
+            ExpressionAttributeValues={":at": _s(at)},
+        )
+
+    def webhooks_seen(self, tenant_id: str, connection_ids: Iterable[str]) -> dict[str, str]:
+        """connection -> when its last webhook was handled (absent: none since this was recorded)."""
+        keys = {(tenant_pk(tenant_id), f"SEEN#{c}") for c in connection_ids}
+        if not keys:
+            return {}
+        return {sk.removeprefix("SEEN#"): item["at"]["S"] for (_, sk), item in self._batch_get(keys).items()}
