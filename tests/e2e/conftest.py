@@ -23,12 +23,12 @@ from typing import Any
 import httpx
 import pytest
 
-from crmsync.models import SyncMode
+from crmsync.models import ObjectType, SyncMode
 from local.crm_side import CrmSide
 from local.fakes.economic import EconomicFake
 from local.fakes.hubspot import HubSpotFake
 from local.stack import LocalStack
-from local.vendors import CrmKind, VendorAccount
+from local.vendors import ECONOMIC_CONNECTION, CrmKind, VendorAccount
 
 _numbers = itertools.count(1)
 
@@ -79,6 +79,15 @@ class Tenant:
     @property
     def hubspot(self) -> HubSpotFake:
         return self.account.hubspot
+
+    def linked(self, index: int) -> tuple[int, str, str]:
+        """(customer number, CRM id, record id) of the index-th e-conomic customer, linked to the CRM."""
+        number = self.economic.customer_numbers()[index]
+        record_id = self.stack.store.find_link(self.id, ECONOMIC_CONNECTION, ObjectType.CUSTOMER, str(number))
+        assert record_id is not None, f"customer {number} is not linked"
+        record = self.stack.store.get_record(self.id, record_id)
+        assert record is not None
+        return number, record.links[self.crm.connection_id], record_id
 
     def api(self, method: str, path: str, json: dict | None = None) -> httpx.Response:
         """A call of the tenant's API (``/tenants/{id}{path}``) with its token."""

@@ -36,16 +36,6 @@ def health(tenant: Tenant) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-def linked(tenant: Tenant, index: int) -> tuple[int, str, str]:
-    """(customer number, CRM id, record id) of the index-th customer."""
-    number = tenant.economic.customer_numbers()[index]
-    record_id = tenant.stack.store.find_link(tenant.id, ECONOMIC_CONNECTION, CUSTOMER, str(number))
-    assert record_id is not None
-    record = tenant.stack.store.get_record(tenant.id, record_id)
-    assert record is not None
-    return number, record.links[tenant.crm.connection_id], record_id
-
-
 def test_counts_states_and_errors_follow_a_conflict_and_a_parked_write(tenant: Tenant):
     stack = tenant.stack
     stack.run_pull()
@@ -76,14 +66,14 @@ def test_counts_states_and_errors_follow_a_conflict_and_a_parked_write(tenant: T
     config = tenant.api("GET", "/config").json()
     config["field_policy"]["customer"]["city"] = {"direction": "both", "rule": "manual"}
     assert tenant.api("PUT", "/config", config).status_code == 200
-    number, company, conflicted = linked(tenant, 0)
+    number, company, conflicted = tenant.linked(0)
     tenant.economic.update_customer(number, city="Bogholderby")
     time.sleep(1.1)  # e-conomic's lastUpdated has whole seconds
     tenant.crm.edit(CUSTOMER, company, {"city": "Crmby"})
     stack.run_until_idle()
 
     # A write e-conomic refuses (the city is too long): parked for that connection.
-    _, company, refused = linked(tenant, 2)
+    _, company, refused = tenant.linked(2)
     tenant.crm.edit(CUSTOMER, company, {"city": TOO_LONG_CITY})
     stack.run_until_idle()
 

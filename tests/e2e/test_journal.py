@@ -10,7 +10,7 @@ import pytest
 
 from crmsync.models import ObjectType, SyncMode
 from local.stack import LocalStack
-from local.vendors import ECONOMIC_CONNECTION, CrmKind, VendorAccount
+from local.vendors import CrmKind, VendorAccount
 from tests.e2e.conftest import Tenant, add_seeded_tenant, retire
 
 pytestmark = pytest.mark.e2e
@@ -31,18 +31,9 @@ def tenant(stack: LocalStack, crm_kind: CrmKind) -> Iterator[Tenant]:
     retire(t)
 
 
-def linked(tenant: Tenant, index: int) -> tuple[int, str, str]:
-    number = tenant.economic.customer_numbers()[index]
-    record_id = tenant.stack.store.find_link(tenant.id, ECONOMIC_CONNECTION, CUSTOMER, str(number))
-    assert record_id is not None
-    record = tenant.stack.store.get_record(tenant.id, record_id)
-    assert record is not None
-    return number, record.links[tenant.crm.connection_id], record_id
-
-
 def test_changes_from_either_side_become_notes_and_echoes_do_not(tenant: Tenant):
     stack = tenant.stack
-    number, company, record_id = linked(tenant, 0)
+    number, company, record_id = tenant.linked(0)
     assert tenant.crm.notes(company) == [], "nothing before the journal was switched on"
     tenant.economic.update_customer(number, city="Svendborg")
     stack.run_until_idle()
@@ -64,7 +55,7 @@ def test_changes_from_either_side_become_notes_and_echoes_do_not(tenant: Tenant)
 
 def test_a_sensitive_field_shows_its_name_only_and_a_new_customer_its_number(tenant: Tenant):
     stack = tenant.stack
-    number, company, _ = linked(tenant, 1)
+    number, company, _ = tenant.linked(1)
     tenant.economic.update_customer(number, email="hemmelig@example.dk")
     stack.run_until_idle()
     notes = tenant.crm.notes(company)
@@ -81,7 +72,7 @@ def test_a_sensitive_field_shows_its_name_only_and_a_new_customer_its_number(ten
 
 def test_a_parked_write_is_a_note_with_its_reason(tenant: Tenant):
     stack = tenant.stack
-    _, company, _ = linked(tenant, 2)
+    _, company, _ = tenant.linked(2)
     tenant.crm.edit(CUSTOMER, company, {"city": "Sankt Klemens ved Odense Sankt Klemens ved Odense X"})
     stack.run_until_idle()
     parked = [n for n in tenant.crm.notes(company) if n.startswith("crmsync could not write to e-conomic")]
