@@ -28,11 +28,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from crmsync import value_maps
 from crmsync.budget import Priority
 from crmsync.config import TenantConfig
 from crmsync.context import SyncContext, UnknownTenant
 from crmsync.models import FieldValue, ObjectType, SourceRecord, SyncMode
+from crmsync.pull import as_crmsync_sees
 
 MAX_ITEMS = 1000
 """Items a stored report keeps (the counts are exact): a person works from the top."""
@@ -105,7 +105,6 @@ def _compare_chunk(
     ctx: SyncContext, config: TenantConfig, conn: str, chunk: list[SourceRecord], seen: set[str]
 ) -> Iterator[DriftItem]:
     tenant = config.tenant_id
-    side = config.connection(conn).side
     keys = {(conn, s.object_type, s.external_id) for s in chunk}
     keys |= {(conn, ObjectType.CUSTOMER, s.parent_external_id) for s in chunk if s.parent_external_id}
     links = ctx.store.find_links(tenant, keys)
@@ -117,12 +116,7 @@ def _compare_chunk(
         if record is None or base is None or base.deleted or record.links.get(conn) != src.external_id:
             continue  # not linked (the link screen shows it), or nothing expected yet
         seen.add(record.record_id)
-        fields, _ = value_maps.to_canonical(side, src.object_type, src.fields, config.value_maps)
-        parent = (conn, ObjectType.CUSTOMER, src.parent_external_id) if src.parent_external_id else None
-        if src.object_type is ObjectType.CONTACT:
-            fields["customer"] = links.get(parent) if parent else None
-        elif "parent_account" in base.fields:
-            fields["parent_account"] = links.get(parent) if parent else None
+        fields, _ = as_crmsync_sees(config, conn, src, links, base.fields)
         for name in sorted(set(fields) & set(base.fields)):
             if _present(fields[name]) != _present(base.fields[name]):
                 yield DriftItem(

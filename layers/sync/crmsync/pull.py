@@ -13,7 +13,7 @@ the health view, logged and counted (``PullFullCompare``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import chain, islice
@@ -318,7 +318,6 @@ def _not_seen_yet(
     """
     if not sources:
         return []
-    side = config.connection(conn).side
     tenant = config.tenant_id
     keys = {(conn, s.object_type, s.external_id) for s in sources}
     keys |= {(conn, ObjectType.CUSTOMER, s.parent_external_id) for s in sources if s.parent_external_id}
@@ -335,12 +334,7 @@ def _not_seen_yet(
         if record is None or base is None or base.deleted or src.deleted:
             fresh.append(src)
             continue
-        fields, unmapped = value_maps.to_canonical(side, src.object_type, src.fields, config.value_maps)
-        parent = (conn, ObjectType.CUSTOMER, src.parent_external_id) if src.parent_external_id else None
-        if src.object_type is ObjectType.CONTACT:
-            fields["customer"] = links.get(parent) if parent else None
-        elif "parent_account" in base.fields:  # a CRM with a hierarchy: the parent's record, as the worker
-            fields["parent_account"] = links.get(parent) if parent else None
+        fields, unmapped = as_crmsync_sees(config, conn, src, links, base.fields)
         # The vendor's version is not compared: a new version with the same fields (a field crmsync does
         # not sync was edited; HubSpot bumps a record when crmsync writes its associations) has nothing
         # to sync. A stale e-conomic token only costs a 409, a re-read and a retry on the next write.
@@ -349,6 +343,26 @@ def _not_seen_yet(
         ):
             fresh.append(src)
     return fresh
+
+
+def as_crmsync_sees(
+    config: TenantConfig,
+    conn: str,
+    src: SourceRecord,
+    links: Mapping[tuple[str, ObjectType, str], str | None],
+    base_fields: Fields,
+) -> tuple[Fields, dict[str, str] | None]:
+    """A vendor record's fields as the worker would store them, to compare with a base: the value maps'
+    translation, a contact's customer and (where the CRM has a hierarchy) an account's parent as crmsync
+    record ids from ``links``. Used by the pull (what it need not enqueue) and the drift report."""
+    side = config.connection(conn).side
+    fields, unmapped = value_maps.to_canonical(side, src.object_type, src.fields, config.value_maps)
+    parent = (conn, ObjectType.CUSTOMER, src.parent_external_id) if src.parent_external_id else None
+    if src.object_type is ObjectType.CONTACT:
+        fields["customer"] = links.get(parent) if parent else None
+    elif "parent_account" in base_fields:
+        fields["parent_account"] = links.get(parent) if parent else None
+    return fields, unmapped
 
 
 def _present(fields: Fields) -> Fields:

@@ -2,7 +2,7 @@
 
 | item           | PK        | SK      | attributes                                                          |
 |----------------|-----------|---------|---------------------------------------------------------------------|
-| manager map    | TENANT#t  | AMMAP   | ``data`` (``ManagerMap`` JSON, ``pack``-ed), ``pairs`` (JSON), ``built_at`` |
+| manager map    | TENANT#t  | AMMAP   | ``data`` (``ManagerMap`` JSON, ``pack``-ed), ``built_at``            |
 
 One item per tenant, replaced by every refresh. The map's automatic pairs are also written, as small
 plain JSON, to the tenant's config item (attribute ``manager_pairs``; ``put_config`` updates only the
@@ -32,7 +32,6 @@ class AccountManagersRepo(Table):
                 "PK": _s(tenant_pk(tenant_id)),
                 "SK": _s(MANAGER_MAP_SK),
                 "data": pack(manager_map.model_dump_json()),
-                "pairs": pairs,
                 "built_at": _s(manager_map.built_at.isoformat()),
             },
         )
@@ -47,15 +46,3 @@ class AccountManagersRepo(Table):
     def manager_map(self, tenant_id: str) -> ManagerMap | None:
         item = self._get(tenant_pk(tenant_id), MANAGER_MAP_SK)
         return ManagerMap.model_validate_json(attr_text(item["data"])) if item else None
-
-    def manager_pairs(self, tenant_id: str) -> dict[str, str]:
-        """The automatic pairs only (CRM user id -> employee number); empty before the first refresh."""
-        item = self._call(
-            "get_item",
-            Key={"PK": _s(tenant_pk(tenant_id)), "SK": _s(MANAGER_MAP_SK)},
-            ProjectionExpression="pairs",
-        ).get("Item")
-        if not item or "pairs" not in item:
-            return {}
-        pairs = json.loads(item["pairs"]["S"])
-        return {str(k): str(v) for k, v in pairs.items()}
