@@ -9,6 +9,12 @@ iterator starts after the highest sequence number it returned), so a poller that
 page spins forever. Serializing ``add`` makes the numbers unique and increasing, in list
 order, as DynamoDB Streams' are.
 
+And a rolled-back ``TransactWriteItems`` keeps its tables' streams: moto rolls back by swapping in
+deep copies of the tables, stream shard included, so every shard iterator already handed out kept
+reading the old shard and the stream went silent for good after the first cancelled transaction (a
+409 on ``PUT /config``, say). ``keep_streams_across_rollbacks`` puts the live shard back on the restored
+table and drops the records the cancelled transaction appended (DynamoDB emits none for it).
+
 Run as ``python -m local.moto_server -H 127.0.0.1 -p PORT`` (the arguments are moto's server's).
 """
 
@@ -50,12 +56,48 @@ def serialize_stream_appends(shard_class: Any = None) -> Callable[..., Any]:
     return previous
 
 
+def keep_streams_across_rollbacks(backend_class: Any = None) -> Callable[..., Any]:
+    """Wrap ``backend_class.transact_write_items`` (moto's ``DynamoDBBackend``) so a rollback keeps the
+    live stream shards (see the module doc); idempotent. Returns the method that was there before."""
+    if backend_class is None:
+        from moto.dynamodb.models import DynamoDBBackend
+
+        backend_class = DynamoDBBackend
+    previous: Callable[..., Any] = backend_class.transact_write_items
+    if getattr(previous, _PATCHED_ATTR, False):
+        return previous
+
+    @functools.wraps(previous)
+    def transact_write_items(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _APPEND_LOCK:  # no other append while it runs: what it appended is exactly the tail
+            live = {
+                name: (table, table.stream_shard, len(table.stream_shard.items))
+                for name, table in self.tables.items()
+                if getattr(table, "stream_shard", None) is not None
+            }
+            try:
+                return previous(self, *args, **kwargs)
+            except Exception:
+                for name, (table, shard, length) in live.items():
+                    restored = self.tables.get(name)
+                    if restored is not None and restored is not table:
+                        del shard.items[length:]
+                        shard.table = restored
+                        restored.stream_shard = shard
+                raise
+
+    setattr(transact_write_items, _PATCHED_ATTR, True)
+    backend_class.transact_write_items = transact_write_items
+    return previous
+
+
 def main(argv: list[str] | None = None) -> int:
     # HTTP/1.1 keep-alive (werkzeug answers HTTP/1.0 by default: one TCP connection per AWS call).
     from werkzeug.serving import WSGIRequestHandler
 
     WSGIRequestHandler.protocol_version = "HTTP/1.1"
     serialize_stream_appends()
+    keep_streams_across_rollbacks()
     from moto.server import main as moto_main
 
     moto_main(sys.argv[1:] if argv is None else argv)

@@ -98,3 +98,55 @@ def test_serialized_appends_number_every_record_once_in_order(shard: Any) -> Non
     assert seqs == list(range(first, first + THREADS * WRITES)), "unique, increasing, in list order"
     keys = _read_all(shard)
     assert sorted(keys) == sorted(f"locked-{n}-{i}" for n in range(THREADS) for i in range(WRITES))
+
+
+def test_a_cancelled_transaction_keeps_the_stream_its_readers_follow():
+    """moto rolls a cancelled TransactWriteItems back with deep copies of its tables; without the patch
+    every shard iterator handed out before keeps reading the old shard and sees no later write."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    from local.moto_server import keep_streams_across_rollbacks
+
+    previous = keep_streams_across_rollbacks()
+    try:
+        assert keep_streams_across_rollbacks() is DynamoDBBackend.transact_write_items, (
+            "patching twice: no-op"
+        )
+        with mock_aws():
+            client = boto3.client("dynamodb", region_name=REGION)
+            streams = boto3.client("dynamodbstreams", region_name=REGION)
+            arn = client.create_table(
+                TableName="t",
+                KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+            )["TableDescription"]["LatestStreamArn"]
+            (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+            iterator = streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            client.put_item(TableName="t", Item={"PK": {"S": "before"}})
+            with pytest.raises(client.exceptions.TransactionCanceledException):
+                client.transact_write_items(
+                    TransactItems=[
+                        {"Put": {"TableName": "t", "Item": {"PK": {"S": "cancelled"}}}},
+                        {
+                            "Put": {
+                                "TableName": "t",
+                                "Item": {"PK": {"S": "before"}},
+                                "ConditionExpression": "attribute_not_exists(PK)",
+                            }
+                        },
+                    ]
+                )
+            client.put_item(TableName="t", Item={"PK": {"S": "after"}})
+            seen = []
+            for _ in range(5):
+                page = streams.get_records(ShardIterator=iterator)
+                seen += [r["dynamodb"]["Keys"]["PK"]["S"] for r in page["Records"]]
+                iterator = page["NextShardIterator"]
+            assert seen == ["before", "after"], "the cancelled put is not on the stream, the later one is"
+            assert client.get_item(TableName="t", Key={"PK": {"S": "cancelled"}}).get("Item") is None
+    finally:
+        DynamoDBBackend.transact_write_items = previous
