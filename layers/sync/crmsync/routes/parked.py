@@ -84,7 +84,7 @@ def replay_parked(tenant_id: TenantId, parked_id: ParkedId) -> MessageReplayed |
     """Replay a refused write from the sources' current state (never the old payload).
 
     Every linked side is re-read, then the record is pushed again; if the target still refuses it,
-    it is parked again with the new reason.
+    it is parked again with the new reason, its attempts counting on from the entry replayed.
     """
     ctx = tenant_context(router, tenant_id)
     entry = ctx.store.get_parked(tenant_id, parked_id)
@@ -93,12 +93,11 @@ def replay_parked(tenant_id: TenantId, parked_id: ParkedId) -> MessageReplayed |
     if isinstance(entry, ParkedMessage):
         kind = replay_message(ctx, tenant_id, entry)
         return MessageReplayed(replayed=True, requeued=kind, parked_id=parked_id)
-    return _replay_record(ctx, tenant_id, parked_id, entry.record_id, entry.connection)
+    return _replay_record(ctx, tenant_id, entry)
 
 
-def _replay_record(
-    ctx: SyncContext, tenant_id: str, parked_id: str, record_id: str, conn: str
-) -> RecordReplayed:
+def _replay_record(ctx: SyncContext, tenant_id: str, entry: ParkedWrite) -> RecordReplayed:
+    parked_id, record_id, conn = entry.id, entry.record_id, entry.connection
     record = ctx.store.get_record(tenant_id, record_id)
     if record is None:
         ctx.store.unpark(tenant_id, parked_id)
@@ -119,6 +118,9 @@ def _replay_record(
     again = ctx.store.get_parked(tenant_id, parked_key(record_id, conn))
     if again is not None and not isinstance(again, ParkedWrite):
         again = None  # only a refused write parks under this key
+    if again is not None and again.id == parked_id:  # refused again: it counts on, not from 1
+        ctx.store.add_parked_attempts(tenant_id, parked_id, entry.attempts)
+        again = again.model_copy(update={"attempts": again.attempts + entry.attempts})
     return RecordReplayed(
         record_id=record_id,
         connection=conn,

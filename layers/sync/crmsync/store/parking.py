@@ -44,6 +44,16 @@ class ParkingRepo(Table):
         item = self._get(tenant_pk(tenant_id), f"PARKED#{parked_id}")
         return self._parked_view(item) if item else None
 
+    def add_parked_attempts(self, tenant_id: str, parked_id: str, count: int) -> None:
+        """Count ``count`` earlier attempts into a parked entry (a replay refused again counts on)."""
+        self._call(
+            "update_item",
+            Key={"PK": _s(tenant_pk(tenant_id)), "SK": _s(f"PARKED#{parked_id}")},
+            UpdateExpression="ADD attempts :n",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues={":n": _n(count)},
+        )
+
     def unpark(self, tenant_id: str, parked_id: str) -> None:
         self._call("delete_item", Key={"PK": _s(tenant_pk(tenant_id)), "SK": _s(f"PARKED#{parked_id}")})
 
