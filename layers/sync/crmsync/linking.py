@@ -405,17 +405,28 @@ def candidates_for(
     customers that are already linked, since a lead is often a duplicate of a known customer.
     ``indexes`` caches one ``MatchIndex`` per pool kind, so a page of rows builds it once.
     """
-    from crmsync.matching import MatchIndex, find_candidates
+    from crmsync.matching import MatchIndex, MatchPolicy, decide
 
     wanted = states or (("accounting_only",) if link_state(config, record) == "crm_only" else ("crm_only",))
     cache = indexes if indexes is not None else {}
     if wanted not in cache:
         cache[wanted] = MatchIndex([(r.record_id, r.fields) for r in pool if link_state(config, r) in wanted])
-    found = find_candidates(
-        record.fields, cache[wanted], limit=limit + 1, threshold=config.candidate_threshold
+    # decide() without auto-linking: an exact key (customer number, external number, VAT id) leads the
+    # offers as "same ... (exact key)" at 1.0, the scored look-alikes follow.
+    policy = MatchPolicy(
+        auto_link_exact=False, offer_threshold=config.candidate_threshold, max_candidates=limit + 1
     )
+    found = decide(record.fields, cache[wanted], policy).candidates
+    # The screen shows who a candidate is without a read per candidate (one map per pool, like the index).
+    names = cache.setdefault(("names",), {r.record_id: r.fields.get("name") for r in pool})
     return [
-        {"record_id": c.record_id, "score": round(c.score, 3), "band": c.band.value, "reasons": c.reasons}
+        {
+            "record_id": c.record_id,
+            "name": names.get(c.record_id),
+            "score": round(c.score, 3),
+            "band": c.band.value,
+            "reasons": c.reasons,
+        }
         for c in found
         if c.record_id != record.record_id
     ][:limit]
