@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PYTHONPATH := layers/sync:.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install build test demo chaos bench bench-facts bench-drift bench-matching lint typecheck template-check unit integration e2e fmt clean
+.PHONY: install chromium console build test demo chaos bench bench-facts bench-drift bench-matching lint typecheck template-check unit integration e2e fmt clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -28,9 +28,19 @@ build:
 	  END { printf "build: SyncLayer %.1f MB unzipped (limit %d MB), functions %.2f MB in all\n", layer, max, fns; \
 	        if (layer > max) { print "build: FAILED (SyncLayer over " max " MB)"; exit 1 } }'
 
-## test: lint, types, template checks, then unit + integration + e2e tests (what CI runs)
-test: install lint typecheck template-check build
+## chromium: Debian's Chromium for the console's browser tests (Playwright starts it; no browser download)
+chromium:
+	bash scripts/ensure-chromium.sh
+
+## test: lint, types, template checks, then unit + integration + e2e + browser tests (what CI runs);
+## the browser journeys leave a screenshot of every screen they visit in artifacts/console/
+test: install chromium lint typecheck template-check build
 	$(BIN)/python -m pytest tests -q -p no:cacheprovider -n 2 --dist loadfile --durations=15
+
+## console: the local stack with the admin console and two seeded tenants; prints its URL and the
+## tenants' API tokens, runs until Ctrl-C (STOP_AFTER=n stops it after n seconds)
+console: install
+	$(BIN)/python -m local.console --crm $(CRM) $(if $(STOP_AFTER),--seconds $(STOP_AFTER))
 
 ## demo: the local stack end to end (moto server, both vendor fakes, gateway, pollers), exits 0
 ## (CRM=hubspot|dynamics for demo, chaos and bench: the CRM side of the tenant; default hubspot)

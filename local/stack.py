@@ -19,6 +19,7 @@ tests deterministic; the same handlers run unchanged on AWS.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -98,10 +99,15 @@ class LocalStack:
         http_timeout: float | None = None,
         enforce_iam: bool = True,
         iam_override: RoleOverride | None = None,
+        serial: bool = False,
     ) -> None:
         """``enforce_iam``: every AWS call a function (or its event-source poller) makes is checked against
         its execution role from the template (``local.iam``), as on AWS; ``iam_override`` edits those
-        roles first (tests: ``local.iam.without_action`` / ``with_deny``)."""
+        roles first (tests: ``local.iam.without_action`` / ``with_deny``). ``serial``: one invocation at a
+        time across all functions (they share this process's ``crmsync.runtime`` context), for a stack
+        whose gateway answers a browser while ``pumping`` moves its queues in another thread."""
+        self.serial = serial
+        self._one_at_a_time = threading.Lock()
         self.log_level = log_level
         self.http_timeout = http_timeout
         self.enforce_iam = enforce_iam
@@ -273,6 +279,8 @@ class LocalStack:
 
     # -- gateway -------------------------------------------------------------------------------
     def _lock(self, name: str) -> threading.Lock:
+        if self.serial:
+            return self._one_at_a_time
         return self._locks.setdefault(name, threading.Lock())
 
     def _invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> Any:
@@ -318,7 +326,9 @@ class LocalStack:
             )
             return error(environ, start_response)
         headers = dict(result.get("headers") or {})
-        body = result.get("body") or ""
+        body: str | bytes = result.get("body") or ""
+        if result.get("isBase64Encoded"):  # API Gateway decodes it (the console's gzip answers)
+            body = base64.b64decode(body)
         response = Response(body, status=int(result.get("statusCode", 200)), headers=headers)
         return response(environ, start_response)
 
@@ -486,10 +496,6 @@ class LocalStack:
         assert self.resources is not None
         attrs = self.sqs.get_queue_attributes(
             QueueUrl=self.resources.queue_urls[logical_id],
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed",
-            ],
+            AttributeNames=[f"ApproximateNumberOfMessages{kind}" for kind in ("", "NotVisible", "Delayed")],
         )["Attributes"]
         return sum(int(v) for v in attrs.values())

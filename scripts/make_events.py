@@ -22,6 +22,18 @@ def write(name: str, event: dict) -> None:
     (OUT / name).write_text(json.dumps(event, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def console_event() -> dict:
+    """The browser loading one of the admin console's files (gzip accepted)."""
+    return http_event(
+        "GET",
+        "/console/app.js",
+        host=HOST,
+        headers={"Accept-Encoding": "gzip, deflate, br"},
+        route_key="GET /console/{proxy+}",
+        path_parameters={"proxy": "app.js"},
+    )
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     write(
@@ -84,6 +96,7 @@ def main() -> None:
             path_parameters={"proxy": "acme/records/cus_0123456789abcdef0123456789abcdef"},
         ),
     )
+    write("console_get_file.json", console_event())
     write(
         "lead_conversion_convert.json",
         http_event(

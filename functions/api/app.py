@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from crmsync import api_errors, runtime
+from crmsync import api, api_errors, runtime
 from crmsync.routes import ROUTERS
 
 logger = Logger()
@@ -39,4 +39,4 @@ def openapi() -> Response[str]:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     refusal = runtime.admit_api_request(app.context, event)
-    return refusal if refusal is not None else app.resolve(event, context)
+    return api.uncached(refusal if refusal is not None else app.resolve(event, context))

@@ -45,6 +45,6 @@ def convert(
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     refusal = runtime.admit_api_request(app.context, event)
     if refusal is not None:
-        return refusal
+        return api.uncached(refusal)
     runtime.lead_converter().config.register_lambda_context(context)  # type: ignore[attr-defined]
-    return app.resolve(event, context)
+    return api.uncached(app.resolve(event, context))

@@ -449,6 +449,7 @@ def test_template_roles_are_resolved_to_the_local_resources(resources: LocalReso
     assert set(roles) == {
         "WebhookIngestFunction",
         "ApiFunction",
+        "ConsoleFunction",
         "LeadConversionFunction",
         "ScheduledPullFunction",
         "SyncWorkerFunction",

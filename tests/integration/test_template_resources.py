@@ -177,6 +177,7 @@ def test_function_specs_list_the_functions_with_their_routes() -> None:
     specs = function_specs(TEMPLATE)
     assert sorted(specs) == [
         "ApiFunction",
+        "ConsoleFunction",
         "LeadConversionFunction",
         "PushOnChangeFunction",
         "ScheduledPullFunction",
@@ -186,6 +187,7 @@ def test_function_specs_list_the_functions_with_their_routes() -> None:
     routes = {fid: sorted(r.route_key for r in spec.http_routes) for fid, spec in specs.items()}
     assert routes == {
         "ApiFunction": ["ANY /tenants/{proxy+}", "GET /openapi.json"],
+        "ConsoleFunction": ["GET /console", "GET /console/{proxy+}"],
         "LeadConversionFunction": ["POST /tenants/{tenant_id}/leads/{lead_id}/convert"],
         "WebhookIngestFunction": [
             "GET /webhooks/economic/{tenant_id}/{connection_id}",

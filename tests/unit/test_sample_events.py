@@ -26,6 +26,7 @@ def test_http_events_route_to_the_template_functions():
         "webhook_dynamics_account_update.json": "WebhookIngestFunction",
         "api_get_record.json": "ApiFunction",
         "lead_conversion_convert.json": "LeadConversionFunction",
+        "console_get_file.json": "ConsoleFunction",
     }
     for name, function in expected.items():
         event = load(name)

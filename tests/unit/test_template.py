@@ -39,6 +39,7 @@ EXPECTED_FUNCTIONS = {
     "SyncWorkerFunction": "sync_worker",
     "PushOnChangeFunction": "push_on_change",
     "LeadConversionFunction": "lead_conversion",
+    "ConsoleFunction": "console",
 }
 EXPECTED_ROUTES = {
     "POST /webhooks/economic/{tenant_id}/{connection_id}": "WebhookIngestFunction",
@@ -48,6 +49,8 @@ EXPECTED_ROUTES = {
     "ANY /tenants/{proxy+}": "ApiFunction",
     "GET /openapi.json": "ApiFunction",
     "POST /tenants/{tenant_id}/leads/{lead_id}/convert": "LeadConversionFunction",
+    "GET /console": "ConsoleFunction",
+    "GET /console/{proxy+}": "ConsoleFunction",
 }
 # The only actions a role may grant on Resource "*": they have no resource-level permissions in IAM,
 # so "*" is the only resource they accept. Each with the reason it is acceptable.
@@ -374,6 +377,9 @@ def test_event_source_pollers_and_destinations_are_granted_on_their_own_resource
 def test_secret_access_is_scoped_to_the_secret_prefix() -> None:
     prefix = GLOBALS["Environment"]["Variables"]["SECRET_PREFIX"]
     for fid in FUNCTIONS:
+        if fid == "ConsoleFunction":
+            assert not _grants(fid, "secretsmanager:GetSecretValue"), "the console serves files only"
+            continue
         (arn,) = _grants(fid, "secretsmanager:GetSecretValue")
         assert arn["Fn::Sub"].endswith(f":secret:{prefix}*"), (fid, arn)
 
@@ -530,7 +536,7 @@ def test_every_failure_queue_and_worker_has_an_alarm() -> None:
     for queue in ("SignalsDLQ", "PushFailuresQueue", "ScheduleDLQ"):
         assert alarmed("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue), queue
     functions = [k for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"]
-    assert len(functions) == 6
+    assert len(functions) == 7
     for fid in functions:
         assert alarmed("AWS/Lambda", "Errors", fid), fid
     # The push falling behind its stream, and signals waiting in the queue, page as well.
@@ -564,3 +570,14 @@ def test_worker_parks_on_the_queues_last_receive() -> None:
 
     for queue in ("SignalsQueue", "BulkQueue"):
         assert RESOURCES[queue]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVES
+
+
+def test_the_console_function_can_only_log_and_trace() -> None:
+    """The console serves its own files; the browser calls the tenant API with the tenant's token."""
+    actions = {a for st in _role_statements("ConsoleFunction") for a in _listed(st["Action"])}
+    assert actions == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }

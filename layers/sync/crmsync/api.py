@@ -187,6 +187,13 @@ def screen_request(
     return Screened(refused, None if refused else tenant_id)
 
 
+def uncached(response: dict[str, Any]) -> dict[str, Any]:
+    """Tenant data is never kept by a browser or a proxy: every answer of the API is ``no-store`` (the
+    console also fetches with ``cache: 'no-store'``; its token lives in the tab's session only)."""
+    response.setdefault("headers", {})["Cache-Control"] = "no-store"
+    return response
+
+
 def job_progress(job: Job, now: datetime) -> dict[str, Any]:
     """Finished?, throughput so far and the time left at that pace (None until a page has finished)."""
     settled = job.done + job.failed
