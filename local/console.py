@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         page = stack.http.get("/console/")
         assert page.status_code == 200 and "crmsync console" in page.text, page.status_code
         with pumping(stack, pull_every=args.pull_every):
-            print(f"console: {stack.gateway_url}/console/", flush=True)
+            print(f"console: {stack.gateway_url}/console/index.html", flush=True)
             for tenant, token in tokens.items():
                 print(f"  tenant {tenant}: API token {token}  ({summary(stack, tenant, token)})", flush=True)
             print("  (Ctrl-C stops the stack)", flush=True)

@@ -82,7 +82,7 @@ class Console:
 
     def sign_in(self, tenant: Tenant) -> None:
         """Sign in with the keyboard only: the form must be usable without a mouse."""
-        self.page.goto(f"{self.base_url}/console/")
+        self.page.goto(f"{self.base_url}/console")  # redirected to /console/index.html
         expect(self.page.get_by_role("heading", name="crmsync console")).to_be_visible()
         self.page.get_by_label("Tenant id").focus()
         self.page.keyboard.type(tenant.id)

@@ -36,13 +36,13 @@ def test_make_console_prints_its_url_and_the_console_works(page: Page):
             assert time.monotonic() < deadline and process.poll() is None, "".join(lines)
             lines.append(process.stdout.readline())
         (url,) = [
-            m.group(1) for line in lines if (m := re.match(r"console: (http://\S+/console/)$", line.strip()))
+            m.group(1) for line in lines if (m := re.match(r"console: (http://\S+/console/index\.html)$", line.strip()))
         ]
         tokens = dict(re.findall(r"tenant (\w+): API token (\S+)", "".join(lines)))
         assert set(tokens) == {"shop", "review"}
         assert "1 open conflicts, 1 parked" in next(line for line in lines if "tenant shop" in line)
 
-        console = Console(page, url.removesuffix("/console/"), "make_console")
+        console = Console(page, url.removesuffix("/console/index.html"), "make_console")
         console.page.goto(url)
         console.page.get_by_label("Tenant id").fill("shop")
         console.page.get_by_label("API token").fill(tokens["shop"])

@@ -46,6 +46,7 @@ def test_a_changed_import_map_changes_the_policy():
     ("path", "status"),
     [
         ("/console", 308),
+        ("/console/index.html", 200),
         ("/console/app.js", 200),
         ("/console/screens/health.js", 200),
         ("/console/vendor/preact.mjs", 200),
@@ -63,7 +64,7 @@ def test_only_the_console_files_are_served(path: str, status: int):
     served = ASSETS.serve(path)
     assert served.status == status, path
     if status == 308:
-        assert served.headers["Location"] == "/console/"
+        assert served.headers["Location"] == "/console/index.html"
 
 
 def test_an_unchanged_file_is_not_sent_again():

@@ -96,10 +96,12 @@ class ConsoleAssets:
         }
 
     def serve(self, path: str, if_none_match: str | None = None) -> Served:
-        """``/console`` redirects to ``/console/`` (relative module paths need the slash), ``/console/`` is
-        ``index.html``, anything else a file of the folder with an allowed type; 404 otherwise."""
+        """``/console`` redirects to ``/console/index.html`` (the console's address: relative module paths
+        need the folder, and an HTTP API's greedy ``{proxy+}`` is not sure to match an empty rest, so the
+        address names the file); ``/console/`` is ``index.html`` too, anything else a file of the folder
+        with an allowed type; 404 otherwise."""
         if path == PREFIX:
-            return Served(308, headers={**self.headers(), "Location": f"{PREFIX}/"})
+            return Served(308, headers={**self.headers(), "Location": f"{PREFIX}/index.html"})
         relative = path.removeprefix(f"{PREFIX}/") if path.startswith(f"{PREFIX}/") else None
         if relative == "":
             relative = "index.html"
