@@ -197,3 +197,39 @@ def test_a_replaced_secret_is_tried_at_once_without_waiting_for_the_probe(env: E
     ctx.forget_configs()
     assert service.handle_signal_contained(ctx, second).decision == "created"  # before the probe time
     assert states(token)["hs"]["state"] == "ok"
+
+
+def test_a_connection_whose_pulls_stopped_is_degraded_until_they_run_again(env: Env, setup):
+    """The schedule stopped (or the pull fails before the vendor): health says so after
+    ``pull_stale_minutes``; a tenant whose sync is off is not pulled and is never late."""
+    import boto3
+
+    from crmsync.models import SyncMode
+    from crmsync.store.table import tenant_pk
+
+    _ctx, _clock, token = setup
+    invoke("scheduled_pull", {"source": "aws.scheduler"}, timeout_s=300)
+    assert states(token)["eco"]["state"] == "ok"
+    late = (datetime.now(UTC) - timedelta(minutes=95)).isoformat()
+    pulled = [obj for obj in ObjectType if env.store.get_checkpoint(T, "eco", obj)]
+    assert pulled, "the pull stored a checkpoint"
+    for obj in pulled:  # as if no pull had run since
+        boto3.client("dynamodb").update_item(
+            TableName=env.resources.sync_table_name,
+            Key={"PK": {"S": tenant_pk(T)}, "SK": {"S": f"CKPT#eco#{obj.value}"}},
+            UpdateExpression="SET last_success = :t",
+            ExpressionAttributeValues={":t": {"S": late}},
+        )
+    eco = states(token)["eco"]
+    assert eco["state"] == "degraded" and eco["reason"].startswith("no successful pull for 9"), eco
+    assert health(token)["state"] == "degraded"
+
+    config = env.store.get_config(T)
+    assert config is not None
+    env.store.put_config(config.model_copy(update={"sync_mode": SyncMode.OFF}))
+    assert states(token)["eco"]["state"] == "ok", "an off tenant is not pulled, so not late"
+    config = env.store.get_config(T)
+    assert config is not None
+    env.store.put_config(config.model_copy(update={"sync_mode": SyncMode.AUTOMATIC}))
+    invoke("scheduled_pull", {"source": "aws.scheduler"}, timeout_s=300)
+    assert states(token)["eco"]["state"] == "ok", "the next pull clears it"

@@ -221,6 +221,13 @@ class TenantConfig(BaseModel):
         description="the scheduled drift report (a full compare of both sides) every this many hours; 0: "
         "on demand only",
     )
+    pull_stale_minutes: int = Field(
+        default=30,
+        ge=0,
+        le=7 * 24 * 60,
+        description="health shows a connection degraded when its last successful pull is older than this "
+        "(the schedule pulls every 5 minutes by default); 0: never",
+    )
     journal: JournalSettings = Field(
         default_factory=JournalSettings,
         description="a note on the CRM company for each event a person should see (docs/accounting-facts.md)",

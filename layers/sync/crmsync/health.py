@@ -13,11 +13,12 @@ full and compared (``crmsync.pull``): the last such run of each object type (whe
 newest first; empty when it never happened. ``drift``: the counts of the last drift report
 (``crmsync.drift``), null before the first.
 
-``degraded``: a connection that works but a write to it was parked in the last hour
-(``health_counts.degraded_reason``); ``needs_attention`` wins, and the tenant's ``state`` is the worst
+``degraded``: a connection that works but a write to it was parked in the last hour, or whose last
+successful pull is older than the tenant's ``pull_stale_minutes`` (30 by default, six missed runs of the
+default schedule; not for a tenant whose sync is off) (``health_counts.degraded_reason``); ``needs_attention`` wins, and the tenant's ``state`` is the worst
 of its connections'. Per connection also ``last_pull_at`` (when a pull last stored a checkpoint, any
-object type: a change-time pull stores one only when it read a change, a change-tracking pull after
-every complete read) and ``rate_budget_used_today`` (the UTC day's count of its rate budget, with
+object type: a change-time pull stores one on every run once it has read a first change, a
+change-tracking pull after every complete read) and ``rate_budget_used_today`` (the UTC day's count of its rate budget, with
 ``rate_budget_per_day`` its ceiling) and ``last_webhook_at`` (when the worker last handled one of its
 webhook signals; written at most once a minute per container, ``connection_state.webhooks_handled``).
 
@@ -28,13 +29,14 @@ counts (``store.health_reads``: 10,000 records are about 15 to 30 pages).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from crmsync import health_counts
 from crmsync.context import SyncContext
 from crmsync.errors import NotFound
 from crmsync.items import NEEDS_ATTENTION, ConnectionState
-from crmsync.models import ConflictStatus, utcnow
+from crmsync.models import ConflictStatus, SyncMode, utcnow
 
 DEGRADED = "degraded"
 
@@ -54,6 +56,9 @@ def connection_states(ctx: SyncContext, tenant_id: str) -> dict[str, Any]:
     used = ctx.store.rate_used_today(tenant_id, ids, now.strftime("%Y%m%d"))
     parked = ctx.store.parked(tenant_id)
     seen = ctx.store.webhooks_seen(tenant_id, ids)
+    # An off tenant is not pulled, so its pulls cannot be late.
+    stale = config.pull_stale_minutes and config.sync_mode != SyncMode.OFF
+    stale_after = timedelta(minutes=config.pull_stale_minutes) if stale else None
     connections: list[dict[str, Any]] = []
     for conn in config.connections:
         state = stored.get(conn.connection_id) or ConnectionState(state="ok")
@@ -71,7 +76,9 @@ def connection_states(ctx: SyncContext, tenant_id: str) -> dict[str, Any]:
         }
         if state.needs_attention:
             entry |= state.model_dump(include=set(_SHOWN))
-        elif reason := health_counts.degraded_reason(conn.connection_id, parked, now):
+        elif reason := health_counts.degraded_reason(
+            conn.connection_id, parked, now, last_pull=last_pull, stale_after=stale_after
+        ):
             entry |= {"state": DEGRADED, "reason": reason}
         connections.append(entry)
     from crmsync import drift as drift_report  # the drift report's counts

@@ -56,8 +56,17 @@ def parked_connection(entry: Parked) -> str | None:
     return conn if isinstance(conn, str) else None
 
 
-def degraded_reason(connection_id: str, parked: Iterable[Parked], now: datetime) -> str | None:
-    """Why an otherwise working connection is ``degraded``, or None."""
+def degraded_reason(
+    connection_id: str,
+    parked: Iterable[Parked],
+    now: datetime,
+    *,
+    last_pull: datetime | None = None,
+    stale_after: timedelta | None = None,
+) -> str | None:
+    """Why an otherwise working connection is ``degraded``, or None: a write parked in the last hour, or
+    (``stale_after`` given) no successful pull for longer than that (a schedule that stopped, a pull
+    that fails before it reaches the vendor). A connection never pulled is not stale: it is new."""
     recent = [
         p
         for p in parked
@@ -69,6 +78,9 @@ def degraded_reason(connection_id: str, parked: Iterable[Parked], now: datetime)
     if recent:
         newest = max(recent, key=lambda p: p.parked_at or "")
         return f"{len(recent)} write(s) parked in the last hour; newest: {newest.reason}"
+    if stale_after and last_pull is not None and now - last_pull > stale_after:
+        minutes = int((now - last_pull).total_seconds() // 60)
+        return f"no successful pull for {minutes} minutes (since {last_pull.isoformat()})"
     return None
 
 
