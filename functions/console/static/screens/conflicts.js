@@ -4,6 +4,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { request } from '../api.js';
 import { Badge, ErrorMessage, formatTime, formatValue, html, Loading, Notice, Page, recordHref, useLoad } from '../ui.js';
+import { STATUS_LABELS, WINNERS } from './conflict-labels.js';
 
 const PAGE = 50;
 const FILTERS = [
@@ -11,15 +12,6 @@ const FILTERS = [
   ['settled', 'Settled conflicts'],
   ['all', 'All conflicts'],
 ];
-const STATUS_LABELS = {
-  open: 'open',
-  auto: 'settled by rule',
-  overridden: 'owner kept',
-  resolved: 'resolved',
-  restored: 'restored',
-};
-
-const WINNERS = { crm: 'CRM', accounting: 'accounting', value: 'typed value', held: 'held' };
 
 // Record names for the rows shown (one read per record, at most PAGE records at a time).
 function useNames(recordIds) {

@@ -8,6 +8,7 @@ import { request } from '../api.js';
 import {
   ActionButton, Badge, ErrorMessage, formatTime, formatValue, html, Loading, Notice, Page, recordHref, useLoad,
 } from '../ui.js';
+import { STATUS_LABELS, WINNERS } from './conflict-labels.js';
 
 const DIRECTIONS = {
   both: 'both ways',
@@ -16,15 +17,6 @@ const DIRECTIONS = {
   none: 'not synced',
 };
 
-const STATUS_LABELS = {
-  open: 'open',
-  auto: 'settled by rule',
-  overridden: 'owner kept',
-  resolved: 'resolved',
-  restored: 'restored',
-};
-
-const WINNERS = { crm: 'CRM', accounting: 'accounting', value: 'typed value', held: 'held' };
 
 const RESTORABLE = new Set(['auto', 'overridden', 'resolved']);
 const RELATIONS = new Set(['customer', 'parent_account']); // fields holding another record's id
