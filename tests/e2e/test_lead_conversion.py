@@ -119,6 +119,23 @@ def test_create_new_makes_one_customer_even_when_repeated(stack: LocalStack, ten
     assert [c["email"] for c in tenant.economic.contacts_of(number)] == ["ida@fjordbyen.example"]
 
 
+def test_a_conversion_with_the_journal_on_leaves_one_note_on_the_company(stack: LocalStack, tenant: Tenant):
+    """The lead-conversion function sends the journal's note to the bulk queue itself (its role may: the
+    stack's IAM check at the end of the module fails any denied call); a repeat adds no second note."""
+    config = tenant.api("GET", "/config").json()
+    config["journal"] = {"enabled": True, "sensitive_fields": []}
+    assert tenant.api("PUT", "/config", config).status_code == 200
+    company, _ = lead(tenant, "Journalført Handel ApS", "ida@journal.example")
+    first = convert(tenant, company, {"action": "create_new"})
+    assert first.status_code == 200, first.text
+    stack.run_until_idle()
+    assert convert(tenant, company, {"action": "create_new"}).json() == first.json()
+    stack.run_until_idle()
+    converted = [n for n in tenant.crm.notes(company) if n.startswith("crmsync: lead converted")]
+    assert converted == ["crmsync: lead converted (created)."], tenant.crm.notes(company)
+    assert not [d for d in stack.iam.denied() if d.function == "LeadConversionFunction"]
+
+
 def test_concurrent_conversions_create_exactly_one_customer(stack: LocalStack, tenant: Tenant):
     company, _ = lead(tenant, "Samtidig Handel ApS", "ida@samtidig.example")
     results: list = []
