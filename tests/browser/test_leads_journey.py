@@ -1,4 +1,5 @@
-"""Journey: lead conversion in the console (issue 18 item 2), on HubSpot.
+"""Journey: lead conversion in the console (issue 18 item 2), on HubSpot and, for its own lead id, on
+Dynamics (the screen's one CRM-specific branch).
 
 e-conomic holds customer 500 (Nordlys Energi ApS, Aalborg) and the walk-in cash customer 999. Three
 HubSpot leads: a company that duplicates Nordlys (looked up, it offers 500 as a candidate with its
@@ -120,3 +121,49 @@ def test_convert_leads_merge_create_and_walk_in(stack: LocalStack, console: Cons
 
     assert "bo@privat.example" in [c["email"] for c in tenant.economic.contacts_of(999)]
     assert tenant.economic.customer_numbers() == sorted([500, 999, number])
+
+
+def test_convert_a_dynamics_lead_into_a_new_customer(stack: LocalStack, console: Console):
+    """On Dynamics a lead is a row of its own (a GUID, no company/contact choice); created as a new
+    customer, the account made from it carries the new number."""
+    tenant = add_seeded_tenant(
+        stack,
+        "leads-dyn-ui",
+        mode=SyncMode.MANUAL,
+        seed_vendors=seed,
+        seed_after_provisioning=walk_in,
+        crm="dynamics",
+    )
+    assert tenant.account.dynamics is not None
+    (lead_id,) = tenant.account.dynamics.seed(
+        "lead",
+        [
+            {
+                "subject": "Interesse",
+                "firstname": "Ida",
+                "lastname": "Holm",
+                "companyname": "Vesterhav Fisk ApS",
+            }
+        ],
+    )
+    page = console.page
+    with pumping(stack) as pump:
+        console.sign_in(tenant)
+        console.go("Lead conversion")
+        expect(page.get_by_text("the Dynamics 365 lead id (a GUID)")).to_be_visible()
+        expect(page.get_by_role("radio", name="Contact")).to_have_count(0)
+        page.get_by_label("CRM lead id").fill(lead_id)
+        page.get_by_role("button", name="Find options").click()
+        expect(page.get_by_role("heading", name="Options")).to_be_visible()
+        page.get_by_role("button", name="Create a new customer").click()
+        expect(page.get_by_role("status")).to_contain_text("new customer")
+        shown = page.locator("[data-customer-number]")
+        expect(shown).to_have_text(re.compile(r"^\d+$"))
+        number = shown.inner_text()
+        console.look("leads-dynamics-created")
+        pump.wait_idle()
+    (account,) = [
+        r for r in tenant.crm.rows(ObjectType.CUSTOMER) if r.fields.get("name") == "Vesterhav Fisk ApS"
+    ]
+    assert account.fields.get("customer_number") == number, account.fields
+    assert int(number) in tenant.economic.customer_numbers()
