@@ -36,7 +36,9 @@ def test_make_console_prints_its_url_and_the_console_works(page: Page):
             assert time.monotonic() < deadline and process.poll() is None, "".join(lines)
             lines.append(process.stdout.readline())
         (url,) = [
-            m.group(1) for line in lines if (m := re.match(r"console: (http://\S+/console/index\.html)$", line.strip()))
+            m.group(1)
+            for line in lines
+            if (m := re.match(r"console: (http://\S+/console/index\.html)$", line.strip()))
         ]
         tokens = dict(re.findall(r"tenant (\w+): API token (\S+)", "".join(lines)))
         assert set(tokens) == {"shop", "review"}
