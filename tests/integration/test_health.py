@@ -202,24 +202,14 @@ def test_a_replaced_secret_is_tried_at_once_without_waiting_for_the_probe(env: E
 def test_a_connection_whose_pulls_stopped_is_degraded_until_they_run_again(env: Env, setup):
     """The schedule stopped (or the pull fails before the vendor): health says so after
     ``pull_stale_minutes``; a tenant whose sync is off is not pulled and is never late."""
-    import boto3
-
     from crmsync.models import SyncMode
-    from crmsync.store.table import tenant_pk
 
-    _ctx, _clock, token = setup
+    _ctx, clock, token = setup
     invoke("scheduled_pull", {"source": "aws.scheduler"}, timeout_s=300)
+    pulled = env.store.last_pulls(T, ["eco"])["eco"]
+    clock.now = pulled + timedelta(minutes=29)
     assert states(token)["eco"]["state"] == "ok"
-    late = (datetime.now(UTC) - timedelta(minutes=95)).isoformat()
-    pulled = [obj for obj in ObjectType if env.store.get_checkpoint(T, "eco", obj)]
-    assert pulled, "the pull stored a checkpoint"
-    for obj in pulled:  # as if no pull had run since
-        boto3.client("dynamodb").update_item(
-            TableName=env.resources.sync_table_name,
-            Key={"PK": {"S": tenant_pk(T)}, "SK": {"S": f"CKPT#eco#{obj.value}"}},
-            UpdateExpression="SET last_success = :t",
-            ExpressionAttributeValues={":t": {"S": late}},
-        )
+    clock.now = pulled + timedelta(minutes=95)  # no pull ran since
     eco = states(token)["eco"]
     assert eco["state"] == "degraded" and eco["reason"].startswith("no successful pull for 9"), eco
     assert health(token)["state"] == "degraded"
@@ -232,4 +222,7 @@ def test_a_connection_whose_pulls_stopped_is_degraded_until_they_run_again(env: 
     assert config is not None
     env.store.put_config(config.model_copy(update={"sync_mode": SyncMode.AUTOMATIC}))
     invoke("scheduled_pull", {"source": "aws.scheduler"}, timeout_s=300)
+    again = env.store.last_pulls(T, ["eco"])["eco"]
+    assert again > pulled, "a pull that read nothing new still stamps its checkpoint"
+    clock.now = again + timedelta(minutes=1)
     assert states(token)["eco"]["state"] == "ok", "the next pull clears it"

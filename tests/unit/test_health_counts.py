@@ -25,17 +25,17 @@ def parked(minutes_ago: float, connection: str = "eco") -> ParkedWrite:
 
 
 def test_a_recent_pull_and_no_parked_write_is_not_degraded():
-    assert degraded_reason("eco", [], NOW, last_pull=NOW - timedelta(minutes=29), stale_after=STALE) is None
+    assert degraded_reason("eco", [], NOW, pull_age=timedelta(minutes=29), stale_after=STALE) is None
 
 
 def test_a_late_pull_is_degraded_with_how_late():
-    reason = degraded_reason("eco", [], NOW, last_pull=NOW - timedelta(minutes=95), stale_after=STALE)
+    reason = degraded_reason("eco", [], NOW, pull_age=timedelta(minutes=95), stale_after=STALE)
     assert reason is not None and reason.startswith("no successful pull for 95 minutes")
 
 
 def test_never_pulled_or_no_threshold_is_not_stale():
-    assert degraded_reason("eco", [], NOW, last_pull=None, stale_after=STALE) is None
-    assert degraded_reason("eco", [], NOW, last_pull=NOW - timedelta(days=3), stale_after=None) is None
+    assert degraded_reason("eco", [], NOW, pull_age=None, stale_after=STALE) is None
+    assert degraded_reason("eco", [], NOW, pull_age=timedelta(days=3), stale_after=None) is None
 
 
 def test_a_parked_write_of_the_last_hour_says_so_first():
@@ -43,7 +43,7 @@ def test_a_parked_write_of_the_last_hour_says_so_first():
         "eco",
         [parked(10), parked(5, "hs"), parked(90)],
         NOW,
-        last_pull=NOW - timedelta(hours=5),
+        pull_age=timedelta(hours=5),
         stale_after=STALE,
     )
     assert (

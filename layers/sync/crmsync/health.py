@@ -77,7 +77,12 @@ def connection_states(ctx: SyncContext, tenant_id: str) -> dict[str, Any]:
         if state.needs_attention:
             entry |= state.model_dump(include=set(_SHOWN))
         elif reason := health_counts.degraded_reason(
-            conn.connection_id, parked, now, last_pull=last_pull, stale_after=stale_after
+            conn.connection_id,
+            parked,
+            now,
+            # the pull stamps its delta links with the context's clock (the wall clock on AWS)
+            pull_age=ctx.clock() - last_pull if last_pull else None,
+            stale_after=stale_after,
         ):
             entry |= {"state": DEGRADED, "reason": reason}
         connections.append(entry)

@@ -61,12 +61,12 @@ def degraded_reason(
     parked: Iterable[Parked],
     now: datetime,
     *,
-    last_pull: datetime | None = None,
+    pull_age: timedelta | None = None,
     stale_after: timedelta | None = None,
 ) -> str | None:
     """Why an otherwise working connection is ``degraded``, or None: a write parked in the last hour, or
-    (``stale_after`` given) no successful pull for longer than that (a schedule that stopped, a pull
-    that fails before it reaches the vendor). A connection never pulled is not stale: it is new."""
+    (``stale_after`` given) its last successful pull ``pull_age`` ago, longer than that (a schedule that
+    stopped, a pull that fails before it reaches the vendor). Never pulled (None) is not stale: it is new."""
     recent = [
         p
         for p in parked
@@ -78,9 +78,8 @@ def degraded_reason(
     if recent:
         newest = max(recent, key=lambda p: p.parked_at or "")
         return f"{len(recent)} write(s) parked in the last hour; newest: {newest.reason}"
-    if stale_after and last_pull is not None and now - last_pull > stale_after:
-        minutes = int((now - last_pull).total_seconds() // 60)
-        return f"no successful pull for {minutes} minutes (since {last_pull.isoformat()})"
+    if stale_after and pull_age is not None and pull_age > stale_after:
+        return f"no successful pull for {int(pull_age.total_seconds() // 60)} minutes"
     return None
 
 
