@@ -115,3 +115,33 @@ def test_replay_a_parked_write_and_decide_deletions(stack: LocalStack, console: 
     assert tenant.economic.get_customer(doomed_number) is None, "approved: deleted in e-conomic"
     assert tenant.economic.get_customer(kept_number) is not None, "rejected: e-conomic keeps it"
     assert api(tenant, "GET", "/deletes")["items"] == []
+
+
+def test_a_long_parked_list_comes_in_pages(stack: LocalStack, console: Console):
+    """A connection refusing every write parks one entry per record: the screen shows the first page of
+    100 and "More" brings the rest (the API never answers with all of them at once)."""
+    from crmsync.items import ParkedWrite
+
+    tenant = add_seeded_tenant(stack, "parked-pages-ui", mode=SyncMode.MANUAL)
+    for n in range(105):
+        record_id = f"cus_{n:032x}"
+        entry = ParkedWrite(
+            record_id=record_id,
+            connection=ECONOMIC_CONNECTION,
+            object_type=ObjectType.CUSTOMER,
+            action="update",
+            reason="vatZone is required",
+        )
+        stack.store.park(tenant.id, entry, key=f"{record_id}.{ECONOMIC_CONNECTION}")
+    page = console.page
+    with pumping(stack):
+        console.sign_in(tenant)
+        console.go("Parked writes")
+        rows = page.locator("tr[data-parked-id]")
+        expect(rows).to_have_count(100)
+        expect(page.locator(".parked-count")).to_have_text("100+ parked")
+        page.get_by_role("button", name="More parked writes").click()
+        expect(rows).to_have_count(105)
+        expect(page.locator(".parked-count")).to_have_text("105 parked")
+        expect(page.get_by_role("button", name="More parked writes")).to_have_count(0)
+        console.look("parked-pages")

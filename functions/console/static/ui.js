@@ -27,6 +27,33 @@ export function useLoad(name, options = {}, key = '') {
   return { ...state, reload };
 }
 
+// A paged list ({ items, cursor } answers): the first page as useLoad, then `more()` appends the next
+// while `hasMore`; a reload starts again from the first page.
+export function usePages(name, options = {}, key = '') {
+  const first = useLoad(name, options, key);
+  const [extra, setExtra] = useState({ items: [], cursor: null, of: null });
+  const [moreError, setMoreError] = useState(null);
+  const current = extra.of === first.data ? extra : { items: [], cursor: first.data?.cursor ?? null, of: first.data };
+  const more = async () => {
+    setMoreError(null);
+    try {
+      const page = await request(name, { ...options, query: { ...(options.query || {}), cursor: current.cursor } });
+      setExtra({ items: [...current.items, ...page.items], cursor: page.cursor ?? null, of: first.data });
+    } catch (error) {
+      setMoreError(error);
+    }
+  };
+  const items = first.data ? [...first.data.items, ...current.items] : [];
+  return { ...first, error: first.error || moreError, items, hasMore: Boolean(current.cursor), more };
+}
+
+// "More" under a paged list (usePages), when there is more.
+export function MoreButton({ pages, label }) {
+  return pages.hasMore
+    ? html`<p><${ActionButton} action=${pages.more} label=${label}>More<//></p>`
+    : null;
+}
+
 // Calls `fn` every `ms` while `active`; stops on unmount.
 export function useInterval(fn, ms, active = true) {
   const saved = useRef(fn);

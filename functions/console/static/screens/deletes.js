@@ -4,7 +4,9 @@
 // the list reloaded.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { request } from '../api.js';
-import { ActionButton, ErrorMessage, formatTime, html, Loading, Notice, Page, recordHref, useLoad } from '../ui.js';
+import {
+  ActionButton, ErrorMessage, formatTime, html, Loading, MoreButton, Notice, Page, recordHref, usePages,
+} from '../ui.js';
 
 function targetsText(targets) {
   return Object.entries(targets || {}).map(([conn, ext]) => `${conn}: ${ext}`).join(', ');
@@ -73,7 +75,8 @@ function Row({ entry, onDecided }) {
 }
 
 export function Deletes() {
-  const { data, error, loading, reload } = useLoad('deletes');
+  const pages = usePages('deletes');
+  const { data, error, loading, reload, items } = pages;
   const [notice, setNotice] = useState('');
   const [failure, setFailure] = useState(null);
   const onDecided = (entry, decision, err = null) => {
@@ -81,7 +84,6 @@ export function Deletes() {
     setNotice(err ? '' : outcomeText(entry, decision));
     reload();
   };
-  const items = data ? data.items : [];
   const actions = html`<button type="button" onClick=${reload}>Refresh</button>`;
   return html`<${Page} title="Deletions waiting for approval" actions=${actions}>
     <p class="muted">Records deleted on one side. Approve to delete them on the other side too; reject to keep
@@ -101,5 +103,6 @@ export function Deletes() {
           </tr></thead>
           <tbody>${items.map((entry) => html`<${Row} key=${entry.record_id} entry=${entry} onDecided=${onDecided} />`)}</tbody>
         </table>`) : null}
+    <${MoreButton} pages=${pages} label="More deletions" />
   <//>`;
 }

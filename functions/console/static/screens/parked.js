@@ -4,7 +4,7 @@
 // message is sent to its queue again. The outcome is announced and the list reloaded.
 import { request } from '../api.js';
 import {
-  ActionButton, Badge, ErrorMessage, formatTime, html, Loading, Notice, Page, recordHref, useLoad,
+  ActionButton, Badge, ErrorMessage, formatTime, html, Loading, MoreButton, Notice, Page, recordHref, usePages,
 } from '../ui.js';
 import { useState } from 'preact/hooks';
 
@@ -51,7 +51,8 @@ function Row({ entry, onReplayed }) {
 }
 
 export function Parked() {
-  const { data, error, loading, reload } = useLoad('parked');
+  const pages = usePages('parked');
+  const { data, error, loading, reload, items } = pages;
   const [notice, setNotice] = useState('');
   const [failure, setFailure] = useState(null);
   const onReplayed = (entry, result, err = null) => {
@@ -59,7 +60,6 @@ export function Parked() {
     setNotice(err ? '' : outcomeOf(entry, result));
     reload();
   };
-  const items = data ? data.items : [];
   const actions = html`<button type="button" onClick=${reload}>Refresh</button>`;
   return html`<${Page} title="Parked writes" actions=${actions}>
     <p class="muted">Writes a target refused, and work that could not go on. Replay re-reads the sources and
@@ -69,7 +69,8 @@ export function Parked() {
     <${ErrorMessage} error=${error} />
     <${Loading} loading=${loading && !data} />
     ${data ? html`
-      <p class="parked-count"><${Badge} value=${items.length ? 'parked' : 'ok'} label=${`${items.length} parked`} /></p>
+      <p class="parked-count"><${Badge} value=${items.length ? 'parked' : 'ok'}
+        label=${`${items.length}${pages.hasMore ? '+' : ''} parked`} /></p>
       ${items.length === 0
         ? html`<p>No parked writes.</p>`
         : html`<table class="parked">
@@ -81,6 +82,7 @@ export function Parked() {
             </tr></thead>
             <tbody>${items.map((entry) => html`<${Row} key=${entry.id} entry=${entry} onReplayed=${onReplayed} />`)}</tbody>
           </table>`}
+      <${MoreButton} pages=${pages} label="More parked writes" />
     ` : null}
   <//>`;
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
 from crmsync import deletes
@@ -28,6 +28,8 @@ router = domain_router()
 TAGS = ["parked and deletes"]
 
 ParkedId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,200}$")]
+Limit = Annotated[int, Query(ge=1, le=500, description="entries per page")]
+Cursor = Annotated[str | None, Query(max_length=2000, description="the previous page's `cursor`")]
 
 
 class ParkedList(BaseModel):
@@ -35,6 +37,7 @@ class ParkedList(BaseModel):
         description="each entry as it was parked: a refused `write` (record, connection, reason) or a "
         "queue message (`signal`, `push`, `transfer_page`), with its `id`, `attempts` and `parked_at`"
     )
+    cursor: str | None = Field(None, description="send it back as `cursor` for the next page; null: the last")
 
 
 class MessageReplayed(BaseModel):
@@ -61,6 +64,7 @@ class DeleteList(BaseModel):
     items: list[PendingDelete] = Field(
         description="each pending deletion: the record, the side it was deleted on, the guard's reason"
     )
+    cursor: str | None = Field(None, description="send it back as `cursor` for the next page; null: the last")
 
 
 class DeleteDecision(BaseModel):
@@ -69,10 +73,13 @@ class DeleteDecision(BaseModel):
 
 
 @router.get("/tenants/<tenant_id>/parked", summary="Writes the target refused, with their reasons", tags=TAGS)
-def list_parked(tenant_id: TenantId) -> ParkedList:
+def list_parked(tenant_id: TenantId, limit: Limit = 100, cursor: Cursor = None) -> ParkedList:
+    """In pages: a connection refusing every write can park one entry per record (thousands), more than
+    one answer may carry."""
     ctx = tenant_context(router, tenant_id)
     tenant_config(ctx, tenant_id)
-    return ParkedList(items=ctx.store.parked(tenant_id))
+    items, next_cursor = ctx.store.parked_page(tenant_id, limit, cursor)
+    return ParkedList(items=items, cursor=next_cursor)
 
 
 @router.post(
@@ -137,10 +144,11 @@ def _replay_record(ctx: SyncContext, tenant_id: str, entry: ParkedWrite) -> Reco
     summary="Deletions waiting for approval (with the guard's reason)",
     tags=TAGS,
 )
-def list_deletes(tenant_id: TenantId) -> DeleteList:
+def list_deletes(tenant_id: TenantId, limit: Limit = 100, cursor: Cursor = None) -> DeleteList:
     ctx = tenant_context(router, tenant_id)
     tenant_config(ctx, tenant_id)
-    return DeleteList(items=ctx.store.pending_deletes(tenant_id))
+    items, next_cursor = ctx.store.pending_deletes_page(tenant_id, limit, cursor)
+    return DeleteList(items=items, cursor=next_cursor)
 
 
 def _decide(tenant_id: str, record_id: str, *, approve: bool) -> DeleteDecision:

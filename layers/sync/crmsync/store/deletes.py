@@ -37,3 +37,10 @@ class DeletesRepo(Table):
     def pending_deletes(self, tenant_id: str) -> list[PendingDelete]:
         items = self._query(tenant_pk(tenant_id), "DELETE#")
         return [PendingDelete.model_validate_json(i["data"]["S"]) for i in items]
+
+    def pending_deletes_page(
+        self, tenant_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[PendingDelete], str | None]:
+        """One page of deletions waiting for approval and the cursor of the next (None at the end)."""
+        items, next_cursor = self._query_page(tenant_pk(tenant_id), "DELETE#", limit, cursor)
+        return [PendingDelete.model_validate_json(i["data"]["S"]) for i in items], next_cursor

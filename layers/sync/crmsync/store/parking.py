@@ -60,6 +60,14 @@ class ParkingRepo(Table):
     def parked(self, tenant_id: str) -> list[ParkedWrite | ParkedMessage]:
         return [self._parked_view(i) for i in self._query(tenant_pk(tenant_id), "PARKED#")]
 
+    def parked_page(
+        self, tenant_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[ParkedWrite | ParkedMessage], str | None]:
+        """One page of parked entries (refused writes by record id, then messages by time) and the
+        cursor of the next (None at the end)."""
+        items, next_cursor = self._query_page(tenant_pk(tenant_id), "PARKED#", limit, cursor)
+        return [self._parked_view(i) for i in items], next_cursor
+
     @staticmethod
     def _parked_view(item: dict[str, Any]) -> ParkedWrite | ParkedMessage:
         """The entry as parked, with its ``id``, ``attempts`` and ``parked_at``."""

@@ -17,16 +17,12 @@ items go to the DynamoDB stream (the push's filter is on ``REC#``).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from crmsync.errors import InvalidCursor
 from crmsync.items import TimelineEntry
 from crmsync.models import ObjectType, Record, utcnow
 from crmsync.store.table import (
@@ -53,33 +49,6 @@ def link_sk(connection_id: str, object_type: ObjectType, external_id: str) -> st
     return f"LINK#{connection_id}#{object_type.value}#{external_id}"
 
 
-def _decode_cursor(cursor: str | None, tenant_id: str, object_type: ObjectType) -> dict[str, Any] | None:
-    """The DynamoDB start key a cursor carries; a client can tamper with it, so it is checked.
-
-    Only the key ``records_page`` hands out is accepted: this tenant's partition and a record of
-    this type. Anything else would go to DynamoDB as ``ExclusiveStartKey`` and fail there (a 500),
-    or name another tenant's partition.
-    """
-    if not cursor:
-        return None
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, binascii.Error, RecursionError) as exc:
-        raise InvalidCursor(cursor[:40]) from exc
-    sort_key = value.get("SK") if isinstance(value, dict) else None
-    if not (
-        isinstance(value, dict)
-        and set(value) == {"PK", "SK"}
-        and value["PK"] == {"S": tenant_pk(tenant_id)}
-        and isinstance(sort_key, dict)
-        and set(sort_key) == {"S"}
-        and isinstance(sort_key["S"], str)
-        and sort_key["S"].startswith(f"REC#{object_type.value}#")
-    ):
-        raise InvalidCursor(cursor[:40])
-    return value
-
-
 class RecordsRepo(Table):
     """Reads, versioned writes and deletes of records; claims, moves and releases of links."""
 
@@ -100,21 +69,10 @@ class RecordsRepo(Table):
     ) -> tuple[list[Record], str | None]:
         """One page of a tenant's records; the returned cursor (opaque text) continues it (None at the
         end). ``InvalidCursor`` for a cursor this method did not hand out for this tenant and type."""
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :sk)",
-            "ExpressionAttributeValues": {
-                ":pk": _s(tenant_pk(tenant_id)),
-                ":sk": _s(f"REC#{object_type.value}#"),
-            },
-            "Limit": limit,
-        }
-        start = _decode_cursor(cursor, tenant_id, object_type)
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = self._call("query", **kwargs)
-        records = [record_from_item(i) for i in page.get("Items", [])]
-        last = page.get("LastEvaluatedKey")
-        return records, base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
+        items, next_cursor = self._query_page(
+            tenant_pk(tenant_id), f"REC#{object_type.value}#", limit, cursor
+        )
+        return [record_from_item(i) for i in items], next_cursor
 
     def records(self, tenant_id: str, object_type: ObjectType) -> Iterator[Record]:
         for item in self._query(tenant_pk(tenant_id), f"REC#{object_type.value}#"):

@@ -14,6 +14,8 @@ decoding live here (not in ``records``) because the timeline reads the entries a
 from __future__ import annotations
 
 import base64
+import binascii
+import json
 import time
 import uuid
 import zlib
@@ -22,6 +24,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from crmsync.errors import InvalidCursor
 from crmsync.models import ObjectType, Record
 
 BATCH_GET_MAX = 100
@@ -189,6 +192,21 @@ class Table:
             time.sleep(min(1.0, 0.05 * 2**attempt))
         raise StoreError(f"{op}: items left unprocessed")
 
+    def _query_page(
+        self, pk: str, prefix: str, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of ``_query``'s items and the cursor that continues it (``decode_cursor`` checks it)."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :sk)",
+            "ExpressionAttributeValues": {":pk": _s(pk), ":sk": _s(prefix)},
+            "Limit": limit,
+        }
+        start = decode_cursor(cursor, pk, prefix)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = self._call("query", **kwargs)
+        return page.get("Items", []), encode_cursor(page.get("LastEvaluatedKey"))
+
     def _query(self, pk: str, prefix: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
         """The items of partition ``pk`` whose sort key starts with ``prefix`` (all pages, or the
         first ``limit`` items)."""
@@ -205,3 +223,35 @@ class Table:
             if not last or limit:
                 return
             kwargs["ExclusiveStartKey"] = last
+
+
+def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
+    """A query's ``LastEvaluatedKey`` as opaque text for a client (None: the last page)."""
+    return base64.urlsafe_b64encode(json.dumps(last_key).encode()).decode() if last_key else None
+
+
+def decode_cursor(cursor: str | None, pk: str, prefix: str) -> dict[str, Any] | None:
+    """The DynamoDB start key a cursor carries; a client can tamper with it, so it is checked.
+
+    Only a key of partition ``pk`` whose sort key starts with ``prefix`` is accepted (``InvalidCursor``
+    otherwise): anything else would go to DynamoDB as ``ExclusiveStartKey`` and fail there (a 500), or
+    name another tenant's partition.
+    """
+    if not cursor:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, binascii.Error, RecursionError) as exc:
+        raise InvalidCursor(cursor[:40]) from exc
+    sort_key = value.get("SK") if isinstance(value, dict) else None
+    if not (
+        isinstance(value, dict)
+        and set(value) == {"PK", "SK"}
+        and value["PK"] == {"S": pk}
+        and isinstance(sort_key, dict)
+        and set(sort_key) == {"S"}
+        and isinstance(sort_key["S"], str)
+        and sort_key["S"].startswith(prefix)
+    ):
+        raise InvalidCursor(cursor[:40])
+    return value
