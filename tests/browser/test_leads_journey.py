@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from crmsync.models import ObjectType, SyncMode
 from local.pump_thread import pumping
@@ -58,6 +58,18 @@ def company_number(tenant: Tenant, company_id: str) -> str | None:
     return record["properties"].get("crmsync_customer_number")
 
 
+def create_new_customer(page: Page, lead_id: str) -> str:
+    """Look the lead up and create a new customer from it; the number the screen shows."""
+    page.get_by_label("CRM lead id").fill(lead_id)
+    page.get_by_role("button", name="Find options").click()
+    expect(page.get_by_role("heading", name="Options")).to_be_visible()
+    page.get_by_role("button", name="Create a new customer").click()
+    expect(page.get_by_role("status")).to_contain_text("new customer")
+    shown = page.locator("[data-customer-number]")
+    expect(shown).to_have_text(re.compile(r"^\d+$"))
+    return shown.inner_text()
+
+
 def test_convert_leads_merge_create_and_walk_in(stack: LocalStack, console: Console):
     tenant = add_seeded_tenant(
         stack, "leads-ui", mode=SyncMode.MANUAL, seed_vendors=seed, seed_after_provisioning=walk_in
@@ -97,14 +109,7 @@ def test_convert_leads_merge_create_and_walk_in(stack: LocalStack, console: Cons
         assert tenant.economic.customer_numbers() == [500, 999], "no new customer"
 
         # A new company: created as a new customer with a new number.
-        page.get_by_label("CRM lead id").fill(fresh)
-        page.get_by_role("button", name="Find options").click()
-        expect(page.get_by_role("heading", name="Options")).to_be_visible()
-        page.get_by_role("button", name="Create a new customer").click()
-        expect(page.get_by_role("status")).to_contain_text("new customer")
-        shown = page.locator("[data-customer-number]")
-        expect(shown).to_have_text(re.compile(r"^\d+$"))
-        number = int(shown.inner_text())
+        number = int(create_new_customer(page, fresh))
         assert number not in (500, 999) and tenant.economic.customer_numbers() == sorted([500, 999, number])
         assert company_number(tenant, fresh) == str(number)
 
@@ -152,14 +157,7 @@ def test_convert_a_dynamics_lead_into_a_new_customer(stack: LocalStack, console:
         console.go("Lead conversion")
         expect(page.get_by_text("the Dynamics 365 lead id (a GUID)")).to_be_visible()
         expect(page.get_by_role("radio", name="Contact")).to_have_count(0)
-        page.get_by_label("CRM lead id").fill(lead_id)
-        page.get_by_role("button", name="Find options").click()
-        expect(page.get_by_role("heading", name="Options")).to_be_visible()
-        page.get_by_role("button", name="Create a new customer").click()
-        expect(page.get_by_role("status")).to_contain_text("new customer")
-        shown = page.locator("[data-customer-number]")
-        expect(shown).to_have_text(re.compile(r"^\d+$"))
-        number = shown.inner_text()
+        number = create_new_customer(page, lead_id)
         console.look("leads-dynamics-created")
         pump.wait_idle()
     (account,) = [

@@ -24,6 +24,18 @@ def get(token: str, path: str, tenant: str = T) -> tuple[int, Any]:
     return response["statusCode"], json.loads(response["body"])
 
 
+def park(env: Env, tenant: str, record_id: str) -> None:
+    """A write e-conomic refused for ``record_id``, parked under its own key (as the push parks one)."""
+    entry = ParkedWrite(
+        record_id=record_id,
+        connection="eco",
+        object_type=ObjectType.CUSTOMER,
+        action="update",
+        reason="refused",
+    )
+    env.store.park(tenant, entry, key=f"{record_id}.eco")
+
+
 def every_page(token: str, path: str, limit: int) -> list[list[str]]:
     pages, cursor = [], None
     for _ in range(10):  # bounded: 5 entries in pages of 2 are 3 pages
@@ -41,17 +53,7 @@ def test_parked_writes_and_pending_deletes_page_through_all_of_them_once(env: En
     token = env.tenant(T)
     for n in range(5):
         record_id = f"cus_{n:032x}"
-        env.store.park(
-            T,
-            ParkedWrite(
-                record_id=record_id,
-                connection="eco",
-                object_type=ObjectType.CUSTOMER,
-                action="update",
-                reason="refused",
-            ),
-            key=f"{record_id}.eco",
-        )
+        park(env, T, record_id)
         env.store.put_pending_delete(
             T,
             PendingDelete(
@@ -73,17 +75,7 @@ def test_a_cursor_of_another_tenant_or_made_up_is_refused(env: Env):
     for n in range(3):
         record_id = f"cus_{n:032x}"
         for tenant in (T, "t2"):
-            env.store.park(
-                tenant,
-                ParkedWrite(
-                    record_id=record_id,
-                    connection="eco",
-                    object_type=ObjectType.CUSTOMER,
-                    action="update",
-                    reason="x",
-                ),
-                key=f"{record_id}.eco",
-            )
+            park(env, tenant, record_id)
     status, body = get(other, "/parked?limit=1", tenant="t2")
     assert status == 200 and body["cursor"]
     theirs = body["cursor"]
