@@ -70,7 +70,7 @@ def test_link_two_customers_then_unlink_one(stack: LocalStack, console: Console)
             expect(numbered.locator(".badge")).to_have_text("sure")
             # the company carries the customer's number: the exact key leads, at 1.00, and says so
             expect(numbered).to_contain_text("score 1.00")
-            expect(numbered).to_contain_text("same customer_number (exact key)")
+            expect(numbered).to_contain_text("same customer number (exact key)")
             expect(row(console, record_of(tenant, crm, tenant.extra["other"]))).to_contain_text(
                 "No candidates."
             )

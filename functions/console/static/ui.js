@@ -137,6 +137,11 @@ export function formatValue(value) {
   return String(value);
 }
 
+// A matching reason as a person reads it ("same customer_number (exact key)" -> "same customer number ...").
+export function reasonText(reason) {
+  return String(reason).replaceAll('_', ' ');
+}
+
 // Link inside the console (hash routes): "#/records/cus_..." for a record's compare view.
 export function recordHref(recordId) {
   return `#/records/${encodeURIComponent(recordId)}`;

@@ -6,7 +6,7 @@
 import { useState } from 'preact/hooks';
 import { request } from '../api.js';
 import {
-  ActionButton, Badge, ErrorMessage, formatValue, html, Loading, Notice, Page, recordHref, useLoad,
+  ActionButton, Badge, ErrorMessage, formatValue, html, Loading, Notice, Page, reasonText, recordHref, useLoad,
 } from '../ui.js';
 
 const LEAD_ID = '([0-9]{1,20}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})';
@@ -43,7 +43,7 @@ function Candidate({ candidate, convert }) {
     <td>${formatValue([fields.zip, fields.city].filter(Boolean).join(' '))}</td>
     <td><${Badge} value=${candidate.band} /> <span class="muted">score ${Number(candidate.score).toFixed(2)}</span></td>
     <td>${(candidate.reasons || []).length
-      ? html`<ul class="plain lead-reasons">${candidate.reasons.map((r) => html`<li key=${r}>${r}</li>`)}</ul>`
+      ? html`<ul class="plain lead-reasons">${candidate.reasons.map((r) => html`<li key=${r}>${reasonText(r)}</li>`)}</ul>`
       : '—'}</td>
     <td><${ActionButton} label=${`Merge the lead into ${name}`}
       action=${() => convert({ action: 'merge_into', candidate_record_id: candidate.record_id })}>Merge into<//></td>

@@ -15,6 +15,7 @@ import {
   Loading,
   Notice,
   Page,
+  reasonText,
   recordHref,
   useInterval,
   useLoad,
@@ -87,7 +88,7 @@ function CandidateItem({ row, candidate, otherName, onLink }) {
         action=${() => onLink(row, candidate, otherName)}>Link<//>
     </div>
     ${candidate.reasons && candidate.reasons.length
-      ? html`<p class="reasons muted">${candidate.reasons.join('; ')}</p>`
+      ? html`<p class="reasons muted">${candidate.reasons.map(reasonText).join('; ')}</p>`
       : null}
   </li>`;
 }
