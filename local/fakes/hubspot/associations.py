@@ -16,6 +16,19 @@ from local.fakes.hubspot.constants import (
 from local.fakes.hubspot.helpers import ApiError, _bad, _err
 
 
+def no_associations_error(from_one: str, oid: str, to_one: str) -> dict[str, Any]:
+    """The v4 batch read's per-input error for an object without associations of that type."""
+    return {
+        "status": "error",
+        "category": "OBJECT_NOT_FOUND",
+        "subCategory": {"reason": "crm.associations.NO_ASSOCIATIONS_FOUND"},
+        "message": f"No {to_one} is associated with {from_one} {oid}.",
+        "context": {"fromObjectId": [oid]},
+        "errors": [],
+        "links": {},
+    }
+
+
 class AssociationsMixin:
     """Association bookkeeping (primary, calculated properties) and the ``/crm/v4`` association handlers."""
 
@@ -169,17 +182,7 @@ class AssociationsMixin:
             if targets:
                 results.append({"from": {"id": oid}, "to": targets})
             else:
-                errors.append(
-                    {
-                        "status": "error",
-                        "category": "OBJECT_NOT_FOUND",
-                        "subCategory": {"reason": "crm.associations.NO_ASSOCIATIONS_FOUND"},
-                        "message": f"No {SINGULAR[to_t]} is associated with {SINGULAR[from_t]} {oid}.",
-                        "context": {"fromObjectId": [oid]},
-                        "errors": [],
-                        "links": {},
-                    }
-                )
+                errors.append(no_associations_error(SINGULAR[from_t], oid, SINGULAR[to_t]))
         return self._batch_response(results, errors, 200, started)
 
     def _h_assoc_batch_create(

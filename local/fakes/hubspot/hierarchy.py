@@ -24,7 +24,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
-from local.fakes.hubspot.associations import AssociationsMixin
+from local.fakes.hubspot.associations import AssociationsMixin, no_associations_error
 from local.fakes.hubspot.constants import (
     ASSOC_PAGE_LIMIT,
     CHILD_TO_PARENT,
@@ -210,17 +210,7 @@ class HierarchyMixin(AssociationsMixin):
             if targets:
                 results.append({"from": {"id": oid}, "to": targets[:ASSOC_PAGE_LIMIT]})
                 continue
-            errors.append(
-                {
-                    "status": "error",
-                    "category": "OBJECT_NOT_FOUND",
-                    "subCategory": {"reason": "crm.associations.NO_ASSOCIATIONS_FOUND"},
-                    "message": f"No {_ONE[to_t]} is associated with {_ONE[from_t]} {oid}.",
-                    "context": {"fromObjectId": [oid]},
-                    "errors": [],
-                    "links": {},
-                }
-            )
+            errors.append(no_associations_error(_ONE[from_t], oid, _ONE[to_t]))
         return self._batch_response(results, errors, 200, started)
 
     def _h_assoc_list(
